@@ -1,0 +1,61 @@
+// http::Client: a blocking HTTP/1.1 client for the CLI and for forwarding to `exec`
+// function instances. One Client holds one keep-alive connection to one host:port and
+// reconnects when the server closed it. Not thread-safe: use one Client per thread.
+// Beast stays behind the pimpl so including this header is cheap.
+#pragma once
+
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "common/result.h"
+
+namespace kumo::http {
+
+using Headers = std::vector<std::pair<std::string, std::string>>;
+
+struct ClientResponse {
+  int status = 0;
+  Headers headers;
+  std::string body;
+  // First value of a header, case-insensitive; empty when absent.
+  std::string header(std::string_view name) const;
+};
+
+// Parses "http://host:port" (no TLS). kInvalidArgument on anything else.
+struct Endpoint {
+  std::string host;
+  int port = 80;
+};
+Result<Endpoint> parse_base_url(std::string_view url);
+
+class Client {
+ public:
+  explicit Client(Endpoint endpoint);
+  ~Client();
+  Client(const Client&) = delete;
+  Client& operator=(const Client&) = delete;
+
+  // Sends one request and reads the whole response. kUnavailable when the server cannot be
+  // reached or the connection breaks; kTimeout past `timeout`.
+  Result<ClientResponse> request(std::string_view method, std::string_view target,
+                                 std::string_view body = {}, const Headers& headers = {},
+                                 std::chrono::milliseconds timeout = std::chrono::seconds(60));
+
+  // Like request(), but hands the body to `on_data` as it arrives (chunked or not), for
+  // `kumo logs -f` and streamed replies. The returned response has an empty body.
+  Result<ClientResponse> stream(std::string_view method, std::string_view target,
+                                std::string_view body, const Headers& headers,
+                                const std::function<void(std::string_view)>& on_data,
+                                std::chrono::milliseconds timeout = std::chrono::hours(24));
+
+ private:
+  struct State;
+  std::unique_ptr<State> state_;
+};
+
+}  // namespace kumo::http

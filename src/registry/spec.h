@@ -1,0 +1,46 @@
+// FunctionSpec: a function's kumo.yaml, parsed and validated.
+//
+// parse_spec() turns YAML text into a FunctionSpec, filling defaults, and rejects a bad
+// spec with kInvalidArgument and a message naming the field at fault and why
+// ("memory: must be 128..10240 MB, got 64"). Values are plain; thread-safe.
+#pragma once
+
+#include <chrono>
+#include <map>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "common/result.h"
+
+namespace kumo::registry {
+
+enum class Runtime { kPython3, kExec };
+
+const char* runtime_name(Runtime r);
+
+struct FunctionSpec {
+  std::string name;                  // [a-z0-9-], 1..63 chars, starts with a letter
+  Runtime runtime = Runtime::kPython3;
+  std::string handler;               // python3: "module.function"; exec: a command line
+  int memory_mb = 128;               // 128..10240
+  std::chrono::milliseconds timeout{30'000};       // 1ms..15m
+  int concurrency = 1;               // 1..1000 requests one instance serves at once
+  int min_instances = 0;             // 0..max_instances
+  int max_instances = 10;            // 1..1000
+  std::chrono::milliseconds idle_timeout{60'000};  // >= 0
+  int max_queue = 100;               // requests waiting for an instance before 429
+  std::map<std::string, std::string> env;
+  nlohmann::json triggers = nlohmann::json::array();  // kept as written; events interpret them
+};
+
+// Parses and validates kumo.yaml text. Unknown top-level keys are rejected (typos are bugs).
+Result<FunctionSpec> parse_spec(std::string_view yaml_text);
+
+// The spec as JSON, as `kumo describe --json` shows it and as it is persisted.
+nlohmann::json spec_to_json(const FunctionSpec& spec);
+Result<FunctionSpec> spec_from_json(const nlohmann::json& j);
+
+}  // namespace kumo::registry
