@@ -1,0 +1,47 @@
+// The REST control plane and invoke endpoints: builds the http::Router over the parts the
+// server wires together. This is the only place that maps errors and outcomes to HTTP
+// statuses. The ApiDeps references must outlive the router; handlers are thread-safe.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "http/server.h"
+#include "metering/billing.h"
+#include "metering/metrics.h"
+#include "metering/usage_store.h"
+#include "registry/registry.h"
+#include "scheduler/scheduler.h"
+
+namespace kumo::api {
+
+class FunctionCache;
+
+struct ApiDeps {
+  registry::Registry& registry;
+  scheduler::Scheduler& scheduler;
+  metering::UsageStore& usage;
+  metering::Metrics& metrics;
+  metering::Prices prices;
+  std::string data_dir;
+  size_t max_invoke_body = 6 * 1024 * 1024;
+  size_t max_package = 256 * 1024 * 1024;
+};
+
+// Where a function's instances live and log, under the data directory.
+scheduler::PoolConfig pool_config(const registry::FunctionVersion& fv, const std::string& data_dir);
+
+// Configures a pool for every deployed function (server start) and returns the router.
+class Api {
+ public:
+  explicit Api(ApiDeps deps);
+  ~Api();
+  void configure_deployed();
+  http::Router router();
+
+ private:
+  ApiDeps deps_;
+  std::unique_ptr<FunctionCache> cache_;
+};
+
+}  // namespace kumo::api

@@ -1,0 +1,96 @@
+// Deploy, list, describe and remove functions.
+#include <fmt/format.h>
+
+#include "api/errors.h"
+#include "api/routes.h"
+#include "common/log.h"
+
+namespace kumo::api {
+namespace {
+
+using nlohmann::json;
+
+json instances_json(const scheduler::PoolStats& s) {
+  return {{"total", s.total()}, {"busy", s.busy},        {"idle", s.idle},
+          {"starting", s.starting}, {"queued", s.queued}, {"desired", s.desired}};
+}
+
+json summary_json(const registry::FunctionVersion& fv, const scheduler::PoolStats& stats) {
+  return {{"name", fv.spec.name},
+          {"version", fv.version},
+          {"runtime", registry::runtime_name(fv.spec.runtime)},
+          {"memory_mb", fv.spec.memory_mb},
+          {"sha256", fv.sha256},
+          {"created_at_us", fv.created_at_us},
+          {"instances", instances_json(stats)}};
+}
+
+void deploy(ApiDeps& deps, FunctionCache& cache, http::Request&& req,
+            const std::shared_ptr<http::Responder>& res) {
+  auto fv = deps.registry.deploy(req.body);
+  if (!fv) return res->send(error_reply(fv.error()));
+  cache.put(*fv);
+  deps.scheduler.configure(pool_config(*fv, deps.data_dir));
+  spdlog::info("deployed {} version {} ({} bytes, sha256 {})", fv->spec.name, fv->version,
+               fv->package_bytes, fv->sha256.substr(0, 12));
+  json body = summary_json(*fv, deps.scheduler.stats(fv->spec.name));
+  body["package_bytes"] = fv->package_bytes;
+  body["spec"] = registry::spec_to_json(fv->spec);
+  res->send(http::json_response(201, body));
+}
+
+void list(ApiDeps& deps, const std::shared_ptr<http::Responder>& res) {
+  json functions = json::array();
+  for (const auto& fv : deps.registry.list()) {
+    functions.push_back(summary_json(fv, deps.scheduler.stats(fv.spec.name)));
+  }
+  res->send(http::json_response(200, {{"functions", functions}}));
+}
+
+void describe(ApiDeps& deps, const std::string& name, const std::shared_ptr<http::Responder>& res) {
+  auto versions = deps.registry.versions(name);
+  if (!versions) return res->send(error_reply(versions.error()));
+  auto fv = deps.registry.get(name);
+  if (!fv) return res->send(error_reply(fv.error()));
+  json body = summary_json(*fv, deps.scheduler.stats(name));
+  body["spec"] = registry::spec_to_json(fv->spec);
+  json vs = json::array();
+  for (const auto& v : *versions) {
+    vs.push_back({{"version", v.version}, {"sha256", v.sha256}, {"created_at_us", v.created_at_us}});
+  }
+  body["versions"] = vs;
+  res->send(http::json_response(200, body));
+}
+
+void remove(ApiDeps& deps, FunctionCache& cache, const std::string& name,
+            const std::shared_ptr<http::Responder>& res) {
+  auto removed = deps.registry.remove(name);
+  if (!removed) return res->send(error_reply(removed.error()));
+  cache.erase(name);
+  deps.scheduler.remove(name);
+  spdlog::info("removed {}", name);
+  res->send(http::json_response(200, {{"name", name}, {"deleted", true}}));
+}
+
+}  // namespace
+
+void add_function_routes(http::Router& router, ApiDeps& deps, FunctionCache& cache) {
+  router.add(
+      "POST", "/api/v1/functions",
+      [&deps, &cache](http::Request&& req, std::shared_ptr<http::Responder> res) {
+        deploy(deps, cache, std::move(req), res);
+      },
+      deps.max_package);
+  router.add("GET", "/api/v1/functions",
+             [&deps](http::Request&&, std::shared_ptr<http::Responder> res) { list(deps, res); });
+  router.add("GET", "/api/v1/functions/{name}",
+             [&deps](http::Request&& req, std::shared_ptr<http::Responder> res) {
+               describe(deps, req.params["name"], res);
+             });
+  router.add("DELETE", "/api/v1/functions/{name}",
+             [&deps, &cache](http::Request&& req, std::shared_ptr<http::Responder> res) {
+               remove(deps, cache, req.params["name"], res);
+             });
+}
+
+}  // namespace kumo::api

@@ -1,0 +1,133 @@
+// The invoke endpoint and the HTTP trigger: both hand one invocation to the scheduler and
+// answer when it completes, streaming when the function streams.
+#include <fmt/format.h>
+
+#include "api/errors.h"
+#include "api/http_event.h"
+#include "api/routes.h"
+#include "common/clock.h"
+#include "common/ids.h"
+
+namespace kumo::api {
+namespace {
+
+using executor::Outcome;
+using executor::Reply;
+
+constexpr std::string_view kRequestIdHeader = "x-kumo-request-id";
+
+// Turns a successful Reply into the response the caller sees.
+using OkMapper = std::function<http::Response(Reply&)>;
+
+http::Response invoke_ok(Reply& reply) {
+  http::Response r;
+  if (reply.http_status != 0) {  // exec functions answer in HTTP already
+    r.status = reply.http_status;
+    r.headers = reply.http_headers;
+  } else {
+    r.headers.emplace_back("content-type", reply.content_type.empty() ? "application/json"
+                                                                      : reply.content_type);
+  }
+  r.body = std::move(reply.body);
+  return r;
+}
+
+http::Response trigger_ok(Reply& reply) {
+  if (reply.http_status != 0) return invoke_ok(reply);
+  HttpReply h = read_proxy_response(reply.body, reply.content_type);
+  return http::Response{h.status, std::move(h.headers), std::move(h.body)};
+}
+
+executor::ReplyHandler make_handler(std::shared_ptr<http::Responder> res, std::string function,
+                                    std::string request_id, OkMapper ok) {
+  executor::ReplyHandler h;
+  h.on_stream_start = [res, request_id](std::string_view content_type) {
+    res->start_stream(200, {{"content-type", std::string(content_type)},
+                            {std::string(kRequestIdHeader), request_id},
+                            {"cache-control", "no-cache"}});
+  };
+  h.on_chunk = [res](std::string_view chunk) { res->write_chunk(std::string(chunk)); };
+  h.on_done = [res, function = std::move(function), request_id = std::move(request_id),
+               ok = std::move(ok)](Reply reply) {
+    if (reply.streamed) return res->finish();
+    http::Response r = reply.outcome == Outcome::kOk ? ok(reply)
+                                                     : failure_reply(reply, function, request_id);
+    r.headers.emplace_back(std::string(kRequestIdHeader), request_id);
+    res->send(std::move(r));
+  };
+  return h;
+}
+
+void dispatch(ApiDeps& deps, const registry::FunctionVersion& fv, executor::Invocation inv,
+              const std::shared_ptr<http::Responder>& res, OkMapper ok) {
+  std::string request_id = inv.request_id;
+  auto handler = make_handler(res, fv.spec.name, request_id, std::move(ok));
+  auto started = deps.scheduler.invoke(fv.spec.name, std::move(inv), std::move(handler));
+  if (!started) res->send(error_reply(started.error(), request_id));
+}
+
+void invoke(ApiDeps& deps, FunctionCache& cache, http::Request&& req,
+            const std::shared_ptr<http::Responder>& res) {
+  const std::string& name = req.params["name"];
+  std::string request_id = new_request_id();
+  auto fv = cache.find(name);
+  if (!fv) {
+    return res->send(error_reply(
+        make_error(ErrorCode::kNotFound,
+                   fmt::format("function '{}' not found; `kumo ls` lists the deployed ones", name)),
+        request_id));
+  }
+  if (req.header("x-kumo-invocation-type") == "async") {
+    return res->send(error_reply(
+        make_error(ErrorCode::kInvalidArgument,
+                   "asynchronous invocation is not available yet; invoke synchronously"),
+        request_id));
+  }
+  executor::Invocation inv;
+  inv.request_id = request_id;
+  inv.payload = req.body.empty() ? "{}" : std::move(req.body);
+  inv.timeout = fv->spec.timeout;
+  dispatch(deps, *fv, std::move(inv), res, invoke_ok);
+}
+
+void trigger(ApiDeps& deps, FunctionCache& cache, http::Request&& req,
+             const std::shared_ptr<http::Responder>& res) {
+  const std::string& name = req.params["name"];
+  std::string request_id = new_request_id();
+  auto fv = cache.find(name);
+  if (!fv) {
+    return res->send(error_reply(
+        make_error(ErrorCode::kNotFound, fmt::format("function '{}' not found", name)),
+        request_id));
+  }
+  executor::Invocation inv;
+  inv.request_id = request_id;
+  inv.timeout = fv->spec.timeout;
+  std::string path = "/" + req.params["path"];
+  if (fv->spec.runtime == registry::Runtime::kExec) {
+    inv.http = executor::HttpCall{req.method, path, req.query, req.headers, std::move(req.body)};
+  } else {
+    HttpEventInput in{req.method, path,        req.query, req.headers,
+                      std::move(req.body), req.remote, request_id, name,
+                      wall_micros() / 1000};
+    inv.payload = make_http_event(in);
+  }
+  dispatch(deps, *fv, std::move(inv), res, trigger_ok);
+}
+
+}  // namespace
+
+void add_invoke_routes(http::Router& router, ApiDeps& deps, FunctionCache& cache) {
+  router.add(
+      "POST", "/api/v1/functions/{name}/invoke",
+      [&deps, &cache](http::Request&& req, std::shared_ptr<http::Responder> res) {
+        invoke(deps, cache, std::move(req), res);
+      },
+      deps.max_invoke_body);
+  auto on_trigger = [&deps, &cache](http::Request&& req, std::shared_ptr<http::Responder> res) {
+    trigger(deps, cache, std::move(req), res);
+  };
+  router.add("*", "/fn/{name}/{path...}", on_trigger, deps.max_invoke_body);
+}
+
+}  // namespace kumo::api

@@ -1,0 +1,87 @@
+// Health, metrics, usage and logs.
+#include <charconv>
+#include <thread>
+
+#include <fmt/format.h>
+
+#include "api/errors.h"
+#include "api/log_reader.h"
+#include "api/routes.h"
+
+namespace kumo::api {
+namespace {
+
+using nlohmann::json;
+
+int64_t query_int(const std::string& query, std::string_view key, int64_t fallback) {
+  std::string needle = std::string(key) + "=";
+  size_t pos = 0;
+  while ((pos = query.find(needle, pos)) != std::string::npos) {
+    if (pos == 0 || query[pos - 1] == '&') {
+      int64_t v = fallback;
+      const char* begin = query.data() + pos + needle.size();
+      std::from_chars(begin, query.data() + query.size(), v);
+      return v;
+    }
+    pos += needle.size();
+  }
+  return fallback;
+}
+
+// Follows the log on a thread of its own until the client goes away.
+void follow_log(std::string path, uint64_t offset, std::shared_ptr<http::Responder> res) {
+  std::thread([path = std::move(path), offset, res]() mutable {
+    while (!res->closed()) {
+      std::string more = read_log_from(path, offset);
+      if (!more.empty()) res->write_chunk(std::move(more));
+      std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    }
+  }).detach();
+}
+
+void logs(ApiDeps& deps, FunctionCache& cache, http::Request&& req,
+          const std::shared_ptr<http::Responder>& res) {
+  const std::string& name = req.params["name"];
+  if (!cache.find(name)) {
+    return res->send(error_reply(make_error(
+        ErrorCode::kNotFound,
+        fmt::format("function '{}' not found; `kumo ls` lists the deployed ones", name))));
+  }
+  int lines = static_cast<int>(query_int(req.query, "tail", 100));
+  std::string path = log_path(deps.data_dir, name);
+  LogTail tail = read_log_tail(path, lines);
+  if (query_int(req.query, "follow", 0) == 0) {
+    return res->send(http::Response{200, {{"content-type", "text/plain; charset=utf-8"}},
+                                    std::move(tail.text)});
+  }
+  res->start_stream(200, {{"content-type", "text/plain; charset=utf-8"}});
+  if (!tail.text.empty()) res->write_chunk(std::move(tail.text));
+  follow_log(std::move(path), tail.end, res);
+}
+
+}  // namespace
+
+void add_ops_routes(http::Router& router, ApiDeps& deps, FunctionCache& cache) {
+  router.add("GET", "/healthz", [](http::Request&&, std::shared_ptr<http::Responder> res) {
+    res->send(http::json_response(200, {{"status", "ok"}}));
+  });
+  router.add("GET", "/metrics", [&deps](http::Request&&, std::shared_ptr<http::Responder> res) {
+    res->send(http::Response{
+        200, {{"content-type", metering::Metrics::kContentType}}, deps.metrics.render()});
+  });
+  router.add("GET", "/api/v1/usage",
+             [&deps](http::Request&& req, std::shared_ptr<http::Responder> res) {
+               auto flushed = deps.usage.flush();
+               if (!flushed) return res->send(error_reply(flushed.error()));
+               int64_t since = query_int(req.query, "since_us", 0);
+               auto report = deps.usage.report(since, deps.prices);
+               if (!report) return res->send(error_reply(report.error()));
+               res->send(http::json_response(200, metering::to_json(*report, deps.prices)));
+             });
+  router.add("GET", "/api/v1/functions/{name}/logs",
+             [&deps, &cache](http::Request&& req, std::shared_ptr<http::Responder> res) {
+               logs(deps, cache, std::move(req), res);
+             });
+}
+
+}  // namespace kumo::api

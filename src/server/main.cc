@@ -1,0 +1,44 @@
+// The `kumo` binary: `kumo serve` runs the platform; every other subcommand is the CLI.
+#include <CLI/CLI.hpp>
+
+#include "cli/commands.h"
+#include "server/serve.h"
+
+int main(int argc, char** argv) {
+  CLI::App app{"Kumo: a self-hosted serverless platform for AI/ML functions"};
+  app.require_subcommand(1);
+
+  kumo::server::ServeOptions options;
+  std::string config;
+  CLI::App* serve = app.add_subcommand("serve", "Run the platform on this machine");
+  serve->add_option("--listen", options.listen, "HOST:PORT to listen on")->capture_default_str();
+  serve->add_option("--data", options.data_dir, "data directory")->capture_default_str();
+  serve->add_option("--config", config, "YAML file with these options");
+  serve->add_option("--python", options.python, "interpreter for python3 functions")
+      ->capture_default_str();
+  serve->add_option("--threads", options.threads, "HTTP threads (0: one per core)");
+  serve->add_option("--price-gb-s", options.price_per_gb_second, "price per GB-second, USD")
+      ->capture_default_str();
+  serve->add_option("--price-per-million", options.price_per_million_requests,
+                    "price per million requests, USD")
+      ->capture_default_str();
+  serve->add_option("--log-level", options.log_level, "debug, info, warn or error")
+      ->capture_default_str();
+  int exit_code = 0;
+  serve->callback([&] {
+    if (!config.empty()) {
+      auto loaded = kumo::server::load_config(config, options);
+      if (!loaded) {
+        std::fprintf(stderr, "error: %s\n", loaded.error().message.c_str());
+        exit_code = 2;
+        return;
+      }
+      options = *loaded;
+    }
+    exit_code = kumo::server::serve(options);
+  });
+
+  kumo::cli::add_client_commands(app, exit_code);
+  CLI11_PARSE(app, argc, argv);
+  return exit_code;
+}

@@ -1,0 +1,29 @@
+// `kumo serve`: builds the concrete parts, wires them and runs until SIGINT/SIGTERM.
+// This is the one composition root; nothing else constructs concrete parts.
+#pragma once
+
+#include <string>
+
+#include "common/result.h"
+
+namespace kumo::server {
+
+struct ServeOptions {
+  std::string listen = "127.0.0.1:8080";
+  std::string data_dir = "./.kumo";
+  std::string python = "/usr/bin/python3";
+  int threads = 0;  // HTTP threads; 0 = one per core
+  double price_per_gb_second = 0.0000166667;   // AWS Lambda x86, us-east-1
+  double price_per_million_requests = 0.20;
+  std::string log_level = "info";
+};
+
+// Reads a YAML configuration file whose keys are the option names above (listen, data,
+// python, threads, price_per_gb_second, price_per_million_requests, log_level); values it
+// names override `base`.
+Result<ServeOptions> load_config(const std::string& path, ServeOptions base);
+
+// Runs the server; returns the process exit code.
+int serve(const ServeOptions& options);
+
+}  // namespace kumo::server
