@@ -1,0 +1,150 @@
+"""A real `kumo serve` on a free port in a temporary directory, driven through the CLI and HTTP.
+
+Only the standard library: these tests run on Debian's /usr/bin/python3.
+"""
+import http.client
+import json
+import os
+import re
+import shutil
+import signal
+import subprocess
+import tempfile
+import textwrap
+import threading
+import time
+import unittest
+
+KUMO = os.environ.get("KUMO_BIN", "build/src/server/kumo")
+
+
+class Server:
+    """Starts `kumo serve --listen 127.0.0.1:0` and reads the port from its log."""
+
+    def __init__(self, data_dir, extra_args=()):
+        self.data_dir = data_dir
+        self.extra_args = list(extra_args)
+        self.proc = None
+        self.port = None
+        self.output = []
+
+    def start(self):
+        self.output = []
+        self.proc = subprocess.Popen(
+            [KUMO, "serve", "--listen", "127.0.0.1:0", "--data", self.data_dir,
+             "--threads", "2", *self.extra_args],
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        ready = threading.Event()
+
+        def pump():
+            for line in self.proc.stdout:
+                self.output.append(line)
+                m = re.search(r"listening on http://[\d.]+:(\d+)", line)
+                if m:
+                    self.port = int(m.group(1))
+                    ready.set()
+        threading.Thread(target=pump, daemon=True).start()
+        if not ready.wait(30):
+            self.stop()
+            raise RuntimeError("kumo serve did not start:\n" + "".join(self.output))
+        return self
+
+    def stop(self, sig=signal.SIGTERM):
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(sig)
+            try:
+                self.proc.wait(20)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+    @property
+    def url(self):
+        return f"http://127.0.0.1:{self.port}"
+
+    def log_text(self):
+        return "".join(self.output)
+
+
+class Response:
+    def __init__(self, status, headers, body):
+        self.status, self.headers, self.body = status, headers, body
+
+    def json(self):
+        return json.loads(self.body)
+
+    def header(self, name):
+        return self.headers.get(name.lower(), "")
+
+
+class KumoTestCase(unittest.TestCase):
+    """Each test class gets its own server and data directory."""
+
+    server_args = ()
+
+    @classmethod
+    def setUpClass(cls):
+        cls.tmp = tempfile.mkdtemp(prefix="kumo-it-")
+        cls.server = Server(os.path.join(cls.tmp, "data"), cls.server_args).start()
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.server.stop()
+        shutil.rmtree(cls.tmp, ignore_errors=True)
+
+    # --- HTTP -----------------------------------------------------------------------------
+    def request(self, method, path, body=None, headers=None, timeout=60):
+        conn = http.client.HTTPConnection("127.0.0.1", self.server.port, timeout=timeout)
+        if isinstance(body, (dict, list)):
+            body = json.dumps(body)
+        conn.request(method, path, body=body, headers=headers or {})
+        r = conn.getresponse()
+        data = r.read()
+        conn.close()
+        return Response(r.status, {k.lower(): v for k, v in r.getheaders()}, data)
+
+    def invoke(self, name, event=None, timeout=60):
+        return self.request("POST", f"/api/v1/functions/{name}/invoke", event or {},
+                            timeout=timeout)
+
+    # --- CLI ------------------------------------------------------------------------------
+    def kumo(self, *args, check=True, input=None):
+        env = dict(os.environ, KUMO_URL=self.server.url)
+        r = subprocess.run([KUMO, *args], capture_output=True, text=True, env=env,
+                           input=input, timeout=120)
+        if check and r.returncode != 0:
+            self.fail(f"kumo {' '.join(args)} exited {r.returncode}:\n{r.stdout}\n{r.stderr}")
+        return r
+
+    # --- functions ------------------------------------------------------------------------
+    def write_function(self, name, code, spec_extra="", handler="main.handle",
+                       runtime="python3", files=None):
+        d = os.path.join(self.tmp, "src", name)
+        os.makedirs(d, exist_ok=True)
+        spec = f"name: {name}\nruntime: {runtime}\nhandler: {handler}\n" + \
+            textwrap.dedent(spec_extra)
+        with open(os.path.join(d, "kumo.yaml"), "w") as f:
+            f.write(spec)
+        if code is not None:
+            with open(os.path.join(d, "main.py"), "w") as f:
+                f.write(textwrap.dedent(code))
+        for rel, content in (files or {}).items():
+            with open(os.path.join(d, rel), "w") as f:
+                f.write(content)
+        return d
+
+    def deploy(self, name, code, spec_extra="", **kw):
+        d = self.write_function(name, code, spec_extra, **kw)
+        return self.kumo("deploy", d)
+
+    def describe(self, name):
+        return json.loads(self.kumo("describe", name, "--json").stdout)
+
+    def wait_for(self, predicate, timeout=20, interval=0.1, what="condition"):
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            value = predicate()
+            if value:
+                return value
+            time.sleep(interval)
+        self.fail(f"timed out waiting for {what}")
