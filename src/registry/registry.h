@@ -1,0 +1,83 @@
+// Registry: the deployed functions, their numbered versions and their code.
+//
+// deploy() takes a package (tar.gz with kumo.yaml at its root), stores it content-addressed
+// under data_dir/packages/<sha256>.tar.gz, unpacks it once to data_dir/code/<sha256>/ and
+// records version N+1 of the function in SQLite. Versions never repeat for a name, even after
+// remove() and a new deploy. Metadata lives in the Database (tables registry_functions and
+// registry_versions), code in plain files; reopening on the same files gives the same state.
+//
+// Ownership: the Registry borrows the Database, which must outlive it. Thread-safety: every
+// method is safe to call from any thread (one mutex guards the database and the folders).
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/result.h"
+#include "registry/package.h"
+#include "registry/spec.h"
+#include "store/sqlite.h"
+
+namespace kumo::registry {
+
+struct FunctionVersion {
+  FunctionSpec spec;
+  int version = 0;           // 1, 2, ... per function name
+  std::string sha256;        // of the package bytes, lower-case hex
+  std::string code_dir;      // absolute path of the unpacked code; read-only by convention
+  int64_t created_at_us = 0;  // wall clock, microseconds since the Unix epoch
+  size_t package_bytes = 0;  // size of the tar.gz
+};
+
+struct RegistryOptions {
+  size_t max_package_bytes = size_t{256} << 20;  // over this, deploy() is kTooLarge
+  UnpackLimits unpack;
+};
+
+class Registry {
+ public:
+  // Creates the tables and data_dir/{packages,code} when missing.
+  static Result<std::unique_ptr<Registry>> open(store::Database& db, std::string data_dir,
+                                                RegistryOptions options = {});
+
+  // Deploys a package as the next version of the function its kumo.yaml names.
+  // kInvalidArgument for a bad package or spec, kTooLarge over the limits.
+  Result<FunctionVersion> deploy(std::string_view targz);
+
+  // The latest version of a deployed function; kNotFound if unknown or removed.
+  Result<FunctionVersion> get(const std::string& name);
+  // One specific version; kNotFound if the function or that version is unknown.
+  Result<FunctionVersion> get_version(const std::string& name, int version);
+  // Every version of a deployed function, oldest first; kNotFound if unknown or removed.
+  Result<std::vector<FunctionVersion>> versions(const std::string& name);
+  // The latest version of every deployed function, sorted by name.
+  std::vector<FunctionVersion> list();
+  // Marks the function removed (its packages stay, other versions may share them).
+  Result<void> remove(const std::string& name);
+
+ private:
+  Registry(store::Database& db, std::string data_dir, RegistryOptions options)
+      : db_(db), data_dir_(std::move(data_dir)), options_(options) {}
+
+  Result<void> store_code(std::string_view targz, const std::string& sha);
+  Result<FunctionVersion> record_version(const FunctionSpec& spec, const std::string& sha,
+                                         size_t bytes);
+  Result<std::vector<FunctionVersion>> query(std::string_view sql, const std::string& name,
+                                             int version);
+  Result<bool> is_deployed(const std::string& name);
+
+  std::mutex mu_;
+  store::Database& db_;      // Guarded by mu_.
+  const std::string data_dir_;
+  const RegistryOptions options_;
+};
+
+// Lower-case hex SHA-256 of the bytes.
+std::string sha256_hex(std::string_view bytes);
+
+}  // namespace kumo::registry

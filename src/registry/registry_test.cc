@@ -1,0 +1,172 @@
+#include "registry/registry.h"
+
+#include <gtest/gtest.h>
+
+#include "common/check.h"
+#include "registry/test_util.h"
+
+namespace kumo::registry {
+namespace {
+
+namespace fs = std::filesystem;
+using testing::file;
+using testing::make_targz;
+using testing::read_file;
+using testing::TempDir;
+
+std::string package(const std::string& name, const std::string& code, int memory = 128) {
+  std::string yaml = "name: " + name + "\nruntime: python3\nhandler: main.handle\nmemory: " +
+                     std::to_string(memory) + "\n";
+  return make_targz({file("kumo.yaml", yaml), file("main.py", code)});
+}
+
+struct Fixture {
+  TempDir dir;
+  std::unique_ptr<store::Database> db;
+  std::unique_ptr<Registry> reg;
+
+  Fixture() { reopen(); }
+  void reopen(RegistryOptions options = {}) {
+    reg.reset();
+    db.reset();
+    db = std::move(*store::Database::open((dir.path() / "kumo.db").string()));
+    auto r = Registry::open(*db, (dir.path() / "data").string(), options);
+    KUMO_CHECK(r.has_value());
+    reg = std::move(*r);
+  }
+};
+
+TEST(Registry, DeployStoresPackageAndUnpacksCode) {
+  Fixture f;
+  std::string targz = package("resize", "def handle(e, c): return 1\n", 256);
+  auto v = f.reg->deploy(targz);
+  ASSERT_TRUE(v.has_value()) << v.error().message;
+  EXPECT_EQ(v->spec.name, "resize");
+  EXPECT_EQ(v->spec.memory_mb, 256);
+  EXPECT_EQ(v->version, 1);
+  EXPECT_EQ(v->sha256, sha256_hex(targz));
+  EXPECT_EQ(v->sha256.size(), 64u);
+  EXPECT_EQ(v->package_bytes, targz.size());
+  EXPECT_GT(v->created_at_us, 0);
+  EXPECT_EQ(read_file(fs::path(v->code_dir) / "main.py"), "def handle(e, c): return 1\n");
+  fs::path stored = f.dir.path() / "data" / "packages" / (v->sha256 + ".tar.gz");
+  EXPECT_EQ(read_file(stored), targz);
+}
+
+TEST(Registry, KnownDigest) {
+  EXPECT_EQ(sha256_hex("abc"),
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+}
+
+TEST(Registry, EachDeployIsTheNextVersion) {
+  Fixture f;
+  ASSERT_EQ(f.reg->deploy(package("resize", "v1"))->version, 1);
+  ASSERT_EQ(f.reg->deploy(package("resize", "v2"))->version, 2);
+  // Same bytes again: a new version sharing the stored code.
+  auto again = f.reg->deploy(package("resize", "v2"));
+  ASSERT_TRUE(again.has_value()) << again.error().message;
+  EXPECT_EQ(again->version, 3);
+  EXPECT_EQ(read_file(fs::path(again->code_dir) / "main.py"), "v2");
+  ASSERT_EQ(f.reg->deploy(package("other", "x"))->version, 1);
+
+  auto latest = f.reg->get("resize");
+  ASSERT_TRUE(latest.has_value());
+  EXPECT_EQ(latest->version, 3);
+  auto all = f.reg->versions("resize");
+  ASSERT_TRUE(all.has_value());
+  ASSERT_EQ(all->size(), 3u);
+  EXPECT_EQ((*all)[0].version, 1);
+  EXPECT_EQ(read_file(fs::path((*all)[0].code_dir) / "main.py"), "v1");
+  EXPECT_EQ(f.reg->get_version("resize", 2)->version, 2);
+  EXPECT_EQ(f.reg->get_version("resize", 9).error().code, ErrorCode::kNotFound);
+}
+
+TEST(Registry, ListShowsLatestOfEachSortedByName) {
+  Fixture f;
+  ASSERT_TRUE(f.reg->deploy(package("zeta", "1")).has_value());
+  ASSERT_TRUE(f.reg->deploy(package("alpha", "1")).has_value());
+  ASSERT_TRUE(f.reg->deploy(package("alpha", "2")).has_value());
+  auto all = f.reg->list();
+  ASSERT_EQ(all.size(), 2u);
+  EXPECT_EQ(all[0].spec.name, "alpha");
+  EXPECT_EQ(all[0].version, 2);
+  EXPECT_EQ(all[1].spec.name, "zeta");
+}
+
+TEST(Registry, UnknownFunctionIsNotFound) {
+  Fixture f;
+  auto r = f.reg->get("resize");
+  ASSERT_FALSE(r.has_value());
+  EXPECT_EQ(r.error().code, ErrorCode::kNotFound);
+  EXPECT_EQ(r.error().message, "function 'resize' not found; `kumo ls` lists the deployed ones");
+  EXPECT_EQ(f.reg->versions("resize").error().code, ErrorCode::kNotFound);
+  EXPECT_EQ(f.reg->remove("resize").error().code, ErrorCode::kNotFound);
+}
+
+TEST(Registry, RemoveHidesFunctionAndVersionsNeverRepeat) {
+  Fixture f;
+  ASSERT_TRUE(f.reg->deploy(package("resize", "1")).has_value());
+  ASSERT_TRUE(f.reg->deploy(package("resize", "2")).has_value());
+  ASSERT_TRUE(f.reg->remove("resize").has_value());
+  EXPECT_EQ(f.reg->get("resize").error().code, ErrorCode::kNotFound);
+  EXPECT_TRUE(f.reg->list().empty());
+  EXPECT_EQ(f.reg->remove("resize").error().code, ErrorCode::kNotFound);
+  auto back = f.reg->deploy(package("resize", "3"));
+  ASSERT_TRUE(back.has_value());
+  EXPECT_EQ(back->version, 3);
+  EXPECT_EQ(f.reg->get("resize")->version, 3);
+}
+
+TEST(Registry, StatePersistsAcrossReopen) {
+  Fixture f;
+  ASSERT_TRUE(f.reg->deploy(package("resize", "1", 512)).has_value());
+  ASSERT_TRUE(f.reg->deploy(package("resize", "2", 1024)).has_value());
+  ASSERT_TRUE(f.reg->deploy(package("gone", "1")).has_value());
+  ASSERT_TRUE(f.reg->remove("gone").has_value());
+  auto before = f.reg->get("resize");
+  ASSERT_TRUE(before.has_value());
+
+  f.reopen();
+  auto after = f.reg->get("resize");
+  ASSERT_TRUE(after.has_value());
+  EXPECT_EQ(after->version, 2);
+  EXPECT_EQ(after->spec.memory_mb, 1024);
+  EXPECT_EQ(after->sha256, before->sha256);
+  EXPECT_EQ(after->code_dir, before->code_dir);
+  EXPECT_EQ(after->created_at_us, before->created_at_us);
+  EXPECT_EQ(spec_to_json(after->spec), spec_to_json(before->spec));
+  EXPECT_EQ(f.reg->versions("resize")->size(), 2u);
+  EXPECT_EQ(f.reg->get("gone").error().code, ErrorCode::kNotFound);
+  ASSERT_EQ(f.reg->list().size(), 1u);
+  EXPECT_EQ(f.reg->deploy(package("gone", "again"))->version, 2);
+}
+
+TEST(Registry, RejectsBadPackagesWithoutRecordingAnything) {
+  Fixture f;
+  auto bad_spec = f.reg->deploy(package("resize", "x", 64));
+  ASSERT_FALSE(bad_spec.has_value());
+  EXPECT_EQ(bad_spec.error().code, ErrorCode::kInvalidArgument);
+  EXPECT_EQ(bad_spec.error().message, "memory: must be 128..10240 MB, got 64");
+  auto hostile = f.reg->deploy(make_targz(
+      {file("kumo.yaml", "name: evil\nruntime: exec\nhandler: x\n"),
+       file("../../escape", "x")}));
+  ASSERT_FALSE(hostile.has_value());
+  EXPECT_EQ(hostile.error().code, ErrorCode::kInvalidArgument);
+  EXPECT_EQ(f.reg->deploy("not a package").error().code, ErrorCode::kInvalidArgument);
+  EXPECT_TRUE(f.reg->list().empty());
+  EXPECT_TRUE(fs::is_empty(f.dir.path() / "data" / "code"));
+  EXPECT_TRUE(fs::is_empty(f.dir.path() / "data" / "packages"));
+}
+
+TEST(Registry, RejectsOversizedPackage) {
+  Fixture f;
+  RegistryOptions small;
+  small.max_package_bytes = 100;
+  f.reopen(small);
+  auto r = f.reg->deploy(package("resize", std::string(1000, 'x')) + std::string(200, '\0'));
+  ASSERT_FALSE(r.has_value());
+  EXPECT_EQ(r.error().code, ErrorCode::kTooLarge);
+}
+
+}  // namespace
+}  // namespace kumo::registry
