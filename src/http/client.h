@@ -13,10 +13,9 @@
 #include <vector>
 
 #include "common/result.h"
+#include "http/types.h"
 
 namespace kumo::http {
-
-using Headers = std::vector<std::pair<std::string, std::string>>;
 
 struct ClientResponse {
   int status = 0;

@@ -1,0 +1,356 @@
+#include "http/connection.h"
+
+#include <boost/asio/write.hpp>
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include <chrono>
+#include <exception>
+#include <utility>
+
+namespace kumo::http {
+namespace {
+
+namespace net = boost::asio;
+namespace beast = boost::beast;
+namespace bhttp = boost::beast::http;
+
+// Enough for a 404/405 body we read only to keep the connection usable.
+constexpr size_t kUnroutedBodyLimit = 64 * 1024;
+constexpr size_t kHeaderLimit = 64 * 1024;
+// After an error reply, read and drop what the client still sends (up to this much, for up
+// to kLingerTime) so that closing does not reset the connection before it read the reply.
+constexpr size_t kLingerBytes = 16 * 1024 * 1024;
+constexpr auto kLingerTime = std::chrono::seconds(2);
+constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
+
+std::string limit_text(size_t bytes) {
+  constexpr double kMb = 1024.0 * 1024.0;
+  if (bytes >= 1024 * 1024) return fmt::format("{:g} MB", bytes / kMb);
+  return fmt::format("{:.3g} MB ({} bytes)", bytes / kMb, bytes);
+}
+
+// Appends "name: value\r\n", dropping CR/LF so a handler cannot split the header block.
+void append_field(std::string& head, std::string_view name, std::string_view value) {
+  for (char c : name) {
+    if (c != '\r' && c != '\n') head.push_back(c);
+  }
+  head += ": ";
+  for (char c : value) {
+    if (c != '\r' && c != '\n') head.push_back(c);
+  }
+  head += "\r\n";
+}
+
+bool is_http_error(const beast::error_code& ec) {
+  return ec.category() == bhttp::make_error_code(bhttp::error::bad_method).category();
+}
+
+}  // namespace
+
+Connection::Connection(std::shared_ptr<Worker> worker, net::ip::tcp::socket socket)
+    : worker_(std::move(worker)), socket_(std::move(socket)) {
+  beast::error_code ec;
+  auto peer = socket_.remote_endpoint(ec);
+  if (!ec) {
+    remote_address_ = peer.address().to_string();
+    remote_port_ = peer.port();
+  }
+  std::lock_guard lock(worker_->mu);
+  worker_->connections.insert(this);
+}
+
+Connection::~Connection() {
+  std::lock_guard lock(worker_->mu);
+  worker_->connections.erase(this);
+}
+
+void Connection::start() { read_header(); }
+
+void Connection::close() {
+  if (closed_.exchange(true, std::memory_order_acq_rel)) return;
+  beast::error_code ec;
+  socket_.shutdown(net::ip::tcp::socket::shutdown_both, ec);
+  socket_.close(ec);
+  if (linger_timer_) linger_timer_->cancel();
+}
+
+void Connection::read_header() {
+  if (closed()) return;
+  parser_.emplace();
+  parser_->header_limit(kHeaderLimit);
+  // Checked against the route's limit once the header names the route.
+  parser_->body_limit(boost::none);
+  bhttp::async_read_header(socket_, buffer_, *parser_,
+                           [self = shared_from_this()](beast::error_code ec, size_t) {
+                             self->on_header(ec);
+                           });
+}
+
+void Connection::on_header(beast::error_code ec) {
+  if (ec) return on_read_error(ec);
+  auto& req = parser_->get();
+  keep_alive_ = req.keep_alive();
+  http10_ = req.version() < 11;
+  head_only_ = req.method() == bhttp::verb::head;
+  std::string_view target(req.target().data(), req.target().size());
+  std::string_view method(req.method_string().data(), req.method_string().size());
+  match_ = worker_->router->match(method, target.substr(0, target.find('?')));
+  body_limit_ = match_.route != nullptr ? match_.route->max_body : kUnroutedBodyLimit;
+  auto length = parser_->content_length();
+  if (length && *length > body_limit_) return on_read_error(bhttp::error::body_limit);
+  parser_->body_limit(body_limit_);
+  auto expect = req[bhttp::field::expect];
+  if (!parser_->is_done() && iequals({expect.data(), expect.size()}, "100-continue")) {
+    net::async_write(socket_, net::buffer(kContinue.data(), kContinue.size()),
+                     [self = shared_from_this()](beast::error_code ec, size_t) {
+                       if (ec) return self->close();
+                       self->read_body();
+                     });
+    return;
+  }
+  read_body();
+}
+
+void Connection::read_body() {
+  if (parser_->is_done()) return dispatch();
+  bhttp::async_read(socket_, buffer_, *parser_,
+                    [self = shared_from_this()](beast::error_code ec, size_t) {
+                      self->on_body(ec);
+                    });
+}
+
+void Connection::on_body(beast::error_code ec) {
+  if (ec) return on_read_error(ec);
+  dispatch();
+}
+
+void Connection::on_read_error(beast::error_code ec) {
+  if (ec == bhttp::error::body_limit) {
+    return reply_and_close(error_response(
+        413, "too_large", "request body is over this endpoint's limit of " + limit_text(body_limit_)));
+  }
+  if (ec == bhttp::error::header_limit) {
+    return reply_and_close(error_response(431, "bad_request", "request headers are too large"));
+  }
+  if (ec != bhttp::error::end_of_stream && ec != bhttp::error::partial_message &&
+      is_http_error(ec)) {
+    return reply_and_close(
+        error_response(400, "bad_request", "malformed HTTP request: " + ec.message()));
+  }
+  close();  // the peer left, or the server is stopping
+}
+
+void Connection::dispatch() {
+  auto msg = parser_->release();
+  parser_.reset();
+  if (match_.route == nullptr) {
+    Response r = match_.status == 405
+                     ? error_response(405, "method_not_allowed", "method not allowed here")
+                     : error_response(404, "not_found", "no such endpoint");
+    if (match_.status == 405) r.headers.emplace_back("Allow", match_.allow);
+    return send(std::move(r));
+  }
+  Request req;
+  req.method.assign(msg.method_string().data(), msg.method_string().size());
+  req.target.assign(msg.target().data(), msg.target().size());
+  size_t q = req.target.find('?');
+  req.path = req.target.substr(0, q);
+  if (q != std::string::npos) req.query = req.target.substr(q + 1);
+  req.headers.reserve(16);
+  for (const auto& field : msg) {
+    req.headers.emplace_back(std::string(field.name_string()), std::string(field.value()));
+  }
+  req.body = std::move(msg.body());
+  req.params = std::move(match_.params);
+  req.remote_address = remote_address_;
+  req.remote_port = remote_port_;
+  auto responder = std::make_shared<ConnectionResponder>(shared_from_this());
+  try {
+    match_.route->handler(std::move(req), responder);
+  } catch (const std::exception& e) {
+    spdlog::error("http handler for {} threw: {}", std::string(msg.target()), e.what());
+    responder->send(error_response(500, "internal", "the server failed on this request"));
+  }
+}
+
+void Connection::reply_and_close(Response response) {
+  keep_alive_ = false;
+  close_after_ = true;
+  head_only_ = false;
+  send(std::move(response));
+}
+
+std::string Connection::response_head(int status, const Headers& headers,
+                                      std::string_view framing) {
+  std::string head;
+  head.reserve(128 + headers.size() * 48);
+  auto reason = bhttp::obsolete_reason(bhttp::int_to_status(static_cast<unsigned>(status)));
+  head += "HTTP/1.1 ";
+  head += std::to_string(status);
+  head += ' ';
+  head.append(reason.data(), reason.size());
+  head += "\r\n";
+  for (const auto& [name, value] : headers) {
+    if (iequals(name, "Content-Length") || iequals(name, "Transfer-Encoding")) continue;
+    if (iequals(name, "Connection")) {
+      if (iequals(value, "close")) keep_alive_ = false;
+      continue;
+    }
+    append_field(head, name, value);
+  }
+  head += framing;
+  if (!keep_alive_) {
+    head += "Connection: close\r\n";
+  } else if (http10_) {
+    head += "Connection: keep-alive\r\n";
+  }
+  head += "\r\n";
+  return head;
+}
+
+void Connection::send(Response response) {
+  if (closed()) return;
+  bool bodiless_status = response.status == 204 || response.status == 304 ||
+                         (response.status >= 100 && response.status < 200);
+  std::string framing =
+      bodiless_status ? "" : fmt::format("Content-Length: {}\r\n", response.body.size());
+  std::string head = response_head(response.status, response.headers, framing);
+  if (head_only_ || bodiless_status) response.body.clear();
+  response_done_ = true;
+  enqueue({std::move(head), std::move(response.body), false});
+}
+
+void Connection::start_stream(int status, const Headers& headers) {
+  if (closed()) return;
+  // HTTP/1.0 has no chunked encoding: the body runs until the connection closes.
+  chunked_ = !http10_;
+  if (http10_) keep_alive_ = false;
+  std::string head =
+      response_head(status, headers, chunked_ ? "Transfer-Encoding: chunked\r\n" : "");
+  enqueue({std::move(head), {}, false});
+}
+
+void Connection::write_chunk(std::string data) {
+  // An empty chunk would read as the end of the body.
+  if (closed() || data.empty() || head_only_) return;
+  if (!chunked_) return enqueue({{}, std::move(data), false});
+  enqueue({fmt::format("{:x}\r\n", data.size()), std::move(data), true});
+}
+
+void Connection::finish() {
+  if (closed()) return;
+  response_done_ = true;
+  if (chunked_ && !head_only_) return enqueue({"0\r\n\r\n", {}, false});
+  flush();
+}
+
+void Connection::abandon(bool streaming) {
+  if (streaming) return close();  // a cut stream tells the client it is incomplete
+  send(error_response(500, "internal", "the server did not answer this request"));
+}
+
+void Connection::enqueue(Outgoing out) {
+  queue_.push_back(std::move(out));
+  flush();
+}
+
+// Writes everything queued in one gather write; chunks queued meanwhile go in the next.
+void Connection::flush() {
+  if (writing_ || closed()) return;
+  if (queue_.empty()) {
+    if (response_done_) on_response_written();
+    return;
+  }
+  static constexpr std::string_view kCrlf = "\r\n";
+  in_flight_.swap(queue_);
+  buffers_.clear();
+  for (const Outgoing& out : in_flight_) {
+    if (!out.head.empty()) buffers_.emplace_back(out.head.data(), out.head.size());
+    if (!out.body.empty()) buffers_.emplace_back(out.body.data(), out.body.size());
+    if (out.crlf) buffers_.emplace_back(kCrlf.data(), kCrlf.size());
+  }
+  writing_ = true;
+  net::async_write(socket_, buffers_, [self = shared_from_this()](beast::error_code ec, size_t) {
+    self->writing_ = false;
+    self->in_flight_.clear();
+    if (ec) return self->close();
+    self->flush();
+  });
+}
+
+void Connection::on_response_written() {
+  response_done_ = false;
+  chunked_ = false;
+  if (close_after_) return linger();
+  if (!keep_alive_) {
+    beast::error_code ec;
+    socket_.shutdown(net::ip::tcp::socket::shutdown_send, ec);
+    return close();
+  }
+  read_header();
+}
+
+void Connection::linger() {
+  beast::error_code ec;
+  socket_.shutdown(net::ip::tcp::socket::shutdown_send, ec);
+  linger_timer_.emplace(socket_.get_executor());
+  linger_timer_->expires_after(kLingerTime);
+  linger_timer_->async_wait([self = shared_from_this()](beast::error_code) { self->close(); });
+  drain();
+}
+
+void Connection::drain() {
+  buffer_.clear();
+  socket_.async_read_some(buffer_.prepare(64 * 1024),
+                          [self = shared_from_this()](beast::error_code ec, size_t n) {
+                            self->drained_ += n;
+                            if (ec || self->drained_ > kLingerBytes) return self->close();
+                            self->drain();
+                          });
+}
+
+ConnectionResponder::ConnectionResponder(std::shared_ptr<Connection> connection)
+    : connection_(std::move(connection)) {}
+
+ConnectionResponder::~ConnectionResponder() {
+  if (state_ == State::kDone) return;
+  bool streaming = state_ == State::kStreaming;
+  connection_->worker().run_on(
+      [connection = connection_, streaming] { connection->abandon(streaming); });
+}
+
+void ConnectionResponder::send(Response response) {
+  connection_->worker().run_on([self = shared_from_this(), r = std::move(response)]() mutable {
+    if (self->state_ != State::kFresh) return;
+    self->state_ = State::kDone;
+    self->connection_->send(std::move(r));
+  });
+}
+
+void ConnectionResponder::start_stream(int status, Headers headers) {
+  connection_->worker().run_on([self = shared_from_this(), status, h = std::move(headers)] {
+    if (self->state_ != State::kFresh) return;
+    self->state_ = State::kStreaming;
+    self->connection_->start_stream(status, h);
+  });
+}
+
+void ConnectionResponder::write_chunk(std::string data) {
+  connection_->worker().run_on([self = shared_from_this(), d = std::move(data)]() mutable {
+    if (self->state_ != State::kStreaming) return;
+    self->connection_->write_chunk(std::move(d));
+  });
+}
+
+void ConnectionResponder::finish() {
+  connection_->worker().run_on([self = shared_from_this()] {
+    if (self->state_ != State::kStreaming) return;
+    self->state_ = State::kDone;
+    self->connection_->finish();
+  });
+}
+
+bool ConnectionResponder::closed() const { return connection_->closed(); }
+
+}  // namespace kumo::http

@@ -1,0 +1,141 @@
+// Internal to kumo_http: one accepted HTTP/1.1 connection and the Responder it hands to
+// handlers, plus the per-thread Worker they live on.
+//
+// A Worker owns one io_context (run by one thread) and one acceptor. A Connection lives on
+// its Worker's thread: every member function runs there, so the connection needs no lock.
+// It is owned by shared_ptrs held by its pending I/O handlers and by the Responder of the
+// request in progress; Responders hop onto the thread via Worker::run_on().
+#pragma once
+
+#include <atomic>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <unordered_set>
+#include <vector>
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/http.hpp>
+
+#include "http/handler.h"
+#include "http/router.h"
+
+namespace kumo::http {
+
+class Connection;
+
+struct Worker {
+  explicit Worker(std::shared_ptr<const Router> r) : router(std::move(r)) {}
+
+  // Runs `fn` on this worker's thread: inline when already there, else posted. Dropped once
+  // the server is stopping, so nothing queues onto an io_context nobody runs any more.
+  template <typename F>
+  void run_on(F&& fn) {
+    if (ioc.get_executor().running_in_this_thread()) {
+      fn();
+      return;
+    }
+    std::lock_guard lock(mu);
+    if (!stopping) boost::asio::post(ioc, std::forward<F>(fn));
+  }
+
+  boost::asio::io_context ioc{1};
+  boost::asio::ip::tcp::acceptor acceptor{ioc};
+  std::shared_ptr<const Router> router;
+  std::mutex mu;
+  bool stopping = false;                        // Guarded by mu.
+  std::unordered_set<Connection*> connections;  // Guarded by mu.
+};
+
+class Connection : public std::enable_shared_from_this<Connection> {
+ public:
+  Connection(std::shared_ptr<Worker> worker, boost::asio::ip::tcp::socket socket);
+  ~Connection();
+  Connection(const Connection&) = delete;
+  Connection& operator=(const Connection&) = delete;
+
+  void start();
+  // Closes the socket now; pending operations end with an error.
+  void close();
+  bool closed() const { return closed_.load(std::memory_order_acquire); }
+  Worker& worker() { return *worker_; }
+
+  // The answer to the current request, from its Responder (already on this thread).
+  void send(Response response);
+  void start_stream(int status, const Headers& headers);
+  void write_chunk(std::string data);
+  void finish();
+  // The Responder was dropped unanswered (or mid-stream).
+  void abandon(bool streaming);
+
+ private:
+  struct Outgoing {
+    std::string head;
+    std::string body;
+    bool crlf = false;  // a chunk's trailing CRLF
+  };
+
+  void read_header();
+  void on_header(boost::beast::error_code ec);
+  void read_body();
+  void on_body(boost::beast::error_code ec);
+  void on_read_error(boost::beast::error_code ec);
+  void dispatch();
+  void reply_and_close(Response response);
+  std::string response_head(int status, const Headers& headers, std::string_view framing);
+  void enqueue(Outgoing out);
+  void flush();
+  void on_response_written();
+  void linger();
+  void drain();
+
+  std::shared_ptr<Worker> worker_;  // first member: the io_context outlives socket_
+  boost::asio::ip::tcp::socket socket_;
+  std::string remote_address_;
+  int remote_port_ = 0;
+  boost::beast::flat_buffer buffer_;
+  std::optional<boost::beast::http::request_parser<boost::beast::http::string_body>> parser_;
+  Router::Match match_;
+  size_t body_limit_ = 0;
+  bool keep_alive_ = true;
+  bool http10_ = false;
+  bool head_only_ = false;      // a HEAD request: headers, no body
+  bool chunked_ = false;        // the current stream uses chunked encoding
+  bool response_done_ = false;  // the whole answer is queued
+  bool close_after_ = false;    // an error reply: linger, then close
+  bool writing_ = false;
+  std::vector<Outgoing> queue_;
+  std::vector<Outgoing> in_flight_;
+  std::vector<boost::asio::const_buffer> buffers_;
+  std::optional<boost::asio::steady_timer> linger_timer_;
+  size_t drained_ = 0;
+  std::atomic<bool> closed_{false};
+};
+
+// The Responder handed to handlers: forwards to its Connection on the connection's thread
+// and enforces one answer per request.
+class ConnectionResponder final : public Responder,
+                                  public std::enable_shared_from_this<ConnectionResponder> {
+ public:
+  explicit ConnectionResponder(std::shared_ptr<Connection> connection);
+  ~ConnectionResponder() override;
+
+  void send(Response response) override;
+  void start_stream(int status, Headers headers) override;
+  void write_chunk(std::string data) override;
+  void finish() override;
+  bool closed() const override;
+
+ private:
+  enum class State { kFresh, kStreaming, kDone };
+
+  std::shared_ptr<Connection> connection_;
+  State state_ = State::kFresh;  // Touched only on the connection's thread.
+};
+
+}  // namespace kumo::http

@@ -1,0 +1,149 @@
+#include "http/server.h"
+
+#include <sys/socket.h>
+
+#include <boost/asio/ip/tcp.hpp>
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <atomic>
+#include <thread>
+#include <utility>
+#include <vector>
+
+#include "common/check.h"
+#include "http/connection.h"
+
+namespace kumo::http {
+namespace {
+
+namespace net = boost::asio;
+using tcp = net::ip::tcp;
+using ReusePort = net::detail::socket_option::boolean<SOL_SOCKET, SO_REUSEPORT>;
+
+Result<tcp::endpoint> resolve(const std::string& host, int port) {
+  boost::system::error_code ec;
+  auto address = net::ip::make_address(host, ec);
+  if (!ec) return tcp::endpoint(address, static_cast<unsigned short>(port));
+  net::io_context ioc;
+  tcp::resolver resolver(ioc);
+  auto results = resolver.resolve(host, std::to_string(port), ec);
+  if (ec || results.empty()) {
+    return make_error(ErrorCode::kUnavailable,
+                      fmt::format("cannot resolve listen host '{}': {}", host, ec.message()));
+  }
+  return results.begin()->endpoint();
+}
+
+Error listen_error(const tcp::endpoint& ep, const boost::system::error_code& ec) {
+  return make_error(ErrorCode::kUnavailable,
+                    fmt::format("cannot listen on {}:{}: {}; is another server using it? "
+                                "choose another address with --listen",
+                                ep.address().to_string(), ep.port(), ec.message()));
+}
+
+// SO_REUSEPORT would let a second server silently share a busy port, so first bind the
+// port once without it: that fails when anyone already listens there.
+Result<void> check_port_free(const tcp::endpoint& ep) {
+  net::io_context ioc;
+  tcp::acceptor probe(ioc);
+  boost::system::error_code ec;
+  probe.open(ep.protocol(), ec);
+  if (!ec) probe.set_option(net::socket_base::reuse_address(true), ec);
+  if (!ec) probe.bind(ep, ec);
+  if (ec) return listen_error(ep, ec);
+  return {};
+}
+
+Result<void> listen(tcp::acceptor& acceptor, const tcp::endpoint& ep) {
+  boost::system::error_code ec;
+  acceptor.open(ep.protocol(), ec);
+  if (!ec) acceptor.set_option(net::socket_base::reuse_address(true), ec);
+  if (!ec) acceptor.set_option(ReusePort(true), ec);
+  if (!ec) acceptor.bind(ep, ec);
+  if (!ec) acceptor.listen(net::socket_base::max_listen_connections, ec);
+  if (ec) return listen_error(ep, ec);
+  return {};
+}
+
+void accept_loop(const std::shared_ptr<Worker>& worker) {
+  worker->acceptor.async_accept([worker](boost::system::error_code ec, tcp::socket socket) {
+    if (ec == net::error::operation_aborted || !worker->acceptor.is_open()) return;
+    if (ec) {
+      spdlog::warn("http accept failed: {}", ec.message());
+    } else {
+      socket.set_option(tcp::no_delay(true), ec);  // small replies go out at once
+      std::make_shared<Connection>(worker, std::move(socket))->start();
+    }
+    accept_loop(worker);
+  });
+}
+
+}  // namespace
+
+struct Server::State {
+  ServerOptions options;
+  std::shared_ptr<const Router> router;
+  std::vector<std::shared_ptr<Worker>> workers;
+  std::vector<std::thread> threads;
+  std::atomic<int> port{0};
+};
+
+Server::Server(ServerOptions options, Router router) : state_(std::make_unique<State>()) {
+  state_->options = std::move(options);
+  state_->router = std::make_shared<const Router>(std::move(router));
+}
+
+Server::~Server() { stop(); }
+
+int Server::port() const { return state_->port.load(); }
+
+Result<void> Server::start() {
+  KUMO_CHECK(state_->threads.empty());
+  int threads = state_->options.threads > 0
+                    ? state_->options.threads
+                    : std::max(1, static_cast<int>(std::thread::hardware_concurrency()));
+  auto endpoint = resolve(state_->options.host, state_->options.port);
+  if (!endpoint) return endpoint.error();
+  if (endpoint->port() != 0) {
+    if (auto free = check_port_free(*endpoint); !free) return free.error();
+  }
+  std::vector<std::shared_ptr<Worker>> workers;
+  for (int i = 0; i < threads; ++i) {
+    auto worker = std::make_shared<Worker>(state_->router);
+    if (auto ok = listen(worker->acceptor, *endpoint); !ok) return ok.error();
+    // Port 0: the first bind picks the port, the others join it.
+    if (endpoint->port() == 0) endpoint->port(worker->acceptor.local_endpoint().port());
+    workers.push_back(std::move(worker));
+  }
+  state_->port = endpoint->port();
+  for (auto& worker : workers) {
+    accept_loop(worker);
+    state_->threads.emplace_back([worker] { worker->ioc.run(); });
+  }
+  state_->workers = std::move(workers);
+  return {};
+}
+
+void Server::stop() {
+  if (state_->threads.empty()) return;
+  for (auto& worker : state_->workers) {
+    {
+      std::lock_guard lock(worker->mu);
+      worker->stopping = true;
+    }
+    net::post(worker->ioc, [worker] {
+      boost::system::error_code ec;
+      worker->acceptor.close(ec);
+      std::lock_guard lock(worker->mu);
+      for (Connection* connection : worker->connections) connection->close();
+    });
+  }
+  // Each io_context runs out of work once its acceptor and sockets are closed.
+  for (auto& thread : state_->threads) thread.join();
+  state_->threads.clear();
+  state_->workers.clear();
+}
+
+}  // namespace kumo::http
