@@ -1,0 +1,119 @@
+// Test doubles for the executor interface: a FakeLauncher that records each launch and
+// FakeInstances whose callbacks the test fires by hand, synchronously, so scheduler tests
+// need no processes, threads or sleeps. For tests only; not thread-safe.
+#pragma once
+
+#include <deque>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "common/check.h"
+#include "executor/instance.h"
+
+namespace kumo::scheduler::testing {
+
+class FakeInstance final : public executor::Instance {
+ public:
+  struct Call {
+    executor::Invocation inv;
+    executor::ReplyHandler handler;
+  };
+
+  FakeInstance(std::string id, executor::LaunchSpec spec, executor::InstanceObserver& observer,
+               bool* destroyed)
+      : id_(std::move(id)), spec_(std::move(spec)), observer_(observer), destroyed_(destroyed) {}
+  // Like a real instance, destruction kills the process: what it still serves ends with kCrash.
+  ~FakeInstance() override {
+    while (!calls_.empty()) complete(executor::Outcome::kCrash);
+    *destroyed_ = true;
+  }
+
+  const std::string& id() const override { return id_; }
+  void invoke(executor::Invocation inv, executor::ReplyHandler handler) override {
+    calls_.push_back({std::move(inv), std::move(handler)});
+  }
+  void stop() override { stopped_ = true; }
+  int64_t pss_bytes() const override { return 0; }
+
+  // ---- driven by the test ----
+  void ready() { observer_.on_ready(id_); }
+  void fail_init(std::string type, std::string message) {
+    executor::Reply r;
+    r.outcome = executor::Outcome::kInitError;
+    r.error_type = std::move(type);
+    r.error_message = std::move(message);
+    observer_.on_init_failed(id_, r);
+  }
+  // Finishes the oldest invocation still in flight.
+  void complete(executor::Outcome outcome = executor::Outcome::kOk, std::string body = "{}") {
+    KUMO_CHECK(!calls_.empty());
+    Call call = std::move(calls_.front());
+    calls_.pop_front();
+    executor::Reply r;
+    r.outcome = outcome;
+    r.body = std::move(body);
+    call.handler.on_done(std::move(r));
+  }
+  // The process dies: what it serves ends with kCrash (or kOom), then on_exit.
+  void exit(bool oom = false) {
+    while (!calls_.empty()) complete(oom ? executor::Outcome::kOom : executor::Outcome::kCrash);
+    executor::ExitInfo info;
+    info.oom = oom;
+    info.signal = 9;
+    observer_.on_exit(id_, info);
+  }
+  // What a real instance does after stop(): in-flight work ends with kCrash, then on_exit.
+  void finish_stop() {
+    while (!calls_.empty()) complete(executor::Outcome::kCrash);
+    executor::ExitInfo info;
+    info.requested = true;
+    info.signal = 9;
+    observer_.on_exit(id_, info);
+  }
+
+  const executor::LaunchSpec& spec() const { return spec_; }
+  size_t in_flight() const { return calls_.size(); }
+  const std::deque<Call>& calls() const { return calls_; }
+  bool stopped() const { return stopped_; }
+
+ private:
+  std::string id_;
+  executor::LaunchSpec spec_;
+  executor::InstanceObserver& observer_;
+  bool* destroyed_;
+  std::deque<Call> calls_;
+  bool stopped_ = false;
+};
+
+class FakeLauncher final : public executor::Launcher {
+ public:
+  Result<std::unique_ptr<executor::Instance>> launch(
+      const executor::LaunchSpec& spec, executor::InstanceObserver& observer) override {
+    if (fail_next_) {
+      fail_next_ = false;
+      return make_error(ErrorCode::kInternal, "no such code directory");
+    }
+    auto id = "i" + std::to_string(launched_.size() + 1);
+    destroyed_.push_back(std::make_unique<bool>(false));
+    auto instance = std::make_unique<FakeInstance>(id, spec, observer, destroyed_.back().get());
+    launched_.push_back(instance.get());
+    return std::unique_ptr<executor::Instance>(std::move(instance));
+  }
+
+  void fail_next_launch() { fail_next_ = true; }
+  size_t launches() const { return launched_.size(); }
+  // The i-th instance launched (0-based). Valid until the scheduler destroys it.
+  FakeInstance& at(size_t i) {
+    KUMO_CHECK(i < launched_.size() && !*destroyed_[i]);
+    return *launched_[i];
+  }
+  bool destroyed(size_t i) const { return *destroyed_[i]; }
+
+ private:
+  std::vector<FakeInstance*> launched_;
+  std::vector<std::unique_ptr<bool>> destroyed_;
+  bool fail_next_ = false;
+};
+
+}  // namespace kumo::scheduler::testing

@@ -1,0 +1,365 @@
+#include "scheduler/pool.h"
+
+#include <algorithm>
+#include <utility>
+
+#include <fmt/format.h>
+
+#include "common/check.h"
+
+namespace kumo::scheduler {
+namespace {
+
+// How long proactive launches pause after an init failure.
+constexpr auto kProactiveRetryDelay = std::chrono::seconds(10);
+
+int64_t millis(Duration d) {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(d).count();
+}
+
+std::string describe_exit(const executor::ExitInfo& info) {
+  if (info.oom) return "out of memory";
+  if (info.signal != 0) return fmt::format("killed by signal {}", info.signal);
+  return fmt::format("exit code {}", info.exit_code);
+}
+
+}  // namespace
+
+bool Actions::empty() const {
+  return launches.empty() && dispatches.empty() && failures.empty() && stops.empty() &&
+         retired.empty() && events.empty();
+}
+
+Pool::Pool(PoolConfig config, KpaConfig kpa, TimePoint now)
+    : config_(std::move(config)), autoscaler_(kpa, now), proactive_after_(now) {}
+
+Result<Actions> Pool::submit(executor::Invocation inv, executor::ReplyHandler handler,
+                             TimePoint now) {
+  Request req{std::move(inv), std::move(handler), now, {}};
+  req.deadline = now + req.inv.timeout;
+  Actions out;
+  if (queue_.empty()) {
+    if (uint64_t token = pick()) {
+      dispatch(token, members_.at(token), std::move(req), false, now, out);
+      return settle(now, std::move(out));
+    }
+  }
+  auto live = std::count_if(queue_.begin(), queue_.end(),
+                            [now](const Request& r) { return r.deadline >= now; });
+  if (live >= config_.max_queue) {
+    return make_error(ErrorCode::kThrottled,
+                      fmt::format("function '{}': {} requests already queued; retry later or "
+                                  "raise max_queue",
+                                  function(), live));
+  }
+  queue_.push_back(std::move(req));
+  return settle(now, std::move(out));
+}
+
+Actions Pool::configure(PoolConfig config, TimePoint now) {
+  config_ = std::move(config);
+  return settle(now, {});
+}
+
+Actions Pool::attach(uint64_t token, SlotPtr slot, TimePoint now) {
+  Actions out;
+  auto it = members_.find(token);
+  if (it == members_.end()) {  // stopped while its launch was under way
+    out.stops.push_back(slot);
+    out.retired.push_back(std::move(slot));
+    return out;
+  }
+  it->second.slot = std::move(slot);
+  dispatch_fresh(token, now, out);
+  return settle(now, std::move(out));
+}
+
+Actions Pool::launch_failed(uint64_t token, const Error& error, TimePoint now) {
+  executor::Reply reply;
+  reply.outcome = executor::Outcome::kInitError;
+  reply.error_type = "LaunchFailed";
+  reply.error_message =
+      fmt::format("function '{}': could not start an instance: {}", function(), error.message);
+  Actions out;
+  init_failed(token, reply, now, out);
+  return settle(now, std::move(out));
+}
+
+Actions Pool::on_ready(uint64_t token, TimePoint now) {
+  Actions out;
+  auto it = members_.find(token);
+  if (it == members_.end()) return out;
+  it->second.ready = true;
+  it->second.last_used = now;
+  proactive_after_ = now;  // the code initialises fine: no reason to hold back
+  dispatch_fresh(token, now, out);
+  return settle(now, std::move(out));
+}
+
+Actions Pool::on_init_failed(uint64_t token, const executor::Reply& error, TimePoint now) {
+  Actions out;
+  init_failed(token, error, now, out);
+  return settle(now, std::move(out));
+}
+
+Actions Pool::on_exit(uint64_t token, const executor::ExitInfo& info, TimePoint now) {
+  Actions out;
+  auto it = members_.find(token);
+  if (it == members_.end()) return out;  // we stopped it ourselves
+  if (!it->second.ready) {
+    executor::Reply reply;
+    reply.outcome = executor::Outcome::kInitError;
+    reply.error_type = "InitCrash";
+    reply.error_message = fmt::format("function '{}': the instance exited during init ({})",
+                                      function(), describe_exit(info));
+    init_failed(token, reply, now, out);
+    return settle(now, std::move(out));
+  }
+  drop(token, false, out);
+  std::string what = info.oom         ? "instance out of memory"
+                     : info.requested ? "instance stopped after a timeout"
+                                      : "instance crashed";
+  out.events.push_back({std::move(what), stats().total()});
+  return settle(now, std::move(out));
+}
+
+Actions Pool::on_complete(uint64_t token, executor::Outcome outcome, TimePoint now) {
+  using executor::Outcome;
+  auto it = members_.find(token);
+  if (it != members_.end()) {
+    KUMO_CHECK(it->second.in_flight > 0);
+    --it->second.in_flight;
+    it->second.last_used = now;
+    if (outcome == Outcome::kCrash || outcome == Outcome::kOom || outcome == Outcome::kTimeout) {
+      it->second.dying = true;
+    }
+  }
+  return settle(now, {});
+}
+
+Actions Pool::tick(TimePoint now) {
+  ScaleInput in;
+  in.ready_instances = count_ready_current();
+  in.concurrency = std::max(1, config_.launch.concurrency);
+  in.min_instances = config_.min_instances;
+  in.max_instances = config_.max_instances;
+  desired_ = autoscaler_.desired(now, in);
+  return settle(now, {});
+}
+
+Actions Pool::drain_all(const executor::Reply& reply) {
+  Actions out;
+  fail_front(queue_.size(), reply, out);
+  while (!members_.empty()) drop(members_.begin()->first, true, out);
+  desired_ = 0;
+  return out;
+}
+
+PoolStats Pool::stats() const {
+  PoolStats s;
+  for (const auto& [token, m] : members_) {
+    if (m.dying) continue;  // already gone, as far as anyone can use it
+    if (!m.ready || !m.slot) {
+      ++s.starting;
+    } else if (m.in_flight > 0) {
+      ++s.busy;
+    } else {
+      ++s.idle;
+    }
+  }
+  s.queued = static_cast<int>(queue_.size());
+  s.desired = desired_;
+  return s;
+}
+
+// ---- routing -------------------------------------------------------------------------
+
+bool Pool::usable(const Member& m) const {
+  return m.ready && m.slot && !m.dying && current(m);
+}
+
+int Pool::count_current(bool starting_only) const {
+  return static_cast<int>(std::count_if(members_.begin(), members_.end(), [&](const auto& e) {
+    const Member& m = e.second;
+    return current(m) && !m.dying && (!starting_only || !m.ready || !m.slot);
+  }));
+}
+
+int Pool::count_ready_current() const {
+  return count_current(false) - count_current(true);
+}
+
+// The "pack" policy: busy-but-not-full first, then idle; most recently used first. Returns
+// 0 when no ready instance of the current version has a free slot.
+uint64_t Pool::pick() {
+  uint64_t best = 0;
+  const Member* b = nullptr;
+  for (const auto& [token, m] : members_) {
+    if (!usable(m) || m.in_flight >= m.concurrency) continue;
+    bool better = b == nullptr || (m.in_flight > 0) > (b->in_flight > 0) ||
+                  ((m.in_flight > 0) == (b->in_flight > 0) && m.last_used > b->last_used);
+    if (better) {
+      best = token;
+      b = &m;
+    }
+  }
+  return best;
+}
+
+void Pool::dispatch(uint64_t token, Member& m, Request req, bool cold, TimePoint now,
+                    Actions& out) {
+  ++m.in_flight;
+  m.last_used = now;
+  out.dispatches.push_back({token, m.slot, std::move(req), m.version, m.memory_mb, cold, now});
+}
+
+void Pool::dispatch_queue(TimePoint now, Actions& out) {
+  while (!queue_.empty()) {
+    uint64_t token = pick();
+    if (token == 0) return;
+    Request req = std::move(queue_.front());
+    queue_.pop_front();
+    dispatch(token, members_.at(token), std::move(req), false, now, out);
+  }
+}
+
+// A newly ready instance takes the head of the queue first: those requests waited for it,
+// so they are its cold starts.
+void Pool::dispatch_fresh(uint64_t token, TimePoint now, Actions& out) {
+  Member& m = members_.at(token);
+  while (!queue_.empty() && usable(m) && m.in_flight < m.concurrency) {
+    Request req = std::move(queue_.front());
+    queue_.pop_front();
+    dispatch(token, m, std::move(req), true, now, out);
+  }
+}
+
+void Pool::expire(TimePoint now, Actions& out) {
+  std::deque<Request> kept;
+  for (Request& r : queue_) {
+    if (r.deadline >= now) {
+      kept.push_back(std::move(r));
+      continue;
+    }
+    executor::Reply reply;
+    reply.outcome = executor::Outcome::kThrottled;
+    reply.error_type = "Throttled";
+    reply.error_message = fmt::format(
+        "function '{}': no instance was free within {} ms; retry later or raise max_instances",
+        function(), millis(r.inv.timeout));
+    out.failures.push_back({std::move(r), std::move(reply), config_.launch.version,
+                            config_.launch.memory_mb});
+  }
+  queue_ = std::move(kept);
+}
+
+// ---- scaling -------------------------------------------------------------------------
+
+void Pool::launch(int n, Actions& out, TimePoint now) {
+  for (int i = 0; i < n; ++i) {
+    uint64_t token = next_token_++;
+    Member m;
+    m.version = config_.launch.version;
+    m.concurrency = std::max(1, config_.launch.concurrency);
+    m.memory_mb = config_.launch.memory_mb;
+    m.last_used = now;
+    members_.emplace(token, std::move(m));
+    out.launches.push_back({token, config_.launch});
+  }
+  out.events.push_back({"scale up", stats().total()});
+}
+
+// Reactive: enough starting capacity for the queue. Proactive: up to the autoscaler's
+// desired count (which includes min_instances).
+void Pool::scale_out(TimePoint now, Actions& out) {
+  int conc = std::max(1, config_.launch.concurrency);
+  int total = count_current(false);
+  int64_t shortage = static_cast<int64_t>(queue_.size()) -
+                     static_cast<int64_t>(count_current(true)) * conc;
+  int n = 0;
+  while (shortage > 0 && total + n < config_.max_instances) {
+    ++n;
+    shortage -= conc;
+  }
+  if (now >= proactive_after_) {
+    int floor = std::min(std::max(desired_, config_.min_instances), config_.max_instances);
+    n = std::max(n, floor - total);
+  }
+  if (n > 0) launch(n, out, now);
+}
+
+void Pool::scale_down(TimePoint now, Actions& out) {
+  std::vector<uint64_t> old;
+  std::vector<std::pair<TimePoint, uint64_t>> idle;
+  for (const auto& [token, m] : members_) {
+    if (m.in_flight > 0 || m.dying) continue;
+    if (!current(m)) {
+      old.push_back(token);
+    } else if (m.ready && m.slot && now - m.last_used > config_.idle_timeout) {
+      idle.emplace_back(m.last_used, token);
+    }
+  }
+  std::sort(idle.begin(), idle.end());  // longest idle first
+  int total = count_current(false);
+  int floor = std::max(config_.min_instances, desired_);
+  size_t stopped = 0;
+  for (; stopped < idle.size() && total > floor; ++stopped, --total) {
+    drop(idle[stopped].second, true, out);
+  }
+  for (uint64_t token : old) drop(token, true, out);
+  if (stopped + old.size() > 0) {
+    out.events.push_back({"scale down", stats().total()});
+  }
+}
+
+void Pool::drop(uint64_t token, bool stop, Actions& out) {
+  auto it = members_.find(token);
+  KUMO_CHECK(it != members_.end());
+  if (it->second.slot) {
+    if (stop) out.stops.push_back(it->second.slot);
+    out.retired.push_back(std::move(it->second.slot));
+  }
+  members_.erase(it);
+}
+
+void Pool::fail_front(size_t n, const executor::Reply& reply, Actions& out) {
+  for (size_t i = 0; i < n && !queue_.empty(); ++i) {
+    out.failures.push_back({std::move(queue_.front()), reply, config_.launch.version,
+                            config_.launch.memory_mb});
+    queue_.pop_front();
+  }
+}
+
+// The requests this instance would have served get its init error (all of the queue when
+// no other instance is on the way), so a broken deploy answers at once instead of timing
+// out; the rest wait for the other instances.
+void Pool::init_failed(uint64_t token, const executor::Reply& reply, TimePoint now,
+                       Actions& out) {
+  auto it = members_.find(token);
+  if (it == members_.end()) return;
+  int conc = it->second.concurrency;
+  bool was_current = current(it->second);
+  drop(token, true, out);
+  out.events.push_back({"init failed", stats().total()});
+  if (!was_current) return;
+  proactive_after_ = now + kProactiveRetryDelay;
+  bool others = count_current(false) > 0;
+  fail_front(others ? static_cast<size_t>(conc) : queue_.size(), reply, out);
+}
+
+void Pool::observe(TimePoint now) {
+  int in_flight = 0;
+  for (const auto& e : members_) in_flight += e.second.in_flight;
+  autoscaler_.observe(now, in_flight + static_cast<double>(queue_.size()));
+}
+
+Actions Pool::settle(TimePoint now, Actions out) {
+  expire(now, out);
+  dispatch_queue(now, out);
+  scale_out(now, out);
+  scale_down(now, out);
+  observe(now);
+  return out;
+}
+
+}  // namespace kumo::scheduler

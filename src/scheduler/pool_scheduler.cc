@@ -1,0 +1,298 @@
+#include "scheduler/pool_scheduler.h"
+
+#include <functional>
+#include <utility>
+
+#include <fmt/format.h>
+
+namespace kumo::scheduler {
+namespace {
+
+int64_t micros(Duration d) {
+  return std::chrono::duration_cast<std::chrono::microseconds>(d).count();
+}
+
+executor::Reply crash_reply(std::string type, std::string message) {
+  executor::Reply r;
+  r.outcome = executor::Outcome::kCrash;
+  r.error_type = std::move(type);
+  r.error_message = std::move(message);
+  return r;
+}
+
+void append(Actions& to, Actions from) {
+  auto move_all = [](auto& dst, auto& src) {
+    for (auto& x : src) dst.push_back(std::move(x));
+  };
+  move_all(to.launches, from.launches);
+  move_all(to.dispatches, from.dispatches);
+  move_all(to.failures, from.failures);
+  move_all(to.stops, from.stops);
+  move_all(to.retired, from.retired);
+  move_all(to.events, from.events);
+}
+
+}  // namespace
+
+// Routes one instance's callbacks to its pool by (function, pool id, token): the executor's
+// instance id is not known until launch() returns, and callbacks may come before that.
+class PoolScheduler::SlotObserver final : public executor::InstanceObserver {
+ public:
+  SlotObserver(PoolScheduler& s, std::string function, uint64_t pool_id, uint64_t token)
+      : s_(s), function_(std::move(function)), pool_id_(pool_id), token_(token) {}
+
+  void on_ready(const std::string&) override {
+    s_.instance_event(function_, pool_id_,
+                      [&](Pool& p, TimePoint now) { return p.on_ready(token_, now); });
+  }
+  void on_init_failed(const std::string&, const executor::Reply& error) override {
+    s_.instance_event(function_, pool_id_, [&](Pool& p, TimePoint now) {
+      return p.on_init_failed(token_, error, now);
+    });
+  }
+  void on_exit(const std::string&, const executor::ExitInfo& info) override {
+    s_.instance_event(function_, pool_id_,
+                      [&](Pool& p, TimePoint now) { return p.on_exit(token_, info, now); });
+  }
+
+ private:
+  PoolScheduler& s_;
+  std::string function_;
+  uint64_t pool_id_;
+  uint64_t token_;
+};
+
+PoolScheduler::PoolScheduler(executor::Launcher& launcher, const Clock& clock,
+                             InvocationObserver& invocations, ScaleObserver& scaling,
+                             KpaConfig kpa)
+    : launcher_(launcher),
+      clock_(clock),
+      invocations_(invocations),
+      scaling_(scaling),
+      kpa_(kpa) {}
+
+PoolScheduler::~PoolScheduler() {
+  shutdown();
+  std::vector<SlotPtr> dead;
+  {
+    std::lock_guard lock(mu_);
+    dead.swap(graveyard_);
+  }
+  dead.clear();  // waits for the instances' threads, which may still take mu_
+}
+
+void PoolScheduler::configure(const PoolConfig& config) {
+  const std::string& name = config.launch.function;
+  Actions actions;
+  uint64_t id = 0;
+  {
+    std::lock_guard lock(mu_);
+    if (shut_down_) return;
+    auto it = pools_.find(name);
+    if (it == pools_.end()) {
+      Entry e{next_pool_id_++, std::make_unique<Pool>(config, kpa_, clock_.now())};
+      it = pools_.emplace(name, std::move(e)).first;
+    }
+    id = it->second.id;
+    actions = it->second.pool->configure(config, clock_.now());  // starts min_instances
+  }
+  run(name, id, std::move(actions));
+}
+
+void PoolScheduler::remove(const std::string& function) {
+  Actions actions;
+  uint64_t id = 0;
+  {
+    std::lock_guard lock(mu_);
+    auto it = pools_.find(function);
+    if (it == pools_.end()) return;
+    id = it->second.id;
+    actions = it->second.pool->drain_all(
+        crash_reply("FunctionRemoved", fmt::format("function '{}' was removed", function)));
+    pools_.erase(it);
+  }
+  run(function, id, std::move(actions));
+}
+
+Result<void> PoolScheduler::invoke(const std::string& function, executor::Invocation inv,
+                                   executor::ReplyHandler handler) {
+  Actions actions;
+  uint64_t id = 0;
+  {
+    std::lock_guard lock(mu_);
+    if (shut_down_) {
+      return make_error(ErrorCode::kUnavailable, "the server is shutting down; retry shortly");
+    }
+    auto it = pools_.find(function);
+    if (it == pools_.end()) {
+      return make_error(ErrorCode::kNotFound,
+                        fmt::format("function '{}' not found; `kumo ls` lists the deployed ones",
+                                    function));
+    }
+    id = it->second.id;
+    auto r = it->second.pool->submit(std::move(inv), std::move(handler), clock_.now());
+    if (!r) return r.error();
+    actions = std::move(*r);
+  }
+  run(function, id, std::move(actions));
+  return {};
+}
+
+PoolStats PoolScheduler::stats(const std::string& function) const {
+  std::lock_guard lock(mu_);
+  auto it = pools_.find(function);
+  return it == pools_.end() ? PoolStats{} : it->second.pool->stats();
+}
+
+void PoolScheduler::tick() {
+  struct Work {
+    std::string function;
+    uint64_t id;
+    Actions actions;
+  };
+  std::vector<Work> work;
+  {
+    std::lock_guard lock(mu_);
+    TimePoint now = clock_.now();
+    for (auto& [name, e] : pools_) work.push_back({name, e.id, e.pool->tick(now)});
+  }
+  for (Work& w : work) run(w.function, w.id, std::move(w.actions));
+  collect_garbage();
+}
+
+void PoolScheduler::shutdown() {
+  struct Work {
+    std::string function;
+    uint64_t id;
+    Actions actions;
+  };
+  std::vector<Work> work;
+  {
+    std::lock_guard lock(mu_);
+    shut_down_ = true;
+    auto reply = crash_reply("ShuttingDown", "the server is shutting down; retry shortly");
+    for (auto& [name, e] : pools_) work.push_back({name, e.id, e.pool->drain_all(reply)});
+    pools_.clear();
+  }
+  for (Work& w : work) run(w.function, w.id, std::move(w.actions));
+  collect_garbage();
+}
+
+Pool* PoolScheduler::find_locked(const std::string& function, uint64_t pool_id) {
+  auto it = pools_.find(function);
+  if (it == pools_.end() || it->second.id != pool_id) return nullptr;
+  return it->second.pool.get();
+}
+
+// Carries out a pool's decisions with mu_ released. Launches and completions can decide
+// more, so it loops until nothing is left.
+void PoolScheduler::run(const std::string& function, uint64_t pool_id, Actions actions) {
+  while (!actions.empty()) {
+    for (const ScaleEvent& e : actions.events) scaling_.on_scale(function, e.what, e.instances);
+    for (FailAction& f : actions.failures) fail(function, f);
+    for (const SlotPtr& s : actions.stops) s->instance->stop();
+    if (!actions.retired.empty()) {
+      std::lock_guard lock(mu_);
+      for (SlotPtr& s : actions.retired) graveyard_.push_back(std::move(s));
+    }
+    for (DispatchAction& d : actions.dispatches) dispatch(function, pool_id, d);
+    Actions next;
+    for (LaunchAction& l : actions.launches) append(next, launch(function, pool_id, l));
+    actions = std::move(next);
+  }
+}
+
+Actions PoolScheduler::launch(const std::string& function, uint64_t pool_id,
+                              LaunchAction& action) {
+  auto observer = std::make_unique<SlotObserver>(*this, function, pool_id, action.token);
+  auto launched = launcher_.launch(action.spec, *observer);
+  std::lock_guard lock(mu_);
+  Pool* pool = find_locked(function, pool_id);
+  if (!launched) {
+    return pool ? pool->launch_failed(action.token, launched.error(), clock_.now()) : Actions{};
+  }
+  auto slot = std::make_shared<InstanceSlot>();
+  slot->observer = std::move(observer);
+  slot->instance = std::move(*launched);
+  if (pool) return pool->attach(action.token, std::move(slot), clock_.now());
+  Actions orphan;  // the pool went away while this instance started
+  orphan.stops.push_back(slot);
+  orphan.retired.push_back(std::move(slot));
+  return orphan;
+}
+
+// Wraps the caller's handler: on completion the pool learns of the free slot first, then
+// metering, then the caller, then any queued request is sent to the slot.
+void PoolScheduler::dispatch(const std::string& function, uint64_t pool_id,
+                             DispatchAction& d) {
+  InvocationRecord base;
+  base.function = function;
+  base.version = d.version;
+  base.request_id = d.request.inv.request_id;
+  base.start_wall_us = wall_micros();
+  base.queue_us = micros(d.dispatched - d.request.enqueued);
+  base.memory_mb = d.memory_mb;
+  base.cold_start = d.cold_start;
+
+  executor::ReplyHandler wrapped;
+  wrapped.on_stream_start = std::move(d.request.handler.on_stream_start);
+  wrapped.on_chunk = std::move(d.request.handler.on_chunk);
+  wrapped.on_done = [this, function, pool_id, token = d.token, dispatched = d.dispatched,
+                     record = std::move(base),
+                     done = std::move(d.request.handler.on_done)](executor::Reply reply) mutable {
+    TimePoint now = clock_.now();
+    Actions next;
+    {
+      std::lock_guard lock(mu_);
+      if (Pool* pool = find_locked(function, pool_id)) next = pool->on_complete(token, reply.outcome, now);
+    }
+    record.duration_us = micros(now - dispatched);
+    record.outcome = reply.outcome;
+    invocations_.on_invocation(record);
+    if (done) done(std::move(reply));
+    run(function, pool_id, std::move(next));
+  };
+  d.slot->instance->invoke(std::move(d.request.inv), std::move(wrapped));
+}
+
+void PoolScheduler::fail(const std::string& function, FailAction& f) {
+  InvocationRecord record;
+  record.function = function;
+  record.version = f.version;
+  record.request_id = f.request.inv.request_id;
+  record.start_wall_us = wall_micros();
+  record.queue_us = micros(clock_.now() - f.request.enqueued);
+  record.memory_mb = f.memory_mb;
+  record.outcome = f.reply.outcome;
+  invocations_.on_invocation(record);
+  if (f.request.handler.on_done) f.request.handler.on_done(std::move(f.reply));
+}
+
+void PoolScheduler::instance_event(const std::string& function, uint64_t pool_id,
+                                   const std::function<Actions(Pool&, TimePoint)>& event) {
+  Actions actions;
+  {
+    std::lock_guard lock(mu_);
+    Pool* pool = find_locked(function, pool_id);
+    if (pool == nullptr) return;
+    actions = event(*pool, clock_.now());
+  }
+  run(function, pool_id, std::move(actions));
+}
+
+// Destroys retired instances that no running action still holds. Only called from tick(),
+// shutdown() and the destructor, never from an instance's own thread.
+void PoolScheduler::collect_garbage() {
+  std::vector<SlotPtr> dead;
+  {
+    std::lock_guard lock(mu_);
+    std::vector<SlotPtr> kept;
+    for (SlotPtr& s : graveyard_) {
+      (s.use_count() == 1 ? dead : kept).push_back(std::move(s));
+    }
+    graveyard_.swap(kept);
+  }
+  dead.clear();
+}
+
+}  // namespace kumo::scheduler

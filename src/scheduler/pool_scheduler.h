@@ -1,0 +1,81 @@
+// PoolScheduler: the Scheduler over an executor::Launcher, one Pool per function.
+//
+// Each public call and each instance callback takes the one mutex, asks the function's Pool
+// what to do, releases the mutex and then carries the actions out: launch, invoke, stop and
+// the callers' on_done all run unlocked, so an executor callback may arrive at any time.
+//
+// Every accepted request gets on_done exactly once: from its instance; with kThrottled when
+// it waited past its timeout; with the instance's init error when its start failed; with
+// kCrash and error_type "FunctionRemoved" (remove()) or "ShuttingDown" (shutdown()) when it
+// was still queued. Each of them is also reported to the InvocationObserver, just before
+// on_done (a request refused at once with kThrottled or kNotFound is not: it was never
+// accepted).
+//
+// Ownership: instances belong to the pools; an instance the pool lets go of is stopped and
+// destroyed later by tick(), shutdown() or the destructor, never on an executor thread
+// (destroying an instance waits for its threads). The Launcher, Clock and observers must
+// outlive this object. Thread-safe.
+#pragma once
+
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "common/clock.h"
+#include "executor/instance.h"
+#include "scheduler/autoscaler.h"
+#include "scheduler/pool.h"
+#include "scheduler/scheduler.h"
+
+namespace kumo::scheduler {
+
+class PoolScheduler final : public Scheduler {
+ public:
+  PoolScheduler(executor::Launcher& launcher, const Clock& clock,
+                InvocationObserver& invocations, ScaleObserver& scaling, KpaConfig kpa = {});
+  ~PoolScheduler() override;
+
+  PoolScheduler(const PoolScheduler&) = delete;
+  PoolScheduler& operator=(const PoolScheduler&) = delete;
+
+  void configure(const PoolConfig& config) override;
+  void remove(const std::string& function) override;
+  Result<void> invoke(const std::string& function, executor::Invocation inv,
+                      executor::ReplyHandler handler) override;
+  PoolStats stats(const std::string& function) const override;
+  void tick() override;
+  void shutdown() override;
+
+ private:
+  class SlotObserver;
+  struct Entry {
+    uint64_t id = 0;  // tells a pool from a later one of the same name
+    std::unique_ptr<Pool> pool;
+  };
+
+  Pool* find_locked(const std::string& function, uint64_t pool_id);
+  void run(const std::string& function, uint64_t pool_id, Actions actions);
+  Actions launch(const std::string& function, uint64_t pool_id, LaunchAction& action);
+  void dispatch(const std::string& function, uint64_t pool_id, DispatchAction& action);
+  void fail(const std::string& function, FailAction& action);
+  void instance_event(const std::string& function, uint64_t pool_id,
+                      const std::function<Actions(Pool&, TimePoint)>& event);
+  void collect_garbage();
+
+  executor::Launcher& launcher_;
+  const Clock& clock_;
+  InvocationObserver& invocations_;
+  ScaleObserver& scaling_;
+  const KpaConfig kpa_;
+
+  mutable std::mutex mu_;
+  std::map<std::string, Entry> pools_;  // Guarded by mu_.
+  std::vector<SlotPtr> graveyard_;      // Guarded by mu_.
+  uint64_t next_pool_id_ = 1;           // Guarded by mu_.
+  bool shut_down_ = false;              // Guarded by mu_.
+};
+
+}  // namespace kumo::scheduler
