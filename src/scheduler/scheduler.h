@@ -71,7 +71,8 @@ class Scheduler {
   virtual ~Scheduler() = default;
   // Creates the pool or switches it to a new version (old instances drain, then stop).
   virtual void configure(const PoolConfig& config) = 0;
-  // Removes the pool: queued requests fail with kNotFound, instances stop.
+  // Removes the pool: queued requests end with Outcome::kCrash and error_type
+  // "FunctionRemoved", instances stop (what they serve ends with kCrash).
   virtual void remove(const std::string& function) = 0;
   // Runs one invocation. On success handler.on_done is later called exactly once (a request
   // that waits in the queue past its timeout ends with Outcome::kThrottled). Errors known at
