@@ -54,8 +54,7 @@ TEST(Metrics, CountsInvocationsByOutcome) {
   std::string text = m.render();
   EXPECT_TRUE(has_line(text, R"(kumo_invocations_total{function="detect",outcome="ok"} 2)"));
   EXPECT_TRUE(has_line(text, R"(kumo_invocations_total{function="detect",outcome="timeout"} 1)"));
-  EXPECT_TRUE(
-      has_line(text, R"(kumo_invocations_total{function="detect",outcome="throttled"} 1)"));
+  EXPECT_TRUE(has_line(text, R"(kumo_invocations_total{function="detect",outcome="throttled"} 1)"));
   EXPECT_TRUE(has_line(text, R"(kumo_invocation_errors_total{function="detect"} 1)"));
   EXPECT_TRUE(has_line(text, R"(kumo_throttles_total{function="detect"} 1)"));
   EXPECT_TRUE(has_line(text, R"(kumo_cold_starts_total{function="detect"} 1)"));
@@ -133,10 +132,9 @@ TEST(Metrics, RenderParsesAsPrometheusText) {
     EXPECT_TRUE(typed.count(name)) << "sample before its TYPE: " << line;
     families_with_samples.insert(name);
   }
-  for (const char* family :
-       {"kumo_invocations_total", "kumo_invocation_errors_total", "kumo_cold_starts_total",
-        "kumo_invocation_duration_seconds", "kumo_instances", "kumo_queue_depth",
-        "kumo_desired_instances"}) {
+  for (const char* family : {"kumo_invocations_total", "kumo_invocation_errors_total",
+                             "kumo_cold_starts_total", "kumo_invocation_duration_seconds",
+                             "kumo_instances", "kumo_queue_depth", "kumo_desired_instances"}) {
     EXPECT_TRUE(families_with_samples.count(family)) << family;
   }
 }

@@ -10,7 +10,9 @@ namespace {
 
 struct Recorder : scheduler::InvocationObserver {
   std::vector<std::string> seen;
-  void on_invocation(const scheduler::InvocationRecord& r) override { seen.push_back(r.request_id); }
+  void on_invocation(const scheduler::InvocationRecord& r) override {
+    seen.push_back(r.request_id);
+  }
 };
 
 TEST(ObserverFanout, ForwardsEachRecordToEveryObserver) {

@@ -39,7 +39,9 @@ executor::Outcome outcome_at(int index) {
   return kNames[static_cast<size_t>(index)].outcome;
 }
 
-std::string_view outcome_text(Outcome outcome) { return kNames[static_cast<size_t>(outcome_index(outcome))].text; }
+std::string_view outcome_text(Outcome outcome) {
+  return kNames[static_cast<size_t>(outcome_index(outcome))].text;
+}
 
 std::optional<Outcome> parse_outcome(std::string_view text) {
   for (const auto& n : kNames) {

@@ -107,7 +107,9 @@ void UsageStore::run_writer() {
     if (stop_) return;  // the destructor drains what is left
     if (pending_.empty()) continue;
     lock.unlock();
-    if (auto r = flush(); !r) spdlog::warn("usage: write failed, will retry: {}", r.error().message);
+    if (auto r = flush(); !r) {
+      spdlog::warn("usage: write failed, will retry: {}", r.error().message);
+    }
     lock.lock();
   }
 }
@@ -173,8 +175,8 @@ Result<UsageReport> UsageStore::report(int64_t since_us, const Prices& prices) {
     if (!*more) break;
     auto outcome = parse_outcome(st->text(5));
     // A name this build does not know (a newer server wrote it) counts as an error.
-    builder.add(UsageRow{st->text(0), st->int64(1), st->int64(2), st->real(3),
-                         st->int64(4) != 0, outcome.value_or(executor::Outcome::kError)});
+    builder.add(UsageRow{st->text(0), st->int64(1), st->int64(2), st->real(3), st->int64(4) != 0,
+                         outcome.value_or(executor::Outcome::kError)});
   }
   return std::move(builder).build(since_us, prices);
 }

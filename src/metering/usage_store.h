@@ -96,7 +96,7 @@ class UsageStore final : public scheduler::InvocationObserver {
   void requeue(std::vector<scheduler::InvocationRecord> batch);
 
   const UsageStoreOptions options_;
-  std::mutex write_mu_;  // Serializes use of db_; taken before mu_.
+  std::mutex write_mu_;                  // Serializes use of db_; taken before mu_.
   std::unique_ptr<store::Database> db_;  // Guarded by write_mu_.
 
   std::mutex mu_;
