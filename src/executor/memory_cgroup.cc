@@ -1,0 +1,145 @@
+#include "executor/memory_cgroup.h"
+
+#include <signal.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <thread>
+
+#include <fmt/format.h>
+
+namespace kumo::executor {
+namespace {
+
+namespace fs = std::filesystem;
+
+bool write_file(const std::string& path, const std::string& value) {
+  std::ofstream out(path);
+  out << value;
+  out.flush();
+  return static_cast<bool>(out);
+}
+
+std::string read_file(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+// The number after "<key> " in a flat keyed file (memory.events, memory.oom_control).
+int64_t keyed_value(const std::string& text, const std::string& key) {
+  std::istringstream in(text);
+  std::string k;
+  int64_t v = 0;
+  while (in >> k >> v) {
+    if (k == key) {
+      return v;
+    }
+  }
+  return 0;
+}
+
+}  // namespace
+
+std::string default_cgroup_root() {
+  std::error_code ec;
+  if (fs::exists("/sys/fs/cgroup/cgroup.controllers", ec)) {
+    return "/sys/fs/cgroup/kumo";
+  }
+  return "/sys/fs/cgroup/memory/kumo";
+}
+
+Result<CgroupVersion> prepare_cgroup_root(const std::string& root) {
+  std::error_code ec;
+  fs::path parent = fs::path(root).parent_path();
+  CgroupVersion version = fs::exists(parent / "cgroup.controllers", ec) ? CgroupVersion::kV2
+                                                                        : CgroupVersion::kV1;
+  fs::create_directories(root, ec);
+  if (ec) {
+    return make_error(ErrorCode::kUnavailable,
+                      fmt::format("cannot create cgroup {}: {}", root, ec.message()));
+  }
+  if (version == CgroupVersion::kV2) {
+    // Children of `root` get memory files only when each level delegates the controller.
+    write_file((parent / "cgroup.subtree_control").string(), "+memory");
+    write_file(root + "/cgroup.subtree_control", "+memory");
+  }
+  auto probe = MemoryCgroup::create(root, version, "probe-" + std::to_string(getpid()), 64 << 20);
+  if (!probe) {
+    return probe.error();
+  }
+  return version;
+}
+
+Result<std::unique_ptr<MemoryCgroup>> MemoryCgroup::create(const std::string& root,
+                                                           CgroupVersion version,
+                                                           const std::string& name,
+                                                           int64_t limit_bytes) {
+  std::string dir = root + "/" + name;
+  std::error_code ec;
+  fs::create_directory(dir, ec);
+  if (ec) {
+    return make_error(ErrorCode::kUnavailable,
+                      fmt::format("cannot create cgroup {}: {}", dir, ec.message()));
+  }
+  std::unique_ptr<MemoryCgroup> group(new MemoryCgroup(dir, version));
+  std::string limit = std::to_string(limit_bytes);
+  bool ok = false;
+  if (version == CgroupVersion::kV2) {
+    ok = write_file(dir + "/memory.max", limit);
+    write_file(dir + "/memory.swap.max", "0");  // absent without swap accounting
+  } else {
+    ok = write_file(dir + "/memory.limit_in_bytes", limit);
+    if (fs::exists(dir + "/memory.memsw.limit_in_bytes", ec)) {
+      write_file(dir + "/memory.memsw.limit_in_bytes", limit);
+    }
+  }
+  if (!ok) {
+    return make_error(ErrorCode::kUnavailable,
+                      fmt::format("cannot set the memory limit of cgroup {}", dir));
+  }
+  return group;
+}
+
+bool MemoryCgroup::oom_killed() const {
+  if (version_ == CgroupVersion::kV2) {
+    return keyed_value(read_file(dir_ + "/memory.events"), "oom_kill") > 0;
+  }
+  std::string control = read_file(dir_ + "/memory.oom_control");
+  if (control.find("oom_kill ") != std::string::npos) {
+    return keyed_value(control, "oom_kill") > 0;
+  }
+  // Kernels before 4.13 have no oom_kill counter; hitting the limit is the best evidence.
+  return std::atoll(read_file(dir_ + "/memory.failcnt").c_str()) > 0;
+}
+
+std::vector<pid_t> MemoryCgroup::pids() const {
+  std::vector<pid_t> out;
+  std::istringstream in(read_file(procs_path()));
+  pid_t pid = 0;
+  while (in >> pid) {
+    out.push_back(pid);
+  }
+  return out;
+}
+
+MemoryCgroup::~MemoryCgroup() {
+  // A cgroup can only be removed once empty; stragglers that left the process group (setsid)
+  // are still in it, so kill them by their cgroup membership.
+  for (int attempt = 0; attempt < 100; ++attempt) {
+    if (::rmdir(dir_.c_str()) == 0 || errno == ENOENT) {
+      return;
+    }
+    for (pid_t pid : pids()) {
+      ::kill(pid, SIGKILL);
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  }
+}
+
+}  // namespace kumo::executor

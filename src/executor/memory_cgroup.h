@@ -1,0 +1,55 @@
+// MemoryCgroup: one memory cgroup per instance, the enforcement of `memory:`.
+//
+// Supports cgroup v2 (memory.max, memory.swap.max = 0, OOM kills counted in memory.events)
+// and v1 (memory.limit_in_bytes, memory.memsw.limit_in_bytes when swap accounting exists,
+// OOM kills in memory.oom_control or, on old kernels, memory.failcnt). The folder is
+// <root>/<instance id>; the destructor kills what is left in it and removes it.
+// Owned by one instance; oom_killed()/pids() may be called from any thread (they only read
+// files).
+#pragma once
+
+#include <sys/types.h>
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "common/result.h"
+
+namespace kumo::executor {
+
+enum class CgroupVersion { kV1, kV2 };
+
+// Where kumo's cgroups go: "<mount>/kumo" for the detected hierarchy (v2 when
+// /sys/fs/cgroup/cgroup.controllers exists, else v1's /sys/fs/cgroup/memory).
+std::string default_cgroup_root();
+
+// Creates `root` (and, on v2, enables the memory controller for its children) and checks
+// that a child cgroup can be made there. kUnavailable when not (no permission, no
+// controller): the caller then falls back to RLIMIT_AS.
+Result<CgroupVersion> prepare_cgroup_root(const std::string& root);
+
+class MemoryCgroup {
+ public:
+  static Result<std::unique_ptr<MemoryCgroup>> create(const std::string& root,
+                                                       CgroupVersion version,
+                                                       const std::string& name,
+                                                       int64_t limit_bytes);
+  ~MemoryCgroup();
+  MemoryCgroup(const MemoryCgroup&) = delete;
+  MemoryCgroup& operator=(const MemoryCgroup&) = delete;
+
+  // The file a process writes its pid (or "0") to, to join.
+  std::string procs_path() const { return dir_ + "/cgroup.procs"; }
+  // True when the kernel's OOM killer fired inside this cgroup.
+  bool oom_killed() const;
+  std::vector<pid_t> pids() const;
+
+ private:
+  MemoryCgroup(std::string dir, CgroupVersion version) : dir_(std::move(dir)), version_(version) {}
+  std::string dir_;
+  CgroupVersion version_;
+};
+
+}  // namespace kumo::executor

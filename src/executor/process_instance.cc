@@ -1,0 +1,381 @@
+#include "executor/process_instance.h"
+
+#include <poll.h>
+#include <signal.h>
+#include <sys/eventfd.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstring>
+#include <fstream>
+#include <sstream>
+
+#include <fmt/format.h>
+
+#include "common/check.h"
+
+namespace kumo::executor {
+namespace {
+
+using std::chrono::milliseconds;
+
+int64_t pss_of(pid_t pid) {
+  std::ifstream in(fmt::format("/proc/{}/smaps_rollup", pid));
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.rfind("Pss:", 0) == 0) {
+      return std::atoll(line.c_str() + 4) * 1024;  // the value is in kB
+    }
+  }
+  return 0;
+}
+
+void call_done(ReplyHandler& handler, Reply reply) {
+  if (handler.on_done) {
+    handler.on_done(std::move(reply));
+  }
+}
+
+}  // namespace
+
+std::chrono::milliseconds init_timeout(const LaunchSpec& spec) {
+  return std::max<milliseconds>(spec.timeout, std::chrono::seconds(10));
+}
+
+std::string timeout_message(milliseconds timeout) {
+  return fmt::format("function timed out after {:.2f} s", timeout.count() / 1000.0);
+}
+
+ProcessInstance::ProcessInstance(InstanceSetup setup) : setup_(std::move(setup)) {}
+
+ProcessInstance::~ProcessInstance() { shutdown(); }
+
+Result<void> ProcessInstance::start(const ProcessSpec& spec) {
+  wake_fd_.reset(eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
+  auto proc = spawn_process(spec);
+  if (!proc) {
+    return proc.error();
+  }
+  proc_ = std::move(*proc);
+  init_deadline_ = std::chrono::steady_clock::now() + init_timeout(setup_.spec);
+  io_thread_ = std::thread([this] { io_loop(); });
+  return {};
+}
+
+void ProcessInstance::shutdown() {
+  if (!io_thread_.joinable()) {
+    return;
+  }
+  kill_group(true);
+  if (io_thread_.get_id() == std::this_thread::get_id()) {
+    io_thread_.detach();  // destroyed from its own callback: the thread ends right after
+  } else {
+    io_thread_.join();
+  }
+  std::vector<std::thread> late;
+  {
+    std::lock_guard lock(mu_);
+    late.swap(late_threads_);
+  }
+  for (auto& t : late) {
+    t.join();
+  }
+}
+
+void ProcessInstance::stop() { kill_group(true); }
+
+void ProcessInstance::kill_group(bool requested) {
+  if (requested) {
+    requested_ = true;
+  }
+  // Once reaped the pid may be reused, so only signal while the I/O thread has not reaped.
+  std::lock_guard lock(mu_);
+  if (!reaped_ && proc_.pid > 0) {
+    ::kill(-proc_.pid, SIGKILL);
+  }
+}
+
+int64_t ProcessInstance::pss_bytes() const {
+  if (setup_.cgroup) {
+    int64_t total = 0;
+    for (pid_t pid : setup_.cgroup->pids()) {
+      total += pss_of(pid);
+    }
+    return total;
+  }
+  return proc_.pid > 0 ? pss_of(proc_.pid) : 0;
+}
+
+std::optional<uint32_t> ProcessInstance::add_pending(const Invocation& inv,
+                                                     ReplyHandler handler) {
+  std::unique_lock lock(mu_);
+  if (exited_) {
+    // Callbacks never run on the caller's thread, so report from a thread of our own.
+    late_threads_.emplace_back([handler = std::move(handler)]() mutable {
+      Reply reply;
+      reply.outcome = Outcome::kCrash;
+      reply.error_type = "Crash";
+      reply.error_message = "the instance has exited";
+      call_done(handler, std::move(reply));
+    });
+    return std::nullopt;
+  }
+  uint32_t slot = next_slot_++;
+  Pending& p = pending_[slot];
+  p.request_id = inv.request_id;
+  p.handler = std::move(handler);
+  p.timeout = inv.timeout;
+  p.deadline = std::chrono::steady_clock::now() + inv.timeout;
+  lock.unlock();
+  uint64_t one = 1;
+  ssize_t n = ::write(wake_fd_.get(), &one, sizeof(one));  // the watchdog has a new deadline
+  (void)n;
+  return slot;
+}
+
+std::optional<ProcessInstance::Pending> ProcessInstance::take_pending(uint32_t slot) {
+  std::lock_guard lock(mu_);
+  auto it = pending_.find(slot);
+  if (it == pending_.end()) {
+    return std::nullopt;
+  }
+  Pending p = std::move(it->second);
+  pending_.erase(it);
+  return p;
+}
+
+ProcessInstance::Pending* ProcessInstance::find_pending(uint32_t slot) {
+  std::lock_guard lock(mu_);
+  auto it = pending_.find(slot);
+  return it == pending_.end() ? nullptr : &it->second;
+}
+
+void ProcessInstance::finish(uint32_t slot, Reply reply) {
+  if (auto p = take_pending(slot)) {
+    call_done(p->handler, std::move(reply));
+  }
+}
+
+void ProcessInstance::mark_ready() {
+  if (!ready_.exchange(true) && !init_reported_) {
+    setup_.observer->on_ready(setup_.id);
+  }
+}
+
+void ProcessInstance::fail_init(Reply error, bool kill) {
+  if (!ready_ && !init_reported_.exchange(true)) {
+    error.outcome = Outcome::kInitError;
+    setup_.observer->on_init_failed(setup_.id, error);
+  }
+  if (kill) kill_group(false);
+}
+
+bool ProcessInstance::wait_for_exit(milliseconds limit) {
+  std::unique_lock lock(mu_);
+  return exit_cv_.wait_for(lock, limit, [this] { return exited_; });
+}
+
+std::string ProcessInstance::untagged_request_id() { return {}; }
+
+std::string ProcessInstance::sole_request_id() {
+  std::lock_guard lock(mu_);
+  return pending_.size() == 1 ? pending_.begin()->second.request_id : std::string();
+}
+
+std::optional<milliseconds> ProcessInstance::poll_timeout() {
+  auto now = std::chrono::steady_clock::now();
+  std::optional<SteadyTime> next;
+  if (!ready_) {
+    next = init_deadline_;
+  }
+  {
+    std::lock_guard lock(mu_);
+    for (const auto& [slot, p] : pending_) {
+      if (!next || p.deadline < *next) next = p.deadline;
+    }
+  }
+  std::optional<milliseconds> wait;
+  if (next) {
+    wait = std::max(milliseconds(0),
+                    std::chrono::ceil<milliseconds>(*next - now) + milliseconds(1));
+  }
+  if (auto tick = tick_interval(); tick && (!wait || *tick < *wait)) {
+    wait = tick;
+  }
+  if (!proc_.pidfd.valid() && (!wait || *wait > milliseconds(20))) {
+    wait = milliseconds(20);  // no pidfd: notice the exit by polling waitpid
+  }
+  return wait;
+}
+
+void ProcessInstance::check_deadlines() {
+  auto now = std::chrono::steady_clock::now();
+  if (!ready_ && now >= init_deadline_) {
+    Reply error;
+    error.error_type = "Timeout";
+    error.error_message =
+        fmt::format("init did not finish within {:.2f} s",
+                    init_timeout(setup_.spec).count() / 1000.0);
+    fail_init(std::move(error));
+  }
+  std::vector<uint32_t> expired;
+  {
+    std::lock_guard lock(mu_);
+    for (const auto& [slot, p] : pending_) {
+      if (p.deadline <= now) expired.push_back(slot);
+    }
+  }
+  for (uint32_t slot : expired) {
+    if (auto p = take_pending(slot)) {
+      kill_group(true);
+      Reply reply;
+      reply.outcome = Outcome::kTimeout;
+      reply.error_type = "Timeout";
+      reply.error_message = timeout_message(p->timeout);
+      reply.streamed = p->streamed;
+      call_done(p->handler, std::move(reply));
+    }
+  }
+}
+
+bool ProcessInstance::read_output(int fd, LineSplitter& splitter, const char* stream) {
+  char buf[16384];
+  std::string timestamp = rfc3339_now();
+  std::optional<std::string> fallback_id;
+  auto on_line = [&](const LogLine& line) {
+    std::string_view rid = line.request_id;
+    if (rid.empty()) {
+      if (!fallback_id) fallback_id = untagged_request_id();
+      rid = *fallback_id;
+    }
+    setup_.log.add(timestamp, rid, stream, line.text);
+  };
+  ssize_t n = ::read(fd, buf, sizeof(buf));
+  if (n > 0) {
+    splitter.feed(std::string_view(buf, static_cast<size_t>(n)), on_line);
+  } else if (n == 0 || (errno != EAGAIN && errno != EINTR)) {
+    splitter.finish(on_line);
+  }
+  setup_.log.flush();
+  return n > 0 || (n < 0 && (errno == EAGAIN || errno == EINTR));
+}
+
+bool ProcessInstance::poll_once(std::optional<milliseconds> wait) {
+  pollfd fds[5] = {
+      {proc_.stdout_fd.get(), POLLIN, 0}, {proc_.stderr_fd.get(), POLLIN, 0},
+      {wake_fd_.get(), POLLIN, 0},        {control_fd(), POLLIN, 0},
+      {proc_.pidfd.get(), POLLIN, 0},
+  };
+  int rc = ::poll(fds, 5, wait ? static_cast<int>(wait->count()) : -1);
+  KUMO_CHECK(rc >= 0 || errno == EINTR);
+  if (fds[0].revents && !read_output(fds[0].fd, stdout_lines_, "stdout")) {
+    proc_.stdout_fd.reset();
+  }
+  if (fds[1].revents && !read_output(fds[1].fd, stderr_lines_, "stderr")) {
+    proc_.stderr_fd.reset();
+  }
+  if (fds[2].revents) {
+    uint64_t count = 0;
+    ssize_t n = ::read(wake_fd_.get(), &count, sizeof(count));
+    (void)n;
+  }
+  if (fds[3].revents) on_control_readable();
+  return fds[4].revents != 0;
+}
+
+bool ProcessInstance::process_gone(bool pidfd_readable) {
+  if (proc_.pidfd.valid()) {
+    return pidfd_readable;
+  }
+  siginfo_t info{};
+  return waitid(P_PID, static_cast<id_t>(proc_.pid), &info, WEXITED | WNOHANG | WNOWAIT) == 0 &&
+         info.si_pid != 0;
+}
+
+void ProcessInstance::io_loop() {
+  while (true) {
+    bool pidfd_readable = poll_once(poll_timeout());
+    if (!ready_ && !init_reported_) on_tick();
+    check_deadlines();
+    if (process_gone(pidfd_readable)) break;
+  }
+  int status = 0;
+  {
+    // Kill what the main process left in its group while its zombie still holds the pid.
+    std::lock_guard lock(mu_);
+    ::kill(-proc_.pid, SIGKILL);
+    while (waitpid(proc_.pid, &status, 0) < 0 && errno == EINTR) {
+    }
+    reaped_ = true;
+  }
+  drain_after_exit();
+  exit_sequence(status);
+}
+
+void ProcessInstance::drain_after_exit() {
+  // The last frames (a result, an OOM report) and log lines may still sit in the pipes.
+  // A process that escaped the group (setsid) could hold them open: give up after a while.
+  auto until = std::chrono::steady_clock::now() + milliseconds(500);
+  proc_.pidfd.reset();
+  while (proc_.stdout_fd.valid() || proc_.stderr_fd.valid() || control_open()) {
+    auto left = std::chrono::ceil<milliseconds>(until - std::chrono::steady_clock::now());
+    if (left.count() <= 0) break;
+    poll_once(left);
+  }
+}
+
+Reply ProcessInstance::crash_reply(const ExitInfo& info) const {
+  Reply reply;
+  if (info.oom) {
+    reply.outcome = Outcome::kOom;
+    reply.error_type = "OutOfMemory";
+    reply.error_message =
+        fmt::format("the function ran out of memory (limit {} MB)", setup_.spec.memory_mb);
+  } else if (info.requested) {
+    reply.outcome = Outcome::kCrash;
+    reply.error_type = "Crash";
+    reply.error_message = "the instance was stopped";
+  } else {
+    reply.outcome = Outcome::kCrash;
+    reply.error_type = "Crash";
+    reply.error_message =
+        info.signal != 0
+            ? fmt::format("the process was killed by signal {} ({})", info.signal,
+                          strsignal(info.signal))
+            : fmt::format("the process exited with code {}", info.exit_code);
+  }
+  return reply;
+}
+
+void ProcessInstance::exit_sequence(int status) {
+  ExitInfo info;
+  info.requested = requested_;
+  if (WIFEXITED(status)) info.exit_code = WEXITSTATUS(status);
+  if (WIFSIGNALED(status)) info.signal = WTERMSIG(status);
+  info.oom = oom_reported_ || (setup_.cgroup && setup_.cgroup->oom_killed());
+  std::map<uint32_t, Pending> in_flight;
+  {
+    std::lock_guard lock(mu_);
+    exited_ = true;
+    in_flight.swap(pending_);
+  }
+  exit_cv_.notify_all();
+  Reply crash = crash_reply(info);
+  for (auto& [slot, p] : in_flight) {
+    Reply reply = crash;
+    reply.streamed = p.streamed;
+    call_done(p.handler, std::move(reply));
+  }
+  if (!ready_ && !init_reported_.exchange(true)) {
+    Reply error = crash;
+    error.outcome = Outcome::kInitError;
+    error.error_message += " before it was ready";
+    setup_.observer->on_init_failed(setup_.id, error);
+  }
+  on_process_gone();
+  setup_.cgroup.reset();
+  remove_workdir(setup_.workdir);
+  setup_.observer->on_exit(setup_.id, info);
+}
+
+}  // namespace kumo::executor

@@ -1,0 +1,143 @@
+// ProcessInstance: what every runtime's instance shares: one child process (its own process
+// group), the I/O thread that reads its stdout/stderr into the log file and watches its
+// deadlines, the table of in-flight invocations, and the exit sequence (reap, fail what is in
+// flight, remove the cgroup and working dir, tell the observer).
+//
+// Threading: public methods are thread-safe. The I/O thread runs the hooks and most
+// callbacks; an invocation finishes exactly once because whoever takes it out of the table
+// (under mu_) is the only one to call its on_done. Subclasses call shutdown() first thing in
+// their destructor so that no hook runs on a half-destroyed object. Never destroy an
+// instance from inside one of its own callbacks' worker threads other than the I/O thread.
+#pragma once
+
+#include <sys/types.h>
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "executor/instance.h"
+#include "executor/log_output.h"
+#include "executor/memory_cgroup.h"
+#include "executor/spawn.h"
+#include "executor/unique_fd.h"
+
+namespace kumo::executor {
+
+using SteadyTime = std::chrono::steady_clock::time_point;
+
+// What the launcher prepared for one instance.
+struct InstanceSetup {
+  std::string id;
+  LaunchSpec spec;
+  InstanceObserver* observer = nullptr;
+  std::unique_ptr<MemoryCgroup> cgroup;  // null when memory is enforced with RLIMIT_AS
+  std::string workdir;
+  LogFile log;
+};
+
+class ProcessInstance : public Instance {
+ public:
+  ~ProcessInstance() override;
+  const std::string& id() const override { return setup_.id; }
+  void stop() override;
+  int64_t pss_bytes() const override;
+
+ protected:
+  struct Pending {
+    std::string request_id;
+    ReplyHandler handler;
+    SteadyTime deadline;
+    std::chrono::milliseconds timeout{0};
+    bool streamed = false;
+    std::string content_type;
+  };
+
+  explicit ProcessInstance(InstanceSetup setup);
+  // Spawns the process and starts the I/O thread.
+  Result<void> start(const ProcessSpec& spec);
+  void shutdown();
+
+  // Registers an invocation and returns its slot; nullopt when the process is already gone
+  // (its on_done then runs with kCrash on another thread).
+  std::optional<uint32_t> add_pending(const Invocation& inv, ReplyHandler handler);
+  std::optional<Pending> take_pending(uint32_t slot);
+  // The entry for `slot` or null. Only for runtimes whose entries are taken on the I/O
+  // thread alone (python), and only on that thread.
+  Pending* find_pending(uint32_t slot);
+  // Finishes `slot` with `reply` if nobody finished it yet.
+  void finish(uint32_t slot, Reply reply);
+
+  void mark_ready();
+  // Reports init failure once; kills the process unless it is known to exit by itself (the
+  // shim exits after INIT_ERROR; the init deadline still applies if it does not).
+  void fail_init(Reply error, bool kill = true);
+  void kill_group(bool requested);
+  // Waits until the process is gone or `limit` passed; true when gone.
+  bool wait_for_exit(std::chrono::milliseconds limit);
+  void note_oom() { oom_reported_ = true; }
+  // The request id of the only invocation in flight; empty when there are none or several.
+  std::string sole_request_id();
+  bool ready() const { return ready_; }
+  const LaunchSpec& spec() const { return setup_.spec; }
+
+  // Hooks, run on the I/O thread.
+  virtual int control_fd() const { return -1; }
+  virtual void on_control_readable() {}
+  // False once the control channel reached end of stream (or there is none).
+  virtual bool control_open() const { return false; }
+  virtual std::optional<std::chrono::milliseconds> tick_interval() const { return {}; }
+  virtual void on_tick() {}
+  // The request id of lines without a tag (exec: the only invocation in flight).
+  virtual std::string untagged_request_id();
+  // The process is gone: in-flight invocations are finished; stop helper threads.
+  virtual void on_process_gone() {}
+
+  std::mutex mu_;  // Guards pending_, reaped_, exited_, late_threads_, next_slot_.
+
+ private:
+  void io_loop();
+  std::optional<std::chrono::milliseconds> poll_timeout();
+  void check_deadlines();
+  // Reads what one pipe holds into the log; false at end of stream.
+  bool read_output(int fd, LineSplitter& splitter, const char* stream);
+  // One poll over every fd; true when the pidfd says the process exited.
+  bool poll_once(std::optional<std::chrono::milliseconds> wait);
+  bool process_gone(bool pidfd_readable);
+  void drain_after_exit();
+  void exit_sequence(int status);
+  Reply crash_reply(const ExitInfo& info) const;
+
+  InstanceSetup setup_;
+  SpawnedProcess proc_;
+  UniqueFd wake_fd_;
+  std::thread io_thread_;
+  LineSplitter stdout_lines_, stderr_lines_;
+  SteadyTime init_deadline_;
+  std::atomic<bool> ready_{false};
+  std::atomic<bool> init_reported_{false};
+  std::atomic<bool> requested_{false};
+  std::atomic<bool> oom_reported_{false};
+  std::map<uint32_t, Pending> pending_;  // Guarded by mu_.
+  uint32_t next_slot_ = 1;               // Guarded by mu_.
+  bool reaped_ = false;                  // Guarded by mu_.
+  bool exited_ = false;                  // Guarded by mu_.
+  std::condition_variable exit_cv_;
+  std::vector<std::thread> late_threads_;  // Guarded by mu_.
+};
+
+// How long an instance may take to become ready: its timeout, but at least 10 s, since a
+// cold interpreter under load or a model load is slower than a short invocation timeout.
+std::chrono::milliseconds init_timeout(const LaunchSpec& spec);
+
+// "function timed out after 3.00 s"
+std::string timeout_message(std::chrono::milliseconds timeout);
+
+}  // namespace kumo::executor

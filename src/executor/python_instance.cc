@@ -1,0 +1,167 @@
+#include "executor/python_instance.h"
+
+#include <sys/socket.h>
+
+#include <cerrno>
+#include <chrono>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+namespace kumo::executor {
+namespace {
+
+using nlohmann::json;
+
+std::string meta_string(const json& meta, const char* key) {
+  auto it = meta.find(key);
+  return it != meta.end() && it->is_string() ? it->get<std::string>() : std::string();
+}
+
+json parse_meta(const std::string& text) {
+  if (text.empty()) return json::object();
+  json meta = json::parse(text, nullptr, /*allow_exceptions=*/false);
+  return meta.is_object() ? meta : json::object();
+}
+
+Reply error_reply(Outcome outcome, const json& meta) {
+  Reply reply;
+  reply.outcome = outcome;
+  reply.error_type = meta_string(meta, "type");
+  reply.error_message = meta_string(meta, "message");
+  return reply;
+}
+
+bool send_all(int fd, std::string_view data) {
+  while (!data.empty()) {
+    ssize_t n = ::send(fd, data.data(), data.size(), MSG_NOSIGNAL);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return false;
+    data.remove_prefix(static_cast<size_t>(n));
+  }
+  return true;
+}
+
+}  // namespace
+
+Result<std::unique_ptr<Instance>> PythonInstance::launch(InstanceSetup setup,
+                                                         const std::string& python,
+                                                         const std::string& shim_path,
+                                                         std::vector<std::string> env,
+                                                         int64_t rlimit_as_bytes) {
+  int pair[2];
+  if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, pair) != 0) {
+    return make_error(ErrorCode::kInternal, "socketpair failed");
+  }
+  UniqueFd child_end(pair[1]);
+  ProcessSpec ps;
+  ps.argv = {python, "-u", "-B", "-s", shim_path};
+  ps.env = std::move(env);
+  ps.cwd = setup.workdir;
+  ps.cgroup_procs = setup.cgroup ? setup.cgroup->procs_path() : std::string();
+  ps.rlimit_as_bytes = rlimit_as_bytes;
+  ps.control_fd = child_end.get();
+  std::unique_ptr<PythonInstance> instance(new PythonInstance(std::move(setup)));
+  instance->control_.reset(pair[0]);
+  if (auto started = instance->start(ps); !started) {
+    return started.error();
+  }
+  return std::unique_ptr<Instance>(std::move(instance));
+}
+
+PythonInstance::~PythonInstance() { shutdown(); }
+
+void PythonInstance::invoke(Invocation inv, ReplyHandler handler) {
+  auto slot = add_pending(inv, std::move(handler));
+  if (!slot) return;
+  auto deadline = std::chrono::system_clock::now() + inv.timeout;
+  json meta = {
+      {"request_id", inv.request_id},
+      {"deadline_ms", std::chrono::duration_cast<std::chrono::milliseconds>(
+                          deadline.time_since_epoch())
+                          .count()},
+      {"attempt", inv.attempt},
+  };
+  std::string frame = encode_frame(FrameType::kInvoke, *slot, meta.dump(), inv.payload);
+  std::lock_guard lock(write_mu_);
+  // A failed send means the shim is gone; the exit sequence finishes the invocation.
+  send_all(control_.get(), frame);
+}
+
+void PythonInstance::on_control_readable() {
+  char buf[65536];
+  while (true) {
+    ssize_t n = ::recv(control_.get(), buf, sizeof(buf), MSG_DONTWAIT);
+    if (n > 0) {
+      reader_.append(std::string_view(buf, static_cast<size_t>(n)));
+      continue;
+    }
+    if (n == 0 || (errno != EAGAIN && errno != EINTR)) control_eof_ = true;
+    if (n < 0 && errno == EINTR) continue;
+    break;
+  }
+  while (auto frame = reader_.next()) {
+    handle(std::move(*frame));
+  }
+  if (reader_.corrupt()) {
+    control_eof_ = true;
+    kill_group(false);
+  }
+}
+
+void PythonInstance::handle(Frame frame) {
+  switch (frame.type) {
+    case FrameType::kReady:
+      mark_ready();
+      return;
+    case FrameType::kInitError:
+      fail_init(error_reply(Outcome::kInitError, parse_meta(frame.meta)), /*kill=*/false);
+      return;
+    case FrameType::kResult: {
+      Reply reply;
+      reply.content_type = meta_string(parse_meta(frame.meta), "content_type");
+      if (reply.content_type.empty()) reply.content_type = "application/json";
+      reply.body = std::move(frame.body);
+      finish(frame.slot, std::move(reply));
+      return;
+    }
+    case FrameType::kError: {
+      Pending* p = find_pending(frame.slot);
+      Reply reply = error_reply(Outcome::kError, parse_meta(frame.meta));
+      reply.streamed = p && p->streamed;
+      finish(frame.slot, std::move(reply));
+      return;
+    }
+    case FrameType::kOom: {
+      note_oom();
+      Reply reply = error_reply(Outcome::kOom, parse_meta(frame.meta));
+      reply.error_type = "OutOfMemory";
+      reply.error_message = fmt::format("the function ran out of memory (limit {} MB)",
+                                        spec().memory_mb);
+      if (!ready()) fail_init(reply, /*kill=*/false);
+      finish(frame.slot, std::move(reply));
+      return;
+    }
+    default:
+      handle_stream(frame);
+  }
+}
+
+void PythonInstance::handle_stream(const Frame& frame) {
+  Pending* p = find_pending(frame.slot);
+  if (p == nullptr) return;  // finished already (timed out)
+  if (frame.type == FrameType::kStreamStart) {
+    p->streamed = true;
+    p->content_type = meta_string(parse_meta(frame.meta), "content_type");
+    if (p->handler.on_stream_start) p->handler.on_stream_start(p->content_type);
+  } else if (frame.type == FrameType::kChunk) {
+    if (p->handler.on_chunk) p->handler.on_chunk(frame.body);
+  } else if (frame.type == FrameType::kStreamEnd) {
+    Reply reply;
+    reply.streamed = true;
+    reply.content_type = p->content_type;
+    finish(frame.slot, std::move(reply));
+  }
+}
+
+}  // namespace kumo::executor

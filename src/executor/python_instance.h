@@ -1,0 +1,41 @@
+// PythonInstance: a python3 function's instance: the interpreter running the kumo shim
+// (src/runtimes/python/kumo_runtime.py), spoken to over a socketpair as fd 3 with the frames
+// of executor/frame.h. Thread-safety as for ProcessInstance.
+#pragma once
+
+#include <memory>
+#include <mutex>
+#include <string>
+
+#include "executor/frame.h"
+#include "executor/process_instance.h"
+
+namespace kumo::executor {
+
+class PythonInstance final : public ProcessInstance {
+ public:
+  // Starts `python -u -B -s <shim_path>` in the instance's working dir.
+  static Result<std::unique_ptr<Instance>> launch(InstanceSetup setup, const std::string& python,
+                                                  const std::string& shim_path,
+                                                  std::vector<std::string> env,
+                                                  int64_t rlimit_as_bytes);
+  ~PythonInstance() override;
+
+  void invoke(Invocation inv, ReplyHandler handler) override;
+
+ private:
+  explicit PythonInstance(InstanceSetup setup) : ProcessInstance(std::move(setup)) {}
+
+  int control_fd() const override { return control_eof_ ? -1 : control_.get(); }
+  bool control_open() const override { return !control_eof_; }
+  void on_control_readable() override;
+  void handle(Frame frame);
+  void handle_stream(const Frame& frame);
+
+  UniqueFd control_;          // our end of the socketpair
+  bool control_eof_ = false;  // I/O thread only
+  FrameReader reader_;        // I/O thread only
+  std::mutex write_mu_;       // one frame at a time on control_
+};
+
+}  // namespace kumo::executor

@@ -1,0 +1,303 @@
+// Real python3 processes running the embedded shim, under both ways of limiting memory.
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <nlohmann/json.hpp>
+
+#include "executor/process_launcher.h"
+#include "executor/test_support.h"
+
+namespace kumo::executor {
+namespace {
+
+using nlohmann::json;
+using testing::RecordingObserver;
+using testing::ReplyRecorder;
+
+class PythonInstanceTest : public ::testing::TestWithParam<bool> {
+ protected:
+  void SetUp() override {
+    LauncherOptions options;
+    options.runtime_dir = dir_.path() + "/runtime";
+    options.use_cgroups = GetParam();
+    options.cgroup_root = default_cgroup_root() + "-test";
+    auto launcher = ProcessLauncher::create(options);
+    ASSERT_TRUE(launcher) << launcher.error().message;
+    launcher_ = std::move(*launcher);
+    if (GetParam() && !launcher_->uses_cgroups()) GTEST_SKIP() << "no writable memory cgroup";
+  }
+
+  LaunchSpec spec(const std::string& code) {
+    dir_.write("code/main.py", code);
+    LaunchSpec s;
+    s.function = "echo";
+    s.version = 3;
+    s.handler = "main.handle";
+    s.code_dir = dir_.path() + "/code";
+    s.instances_root = dir_.path() + "/instances";
+    s.log_path = dir_.path() + "/logs/echo.log";
+    return s;
+  }
+
+  // Launches and waits until ready.
+  std::unique_ptr<Instance> start(const LaunchSpec& s) {
+    auto instance = launcher_->launch(s, observer_);
+    EXPECT_TRUE(instance) << instance.error().message;
+    if (!instance) return nullptr;
+    EXPECT_TRUE(observer_.wait_ready());
+    return std::move(*instance);
+  }
+
+  Reply call(Instance& instance, const Invocation& inv) {
+    ReplyRecorder recorder;
+    instance.invoke(inv, recorder.handler());
+    auto reply = recorder.wait();
+    EXPECT_TRUE(reply);
+    return reply.value_or(Reply{});
+  }
+
+  std::string log() { return testing::read_file(dir_.path() + "/logs/echo.log"); }
+
+  testing::TempDir dir_;
+  std::unique_ptr<ProcessLauncher> launcher_;
+  RecordingObserver observer_;
+};
+
+TEST_P(PythonInstanceTest, EchoHandlerReturnsTheEventAsJson) {
+  auto instance = start(spec("def handle(event, context):\n    return event\n"));
+  ASSERT_TRUE(instance);
+  Reply reply = call(*instance, testing::make_invocation(R"({"a": [1, 2], "b": "x"})"));
+  EXPECT_EQ(reply.outcome, Outcome::kOk);
+  EXPECT_EQ(reply.content_type, "application/json");
+  EXPECT_EQ(json::parse(reply.body), json::parse(R"({"a": [1, 2], "b": "x"})"));
+}
+
+TEST_P(PythonInstanceTest, ModuleInitRunsOnceAcrossInvocations) {
+  auto instance = start(spec(
+      "INITS = 0\nINITS += 1\nCALLS = 0\n"
+      "def handle(event, context):\n    global CALLS\n    CALLS += 1\n"
+      "    return {'inits': INITS, 'calls': CALLS}\n"));
+  ASSERT_TRUE(instance);
+  Reply reply;
+  for (int i = 0; i < 3; ++i) reply = call(*instance, testing::make_invocation("{}"));
+  EXPECT_EQ(json::parse(reply.body), json::parse(R"({"inits": 1, "calls": 3})"));
+}
+
+TEST_P(PythonInstanceTest, ContextCarriesLambdaFields) {
+  auto instance = start(spec(
+      "def handle(event, context):\n"
+      "    return {'id': context.aws_request_id, 'name': context.function_name,\n"
+      "            'version': context.function_version, 'memory': context.memory_limit_in_mb,\n"
+      "            'arn': context.invoked_function_arn, 'attempt': context.attempt,\n"
+      "            'left': context.get_remaining_time_in_millis()}\n"));
+  ASSERT_TRUE(instance);
+  Invocation inv = testing::make_invocation("null", std::chrono::seconds(20));
+  inv.attempt = 2;
+  json got = json::parse(call(*instance, inv).body);
+  EXPECT_EQ(got["id"], inv.request_id);
+  EXPECT_EQ(got["name"], "echo");
+  EXPECT_EQ(got["version"], "3");
+  EXPECT_EQ(got["memory"], 128);
+  EXPECT_NE(got["arn"].get<std::string>().find("function:echo"), std::string::npos);
+  EXPECT_EQ(got["attempt"], 2);
+  EXPECT_GT(got["left"].get<int>(), 0);
+  EXPECT_LE(got["left"].get<int>(), 20000);
+}
+
+TEST_P(PythonInstanceTest, RunsInItsOwnWorkingDirWithThePlatformEnvironment) {
+  LaunchSpec s = spec(
+      "import os\n"
+      "def handle(event, context):\n"
+      "    got = {k: os.environ.get(k) for k in ['HOME', 'TMPDIR', 'LAMBDA_TASK_ROOT',\n"
+      "           'AWS_LAMBDA_FUNCTION_NAME', 'AWS_LAMBDA_FUNCTION_MEMORY_SIZE', 'FOO']}\n"
+      "    return got | {'cwd': os.getcwd(), 'tmp_exists': os.path.isdir(got['TMPDIR'])}\n");
+  s.env["FOO"] = "bar";
+  auto instance = start(s);
+  ASSERT_TRUE(instance);
+  json got = json::parse(call(*instance, testing::make_invocation("{}")).body);
+  std::string cwd = got["cwd"];
+  EXPECT_EQ(cwd, dir_.path() + "/instances/" + instance->id());
+  EXPECT_EQ(got["HOME"], cwd);
+  EXPECT_EQ(got["LAMBDA_TASK_ROOT"], cwd);
+  EXPECT_EQ(got["TMPDIR"], cwd + "/tmp");
+  EXPECT_EQ(got["tmp_exists"], true);
+  EXPECT_EQ(got["AWS_LAMBDA_FUNCTION_NAME"], "echo");
+  EXPECT_EQ(got["AWS_LAMBDA_FUNCTION_MEMORY_SIZE"], "128");
+  EXPECT_EQ(got["FOO"], "bar");
+  EXPECT_GT(instance->pss_bytes(), 0);
+  instance->stop();
+  auto exit = observer_.wait_exit();
+  ASSERT_TRUE(exit);
+  EXPECT_TRUE(exit->requested);
+  EXPECT_FALSE(std::filesystem::exists(cwd));
+}
+
+TEST_P(PythonInstanceTest, RaisedExceptionIsAnErrorWithTracebackInTheLog) {
+  auto instance = start(spec(
+      "def handle(event, context):\n    raise ValueError('bad input: ' + event['x'])\n"));
+  ASSERT_TRUE(instance);
+  Invocation inv = testing::make_invocation(R"({"x": "y"})");
+  Reply reply = call(*instance, inv);
+  EXPECT_EQ(reply.outcome, Outcome::kError);
+  EXPECT_EQ(reply.error_type, "ValueError");
+  EXPECT_EQ(reply.error_message, "bad input: y");
+  instance.reset();  // joins the reader, so the log is complete
+  EXPECT_NE(log().find(inv.request_id + " stderr Traceback (most recent call last):"),
+            std::string::npos)
+      << log();
+}
+
+TEST_P(PythonInstanceTest, LogLinesAreTaggedWithTheRequestId) {
+  auto instance = start(spec(
+      "import sys\nprint('loading')\n"
+      "def handle(event, context):\n"
+      "    print('hello', event)\n    sys.stderr.write('warn\\n')\n    return None\n"));
+  ASSERT_TRUE(instance);
+  Invocation inv = testing::make_invocation("7");
+  EXPECT_EQ(call(*instance, inv).body, "null");
+  instance.reset();
+  std::string text = log();
+  EXPECT_NE(text.find(" - stdout loading\n"), std::string::npos) << text;
+  EXPECT_NE(text.find(" " + inv.request_id + " stdout hello 7\n"), std::string::npos) << text;
+  EXPECT_NE(text.find(" " + inv.request_id + " stderr warn\n"), std::string::npos) << text;
+}
+
+TEST_P(PythonInstanceTest, GeneratorStreamsChunksInOrder) {
+  auto instance = start(spec(
+      "def handle(event, context):\n"
+      "    yield 'a'\n    yield b'b'\n    yield {'c': 1}\n"));
+  ASSERT_TRUE(instance);
+  ReplyRecorder recorder;
+  instance->invoke(testing::make_invocation("{}"), recorder.handler());
+  auto reply = recorder.wait();
+  ASSERT_TRUE(reply);
+  EXPECT_EQ(reply->outcome, Outcome::kOk);
+  EXPECT_TRUE(reply->streamed);
+  EXPECT_EQ(recorder.content_type(), "text/plain");
+  EXPECT_EQ(recorder.chunks(), (std::vector<std::string>{"a", "b", R"({"c": 1})"}));
+}
+
+TEST_P(PythonInstanceTest, GeneratorOfServerSentEventsIsAnEventStream) {
+  auto instance = start(spec("def handle(event, context):\n    yield 'data: 1\\n\\n'\n"));
+  ASSERT_TRUE(instance);
+  ReplyRecorder recorder;
+  instance->invoke(testing::make_invocation("{}"), recorder.handler());
+  ASSERT_TRUE(recorder.wait());
+  EXPECT_EQ(recorder.content_type(), "text/event-stream");
+}
+
+TEST_P(PythonInstanceTest, InitErrorIsReportedWithTheException) {
+  auto instance = launcher_->launch(spec("raise RuntimeError('no model file')\n"), observer_);
+  ASSERT_TRUE(instance);
+  auto error = observer_.wait_init_failed();
+  ASSERT_TRUE(error);
+  EXPECT_EQ(error->outcome, Outcome::kInitError);
+  EXPECT_EQ(error->error_type, "RuntimeError");
+  EXPECT_EQ(error->error_message, "no model file");
+  auto exit = observer_.wait_exit();
+  ASSERT_TRUE(exit);
+  EXPECT_EQ(exit->exit_code, 1);
+  EXPECT_NE(log().find("RuntimeError: no model file"), std::string::npos) << log();
+}
+
+TEST_P(PythonInstanceTest, InvocationPastItsTimeoutKillsTheInstance) {
+  auto instance = start(spec(
+      "import time\ndef handle(event, context):\n    time.sleep(60)\n"));
+  ASSERT_TRUE(instance);
+  Reply reply = call(*instance, testing::make_invocation("{}", std::chrono::milliseconds(300)));
+  EXPECT_EQ(reply.outcome, Outcome::kTimeout);
+  EXPECT_EQ(reply.error_type, "Timeout");
+  EXPECT_EQ(reply.error_message, "function timed out after 0.30 s");
+  auto exit = observer_.wait_exit();
+  ASSERT_TRUE(exit);
+  EXPECT_TRUE(exit->requested);
+  EXPECT_EQ(exit->signal, 9);
+}
+
+TEST_P(PythonInstanceTest, ProcessExitDuringAnInvocationIsACrash) {
+  auto instance = start(spec("import os\ndef handle(event, context):\n    os._exit(3)\n"));
+  ASSERT_TRUE(instance);
+  Reply reply = call(*instance, testing::make_invocation("{}"));
+  EXPECT_EQ(reply.outcome, Outcome::kCrash);
+  EXPECT_NE(reply.error_message.find("code 3"), std::string::npos) << reply.error_message;
+  auto exit = observer_.wait_exit();
+  ASSERT_TRUE(exit);
+  EXPECT_EQ(exit->exit_code, 3);
+  EXPECT_FALSE(exit->requested);
+  EXPECT_FALSE(exit->oom);
+}
+
+TEST_P(PythonInstanceTest, KilledProcessIsACrashNamingTheSignal) {
+  auto instance = start(spec(
+      "import os, signal\ndef handle(event, context):\n"
+      "    os.kill(os.getpid(), signal.SIGKILL)\n"));
+  ASSERT_TRUE(instance);
+  Reply reply = call(*instance, testing::make_invocation("{}"));
+  EXPECT_EQ(reply.outcome, Outcome::kCrash);
+  EXPECT_NE(reply.error_message.find("signal 9"), std::string::npos) << reply.error_message;
+  auto exit = observer_.wait_exit();
+  ASSERT_TRUE(exit);
+  EXPECT_EQ(exit->signal, 9);
+}
+
+TEST_P(PythonInstanceTest, AllocatingPastTheMemoryLimitIsOutOfMemory) {
+  LaunchSpec s = spec(
+      "def handle(event, context):\n"
+      "    blocks = [b'x' * (10 * 1024 * 1024) for _ in range(40)]\n"
+      "    return len(blocks)\n");
+  s.memory_mb = 128;
+  auto instance = start(s);
+  ASSERT_TRUE(instance);
+  Reply reply = call(*instance, testing::make_invocation("{}"));
+  EXPECT_EQ(reply.outcome, Outcome::kOom) << reply.error_type << ": " << reply.error_message;
+  EXPECT_EQ(reply.error_type, "OutOfMemory");
+  auto exit = observer_.wait_exit();
+  ASSERT_TRUE(exit);
+  EXPECT_TRUE(exit->oom);
+}
+
+TEST_P(PythonInstanceTest, ConcurrencyTwoServesTwoRequestsAtOnce) {
+  // Each call waits at a barrier for the other: both finish only if they overlap.
+  LaunchSpec s = spec(
+      "import threading\nBARRIER = threading.Barrier(2, timeout=15)\n"
+      "def handle(event, context):\n    BARRIER.wait()\n    return event\n");
+  s.concurrency = 2;
+  s.memory_mb = 256;
+  auto instance = start(s);
+  ASSERT_TRUE(instance);
+  ReplyRecorder first, second;
+  instance->invoke(testing::make_invocation("1"), first.handler());
+  instance->invoke(testing::make_invocation("2"), second.handler());
+  auto a = first.wait();
+  auto b = second.wait();
+  ASSERT_TRUE(a && b);
+  EXPECT_EQ(a->outcome, Outcome::kOk) << a->error_type << ": " << a->error_message;
+  EXPECT_EQ(b->outcome, Outcome::kOk) << b->error_type << ": " << b->error_message;
+  EXPECT_EQ(a->body, "1");
+  EXPECT_EQ(b->body, "2");
+}
+
+TEST_P(PythonInstanceTest, StopEndsInFlightInvocationsExactlyOnce) {
+  auto instance = start(spec(
+      "import time\ndef handle(event, context):\n    time.sleep(60)\n"));
+  ASSERT_TRUE(instance);
+  ReplyRecorder recorder;
+  instance->invoke(testing::make_invocation("{}"), recorder.handler());
+  instance->stop();
+  auto reply = recorder.wait();
+  ASSERT_TRUE(reply);
+  EXPECT_EQ(reply->outcome, Outcome::kCrash);
+  ASSERT_TRUE(observer_.wait_exit());
+  EXPECT_EQ(recorder.done_calls(), 1);
+  // After the exit, a late invocation still gets its on_done, on another thread.
+  ReplyRecorder late;
+  instance->invoke(testing::make_invocation("{}"), late.handler());
+  ASSERT_TRUE(late.wait());
+  EXPECT_EQ(late.wait()->outcome, Outcome::kCrash);
+}
+
+INSTANTIATE_TEST_SUITE_P(MemoryLimit, PythonInstanceTest, ::testing::Values(true, false),
+                         [](const auto& info) { return info.param ? "Cgroup" : "Rlimit"; });
+
+}  // namespace
+}  // namespace kumo::executor

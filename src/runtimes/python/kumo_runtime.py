@@ -1,0 +1,255 @@
+# Kumo's Python runtime shim: runs inside one instance, imports the function's handler once
+# and serves invocations sent by the executor over fd 3. See src/runtimes/README.md for the
+# frame protocol. Imports stay minimal because they are paid on every cold start.
+import json
+import os
+import struct
+import sys
+import time
+import _thread
+
+_HEADER = struct.Struct(">BIII")
+(INVOKE, READY, INIT_ERROR, RESULT, ERROR,
+ STREAM_START, CHUNK, STREAM_END, OOM) = range(1, 10)
+_CONTROL_FD = 3
+_write_lock = _thread.allocate_lock()
+_local = _thread._local()
+# Freed on MemoryError so that reporting the error has room to allocate.
+_reserve = bytearray(1 << 20)
+
+
+def _write_all(fd, data):
+    view = memoryview(data)
+    while view:
+        n = os.write(fd, view)
+        view = view[n:]
+
+
+def _send(kind, slot, meta=None, body=b""):
+    meta_bytes = json.dumps(meta).encode() if meta is not None else b""
+    frame = _HEADER.pack(kind, slot, len(meta_bytes), len(body)) + meta_bytes
+    with _write_lock:
+        if len(body) < 65536:
+            _write_all(_CONTROL_FD, frame + body)
+        else:  # avoid copying a large body only to prepend the header
+            _write_all(_CONTROL_FD, frame)
+            _write_all(_CONTROL_FD, body)
+
+
+class _Reader:
+    """Reads whole frames from the control fd, buffering partial reads."""
+
+    def __init__(self, fd):
+        self._fd = fd
+        self._buf = bytearray()
+
+    def _fill(self, n):
+        while len(self._buf) < n:
+            chunk = os.read(self._fd, max(65536, n - len(self._buf)))
+            if not chunk:
+                return False
+            self._buf += chunk
+        return True
+
+    def _take(self, n):
+        if not self._fill(n):
+            return None
+        data = bytes(self._buf[:n])
+        del self._buf[:n]
+        return data
+
+    def next(self):
+        header = self._take(_HEADER.size)
+        if header is None:
+            return None
+        kind, slot, meta_len, body_len = _HEADER.unpack(header)
+        meta = self._take(meta_len)
+        body = self._take(body_len)
+        if meta is None or body is None:
+            return None
+        return kind, slot, (json.loads(meta) if meta else {}), body
+
+
+class _LineWriter:
+    """sys.stdout/sys.stderr replacement: writes whole lines, each tagged with the request id
+    of the invocation running on the current thread, so the executor can attribute it."""
+
+    encoding = "utf-8"
+    errors = "replace"
+
+    def __init__(self, fd):
+        self._fd = fd
+        self._buffers = _thread._local()
+
+    def write(self, text):
+        if not isinstance(text, str):
+            raise TypeError("write() argument must be str, not " + type(text).__name__)
+        pending = getattr(self._buffers, "text", "") + text
+        if "\n" in pending:
+            lines = pending.split("\n")
+            pending = lines.pop()
+            self._emit(lines)
+        self._buffers.text = pending
+        return len(text)
+
+    def _emit(self, lines):
+        rid = getattr(_local, "request_id", None)
+        prefix = "\x1e" + rid + "\x1f" if rid else ""
+        data = "".join(prefix + line + "\n" for line in lines)
+        _write_all(self._fd, data.encode("utf-8", "replace"))
+
+    def end_request(self):
+        pending = getattr(self._buffers, "text", "")
+        if pending:
+            self._buffers.text = ""
+            self._emit([pending])
+
+    def flush(self):
+        pass
+
+    def isatty(self):
+        return False
+
+    def writable(self):
+        return True
+
+    def fileno(self):
+        return self._fd
+
+
+class Context:
+    """The Lambda-compatible context object passed as the handler's second argument."""
+
+    def __init__(self, request_id, deadline_ms, attempt):
+        self.aws_request_id = request_id
+        self.function_name = _FUNCTION
+        self.function_version = _VERSION
+        self.memory_limit_in_mb = _MEMORY
+        self.invoked_function_arn = "arn:aws:lambda:local:000000000000:function:%s:%s" % (
+            _FUNCTION, _VERSION)
+        self.log_group_name = "/aws/lambda/" + _FUNCTION
+        self.log_stream_name = os.environ.get("KUMO_INSTANCE_ID", "")
+        self.attempt = attempt
+        self._deadline_ms = deadline_ms
+
+    def get_remaining_time_in_millis(self):
+        return max(0, int(self._deadline_ms - time.time() * 1000))
+
+
+_FUNCTION = os.environ.get("KUMO_FUNCTION_NAME", "")
+_VERSION = os.environ.get("KUMO_FUNCTION_VERSION", "")
+_MEMORY = int(os.environ.get("KUMO_MEMORY_MB", "0") or 0)
+
+
+def _chunk_bytes(item):
+    if isinstance(item, (bytes, bytearray, memoryview)):
+        return bytes(item)
+    if isinstance(item, str):
+        return item.encode("utf-8")
+    return json.dumps(item).encode("utf-8")
+
+
+def _stream(slot, result):
+    first = next(result, _END)
+    streams_events = isinstance(first, str) and first.startswith(("data:", "event:"))
+    _send(STREAM_START, slot, {"content_type": "text/event-stream" if streams_events
+                               else "text/plain"})
+    item = first
+    while item is not _END:
+        _send(CHUNK, slot, None, _chunk_bytes(item))
+        item = next(result, _END)
+    _send(STREAM_END, slot)
+
+
+_END = object()
+
+
+def _reply(slot, result):
+    if hasattr(result, "__next__") and hasattr(result, "__iter__"):
+        _stream(slot, result)
+    elif isinstance(result, (bytes, bytearray, memoryview)):
+        _send(RESULT, slot, {"content_type": "application/octet-stream"}, bytes(result))
+    else:
+        try:
+            body = json.dumps(result).encode("utf-8")
+        except (TypeError, ValueError) as e:
+            _send(ERROR, slot, {"type": "Runtime.MarshalError", "message": str(e)})
+            return
+        _send(RESULT, slot, {"content_type": "application/json"}, body)
+
+
+def _out_of_memory(slot):
+    global _reserve
+    _reserve = None
+    try:
+        _send(OOM, slot, {"type": "OutOfMemory", "message": "MemoryError"})
+    finally:
+        os._exit(137)
+
+
+def _invoke(handler, slot, meta, body):
+    _local.request_id = meta.get("request_id", "")
+    oom = False
+    try:
+        event = json.loads(body) if body else None
+        context = Context(_local.request_id, meta.get("deadline_ms", 0), meta.get("attempt", 1))
+        _reply(slot, handler(event, context))
+    except MemoryError:
+        oom = True
+    except BaseException as e:  # noqa: B902 - anything the handler raises is its error
+        import traceback
+        traceback.print_exc()
+        _send(ERROR, slot, {"type": type(e).__name__, "message": str(e)})
+    finally:
+        sys.stdout.end_request()
+        sys.stderr.end_request()
+        _local.request_id = None
+    if oom:
+        _out_of_memory(slot)
+
+
+def _load_handler(spec):
+    module_name, _, function_name = spec.rpartition(".")
+    if not module_name:
+        raise ValueError("handler '%s' must be module.function" % spec)
+    __import__(module_name)
+    module = sys.modules[module_name]
+    handler = getattr(module, function_name, None)
+    if not callable(handler):
+        raise AttributeError("module '%s' has no function '%s'" % (module_name, function_name))
+    return handler
+
+
+def main():
+    sys.path[0] = os.getcwd()
+    sys.stdout = _LineWriter(1)
+    sys.stderr = _LineWriter(2)
+    oom = False
+    try:
+        handler = _load_handler(os.environ.get("KUMO_HANDLER", ""))
+    except MemoryError:
+        oom = True
+    except BaseException as e:  # noqa: B902 - init failures of any kind are reported
+        import traceback
+        traceback.print_exc()
+        _send(INIT_ERROR, 0, {"type": type(e).__name__, "message": str(e)})
+        os._exit(1)
+    if oom:
+        _out_of_memory(0)
+    concurrency = int(os.environ.get("KUMO_CONCURRENCY", "1") or 1)
+    reader = _Reader(_CONTROL_FD)
+    _send(READY, 0)
+    while True:
+        frame = reader.next()
+        if frame is None:
+            os._exit(0)
+        kind, slot, meta, body = frame
+        if kind != INVOKE:
+            continue
+        if concurrency > 1:
+            _thread.start_new_thread(_invoke, (handler, slot, meta, body))
+        else:
+            _invoke(handler, slot, meta, body)
+
+
+main()
