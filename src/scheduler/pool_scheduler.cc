@@ -71,14 +71,24 @@ PoolScheduler::PoolScheduler(executor::Launcher& launcher, const Clock& clock,
       scaling_(scaling),
       kpa_(kpa) {}
 
+// Waits for every retired instance to be free of running actions before destroying it:
+// dropping the last reference on the instance's own thread would make it join itself.
 PoolScheduler::~PoolScheduler() {
   shutdown();
-  std::vector<SlotPtr> dead;
-  {
-    std::lock_guard lock(mu_);
-    dead.swap(graveyard_);
+  std::unique_lock lock(mu_);
+  while (!graveyard_.empty()) {
+    std::vector<SlotPtr> dead;
+    std::vector<SlotPtr> kept;
+    for (SlotPtr& s : graveyard_) (s.use_count() == 1 ? dead : kept).push_back(std::move(s));
+    graveyard_.swap(kept);
+    if (dead.empty()) {
+      released_.wait(lock);
+      continue;
+    }
+    lock.unlock();
+    dead.clear();  // waits for the instances' threads, which may still take mu_
+    lock.lock();
   }
-  dead.clear();  // waits for the instances' threads, which may still take mu_
 }
 
 void PoolScheduler::configure(const PoolConfig& config) {
@@ -187,6 +197,7 @@ Pool* PoolScheduler::find_locked(const std::string& function, uint64_t pool_id) 
 // Carries out a pool's decisions with mu_ released. Launches and completions can decide
 // more, so it loops until nothing is left.
 void PoolScheduler::run(const std::string& function, uint64_t pool_id, Actions actions) {
+  if (actions.empty()) return;
   while (!actions.empty()) {
     for (const ScaleEvent& e : actions.events) scaling_.on_scale(function, e.what, e.instances);
     for (FailAction& f : actions.failures) fail(function, f);
@@ -200,6 +211,8 @@ void PoolScheduler::run(const std::string& function, uint64_t pool_id, Actions a
     for (LaunchAction& l : actions.launches) append(next, launch(function, pool_id, l));
     actions = std::move(next);
   }
+  { std::lock_guard lock(mu_); }  // orders the notify after a waiter's use_count() check
+  released_.notify_all();
 }
 
 Actions PoolScheduler::launch(const std::string& function, uint64_t pool_id,

@@ -13,10 +13,12 @@
 //
 // Ownership: instances belong to the pools; an instance the pool lets go of is stopped and
 // destroyed later by tick(), shutdown() or the destructor, never on an executor thread
-// (destroying an instance waits for its threads). The Launcher, Clock and observers must
-// outlive this object. Thread-safe.
+// (destroying an instance waits for its threads, so it must not happen on one of them). The
+// Launcher, Clock and observers must outlive this object. Thread-safe, except that
+// shutdown() and the destructor must not be called from a ReplyHandler.
 #pragma once
 
+#include <condition_variable>
 #include <functional>
 #include <map>
 #include <memory>
@@ -72,6 +74,8 @@ class PoolScheduler final : public Scheduler {
   const KpaConfig kpa_;
 
   mutable std::mutex mu_;
+  // Notified when run() has let go of its actions (and the instances they held).
+  std::condition_variable released_;
   std::map<std::string, Entry> pools_;  // Guarded by mu_.
   std::vector<SlotPtr> graveyard_;      // Guarded by mu_.
   uint64_t next_pool_id_ = 1;           // Guarded by mu_.
