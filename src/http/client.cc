@@ -9,6 +9,8 @@
 
 #include <array>
 #include <charconv>
+#include <cstdint>
+#include <limits>
 #include <optional>
 
 namespace kumo::http {
@@ -154,7 +156,7 @@ struct Client::State {
       auto write_ec = run([&](auto h) { bhttp::async_write(stream, req, std::move(h)); });
       // Read even after a failed write: a server may answer early (413) and close.
       parser.emplace();
-      parser->body_limit(boost::none);
+      parser->body_limit(std::numeric_limits<std::uint64_t>::max());  // none misbehaves in 1.74
       auto ec = whole ? run([&](auto h) { bhttp::async_read(stream, buffer, *parser, std::move(h)); })
                       : run([&](auto h) {
                           bhttp::async_read_header(stream, buffer, *parser, std::move(h));

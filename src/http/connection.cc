@@ -5,6 +5,8 @@
 #include <spdlog/spdlog.h>
 
 #include <chrono>
+#include <cstdint>
+#include <limits>
 #include <exception>
 #include <utility>
 
@@ -79,8 +81,9 @@ void Connection::read_header() {
   if (closed()) return;
   parser_.emplace();
   parser_->header_limit(kHeaderLimit);
-  // Checked against the route's limit once the header names the route.
-  parser_->body_limit(boost::none);
+  // Checked against the route's limit once the header names the route. (Not boost::none:
+  // Beast 1.74 compares Content-Length against an empty optional as "over the limit".)
+  parser_->body_limit(std::numeric_limits<std::uint64_t>::max());
   bhttp::async_read_header(socket_, buffer_, *parser_,
                            [self = shared_from_this()](beast::error_code ec, size_t) {
                              self->on_header(ec);
