@@ -140,6 +140,7 @@ void ExecInstance::serve(const Job& job, http::Client& client) {
   auto response = client.request(method, target, *body, forwarded_headers(job.inv),
                                  std::max(left, milliseconds(0)) + std::chrono::seconds(1));
   if (response) {
+    sync_output();
     finish(job.slot, ok_reply(std::move(*response)));
     return;
   }

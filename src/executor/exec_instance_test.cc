@@ -14,7 +14,7 @@ using testing::RecordingObserver;
 using testing::ReplyRecorder;
 
 constexpr const char* kServer = R"(
-import json, os, sys
+import json, os, sys, time
 from http.server import BaseHTTPRequestHandler, HTTPServer
 
 class Echo(BaseHTTPRequestHandler):
@@ -22,6 +22,8 @@ class Echo(BaseHTTPRequestHandler):
 
     def answer(self):
         body = self.rfile.read(int(self.headers.get("Content-Length") or 0)).decode()
+        if self.path == "/sleep":
+            time.sleep(60)
         print("serving", self.path, flush=True)
         out = json.dumps({"method": self.command, "path": self.path, "body": body,
                           "test": self.headers.get("X-Test"),
@@ -121,6 +123,24 @@ TEST_F(ExecInstanceTest, ProgramThatExitsBeforeListeningFailsInit) {
   auto exit = observer_.wait_exit();
   ASSERT_TRUE(exit);
   EXPECT_EQ(exit->exit_code, 4);
+}
+
+TEST_F(ExecInstanceTest, RequestPastItsTimeoutKillsTheProgram) {
+  auto instance = launcher_->launch(spec_, observer_);
+  ASSERT_TRUE(instance) << instance.error().message;
+  ASSERT_TRUE(observer_.wait_ready());
+  Invocation inv = testing::make_invocation("", std::chrono::milliseconds(300));
+  inv.http = HttpCall{"GET", "/sleep", "", {}, ""};
+  ReplyRecorder recorder;
+  (*instance)->invoke(inv, recorder.handler());
+  auto reply = recorder.wait();
+  ASSERT_TRUE(reply);
+  EXPECT_EQ(reply->outcome, Outcome::kTimeout);
+  EXPECT_EQ(reply->error_message, "function timed out after 0.30 s");
+  auto exit = observer_.wait_exit();
+  ASSERT_TRUE(exit);
+  EXPECT_TRUE(exit->requested);
+  EXPECT_EQ(recorder.done_calls(), 1);
 }
 
 }  // namespace

@@ -1,6 +1,7 @@
 #include "executor/process_instance.h"
 
 #include <poll.h>
+#include <sys/ioctl.h>
 #include <signal.h>
 #include <sys/eventfd.h>
 #include <sys/wait.h>
@@ -262,25 +263,71 @@ bool ProcessInstance::read_output(int fd, LineSplitter& splitter, const char* st
 
 bool ProcessInstance::poll_once(std::optional<milliseconds> wait) {
   pollfd fds[5] = {
-      {proc_.stdout_fd.get(), POLLIN, 0}, {proc_.stderr_fd.get(), POLLIN, 0},
-      {wake_fd_.get(), POLLIN, 0},        {control_fd(), POLLIN, 0},
+      {stdout_eof_ ? -1 : proc_.stdout_fd.get(), POLLIN, 0},
+      {stderr_eof_ ? -1 : proc_.stderr_fd.get(), POLLIN, 0},
+      {wake_fd_.get(), POLLIN, 0},
+      {control_fd(), POLLIN, 0},
       {proc_.pidfd.get(), POLLIN, 0},
   };
   int rc = ::poll(fds, 5, wait ? static_cast<int>(wait->count()) : -1);
   KUMO_CHECK(rc >= 0 || errno == EINTR);
-  if (fds[0].revents && !read_output(fds[0].fd, stdout_lines_, "stdout")) {
-    proc_.stdout_fd.reset();
-  }
-  if (fds[1].revents && !read_output(fds[1].fd, stderr_lines_, "stderr")) {
-    proc_.stderr_fd.reset();
-  }
+  if (fds[0].revents && !read_output(fds[0].fd, stdout_lines_, "stdout")) stdout_eof_ = true;
+  if (fds[1].revents && !read_output(fds[1].fd, stderr_lines_, "stderr")) stderr_eof_ = true;
   if (fds[2].revents) {
     uint64_t count = 0;
     ssize_t n = ::read(wake_fd_.get(), &count, sizeof(count));
     (void)n;
   }
   if (fds[3].revents) on_control_readable();
+  serve_output_sync();
   return fds[4].revents != 0;
+}
+
+bool ProcessInstance::output_pending() const {
+  int queued = 0;
+  for (const UniqueFd* fd : {&proc_.stdout_fd, &proc_.stderr_fd}) {
+    int n = 0;
+    if (fd->valid() && ioctl(fd->get(), FIONREAD, &n) == 0) queued += n;
+  }
+  return queued > 0;
+}
+
+void ProcessInstance::sync_output() {
+  if (!output_pending()) return;  // the common case costs two ioctls, no thread hop
+  uint64_t ticket;
+  {
+    std::lock_guard lock(mu_);
+    ticket = ++sync_requested_;
+  }
+  uint64_t one = 1;
+  ssize_t n = ::write(wake_fd_.get(), &one, sizeof(one));
+  (void)n;
+  std::unique_lock lock(mu_);
+  exit_cv_.wait_for(lock, milliseconds(100), [&] { return sync_done_ >= ticket || exited_; });
+}
+
+void ProcessInstance::serve_output_sync() {
+  uint64_t requested;
+  {
+    std::lock_guard lock(mu_);
+    requested = sync_requested_;
+    if (requested == sync_done_) return;
+  }
+  // Read what is queued now (the requester saw it queued before asking), within bounds so
+  // that a process writing without pause cannot hold the I/O thread here.
+  for (int round = 0; round < 64 && output_pending(); ++round) {
+    if (!stdout_eof_ && !read_output(proc_.stdout_fd.get(), stdout_lines_, "stdout")) {
+      stdout_eof_ = true;
+    }
+    if (!stderr_eof_ && !read_output(proc_.stderr_fd.get(), stderr_lines_, "stderr")) {
+      stderr_eof_ = true;
+    }
+  }
+  {
+    std::lock_guard lock(mu_);
+    sync_done_ = requested;
+  }
+  exit_cv_.notify_all();
 }
 
 bool ProcessInstance::process_gone(bool pidfd_readable) {
@@ -317,7 +364,7 @@ void ProcessInstance::drain_after_exit() {
   // A process that escaped the group (setsid) could hold them open: give up after a while.
   auto until = std::chrono::steady_clock::now() + milliseconds(500);
   proc_.pidfd.reset();
-  while (proc_.stdout_fd.valid() || proc_.stderr_fd.valid() || control_open()) {
+  while (!stdout_eof_ || !stderr_eof_ || control_open()) {
     auto left = std::chrono::ceil<milliseconds>(until - std::chrono::steady_clock::now());
     if (left.count() <= 0) break;
     poll_once(left);

@@ -83,6 +83,9 @@ class ProcessInstance : public Instance {
   // Waits until the process is gone or `limit` passed; true when gone.
   bool wait_for_exit(std::chrono::milliseconds limit);
   void note_oom() { oom_reported_ = true; }
+  // Returns once the output the process wrote so far is in the log (bounded wait), so that
+  // lines written during an invocation are attributed to it before it is finished.
+  void sync_output();
   // The request id of the only invocation in flight; empty when there are none or several.
   std::string sole_request_id();
   bool ready() const { return ready_; }
@@ -100,7 +103,7 @@ class ProcessInstance : public Instance {
   // The process is gone: in-flight invocations are finished; stop helper threads.
   virtual void on_process_gone() {}
 
-  std::mutex mu_;  // Guards pending_, reaped_, exited_, late_threads_, next_slot_.
+  std::mutex mu_;  // Guards pending_, reaped_, exited_, sync_*, late_threads_, next_slot_.
 
  private:
   void io_loop();
@@ -111,6 +114,10 @@ class ProcessInstance : public Instance {
   // One poll over every fd; true when the pidfd says the process exited.
   bool poll_once(std::optional<std::chrono::milliseconds> wait);
   bool process_gone(bool pidfd_readable);
+  // True when stdout or stderr has unread bytes. Any thread: the pipes stay open until
+  // destruction.
+  bool output_pending() const;
+  void serve_output_sync();
   void drain_after_exit();
   void exit_sequence(int status);
   Reply crash_reply(const ExitInfo& info) const;
@@ -120,6 +127,8 @@ class ProcessInstance : public Instance {
   UniqueFd wake_fd_;
   std::thread io_thread_;
   LineSplitter stdout_lines_, stderr_lines_;
+  bool stdout_eof_ = false;  // I/O thread only
+  bool stderr_eof_ = false;  // I/O thread only
   SteadyTime init_deadline_;
   std::atomic<bool> ready_{false};
   std::atomic<bool> init_reported_{false};
@@ -129,6 +138,8 @@ class ProcessInstance : public Instance {
   uint32_t next_slot_ = 1;               // Guarded by mu_.
   bool reaped_ = false;                  // Guarded by mu_.
   bool exited_ = false;                  // Guarded by mu_.
+  uint64_t sync_requested_ = 0;          // Guarded by mu_.
+  uint64_t sync_done_ = 0;               // Guarded by mu_.
   std::condition_variable exit_cv_;
   std::vector<std::thread> late_threads_;  // Guarded by mu_.
 };

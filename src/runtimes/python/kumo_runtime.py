@@ -125,10 +125,9 @@ class Context:
         self.function_name = _FUNCTION
         self.function_version = _VERSION
         self.memory_limit_in_mb = _MEMORY
-        self.invoked_function_arn = "arn:aws:lambda:local:000000000000:function:%s:%s" % (
-            _FUNCTION, _VERSION)
-        self.log_group_name = "/aws/lambda/" + _FUNCTION
-        self.log_stream_name = os.environ.get("KUMO_INSTANCE_ID", "")
+        self.invoked_function_arn = _ARN
+        self.log_group_name = _LOG_GROUP
+        self.log_stream_name = _INSTANCE
         self.attempt = attempt
         self._deadline_ms = deadline_ms
 
@@ -139,6 +138,9 @@ class Context:
 _FUNCTION = os.environ.get("KUMO_FUNCTION_NAME", "")
 _VERSION = os.environ.get("KUMO_FUNCTION_VERSION", "")
 _MEMORY = int(os.environ.get("KUMO_MEMORY_MB", "0") or 0)
+_INSTANCE = os.environ.get("KUMO_INSTANCE_ID", "")
+_ARN = "arn:aws:lambda:local:000000000000:function:%s:%s" % (_FUNCTION, _VERSION)
+_LOG_GROUP = "/aws/lambda/" + _FUNCTION
 
 
 def _chunk_bytes(item):
