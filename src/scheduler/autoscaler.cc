@@ -31,7 +31,9 @@ Autoscaler::Autoscaler(KpaConfig config, TimePoint start)
 // far enough from the last kept one. Dropping the others bounds memory under heavy traffic
 // and errs by at most a couple of granules (stable window / 600, 100 ms by default).
 void Autoscaler::observe(TimePoint now, double value) {
-  if (value == value_) return;
+  if (value == value_) {
+    return;
+  }
   if (now > last_change_) {
     Duration granule = config_.stable_window / 600;
     Checkpoint p{last_change_, integral_};
@@ -48,19 +50,27 @@ void Autoscaler::observe(TimePoint now, double value) {
 }
 
 double Autoscaler::integral_now(TimePoint now) const {
-  if (now <= last_change_) return integral_;
+  if (now <= last_change_) {
+    return integral_;
+  }
   return integral_ + value_ * seconds(now - last_change_);
 }
 
 // The integral at an earlier time, interpolated between the nearest kept points.
 double Autoscaler::integral_at(TimePoint t) const {
-  if (t <= start_) return 0;
-  if (t >= last_change_) return integral_now(t);
+  if (t <= start_) {
+    return 0;
+  }
+  if (t >= last_change_) {
+    return integral_now(t);
+  }
   TimePoint prev_at = start_;
   double prev_integral = 0;
   for (const Checkpoint& c : checkpoints_) {
     if (c.at >= t) {
-      if (c.at == prev_at) return c.integral;
+      if (c.at == prev_at) {
+        return c.integral;
+      }
       double f = seconds(t - prev_at) / seconds(c.at - prev_at);
       return prev_integral + f * (c.integral - prev_integral);
     }
@@ -81,13 +91,19 @@ void Autoscaler::record_checkpoint(TimePoint now) {
 // Keeps one checkpoint at or before the stable window's start, to interpolate from.
 void Autoscaler::prune(TimePoint now) {
   TimePoint horizon = now - config_.stable_window;
-  while (checkpoints_.size() > 1 && checkpoints_[1].at <= horizon) checkpoints_.pop_front();
+  while (checkpoints_.size() > 1 && checkpoints_[1].at <= horizon) {
+    checkpoints_.pop_front();
+  }
 }
 
 double Autoscaler::average(TimePoint now, Duration window) const {
   TimePoint from = std::max(start_, now - window);
-  if (checkpoints_.front().at > from) from = checkpoints_.front().at;
-  if (now <= from) return value_;
+  if (checkpoints_.front().at > from) {
+    from = checkpoints_.front().at;
+  }
+  if (now <= from) {
+    return value_;
+  }
   return (integral_now(now) - integral_at(from)) / seconds(now - from);
 }
 
@@ -99,7 +115,9 @@ int Autoscaler::desired(TimePoint now, const ScaleInput& in) {
   int ready = std::max(1, in.ready_instances);
   bool over = panic >= config_.panic_threshold * ready;
   if (over) {
-    if (!panic_seen_) max_panic_desired_ = 0;
+    if (!panic_seen_) {
+      max_panic_desired_ = 0;
+    }
     panic_seen_ = now;
   } else if (panic_seen_ && now - *panic_seen_ >= config_.stable_window) {
     panic_seen_.reset();

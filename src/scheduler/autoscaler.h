@@ -72,8 +72,8 @@ class Autoscaler {
   KpaConfig config_;
   TimePoint start_;
   TimePoint last_change_;
-  double value_ = 0;           // concurrency since last_change_
-  double integral_ = 0;        // concurrency-seconds up to last_change_
+  double value_ = 0;     // concurrency since last_change_
+  double integral_ = 0;  // concurrency-seconds up to last_change_
   std::deque<Checkpoint> checkpoints_;
   // Set while in panic mode: the last time the panic condition held (Knative's panicTime).
   std::optional<TimePoint> panic_seen_;

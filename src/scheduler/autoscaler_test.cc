@@ -23,8 +23,7 @@ class AutoscalerTest : public ::testing::Test {
 
   TimePoint now_ = TimePoint(std::chrono::hours(1));
   Autoscaler auto_{KpaConfig{}, now_};
-  ScaleInput in_{.ready_instances = 1, .concurrency = 1, .min_instances = 0,
-                 .max_instances = 100};
+  ScaleInput in_{.ready_instances = 1, .concurrency = 1, .min_instances = 0, .max_instances = 100};
 };
 
 TEST_F(AutoscalerTest, DesiredIsAverageConcurrencyOverSeventyPercentTarget) {

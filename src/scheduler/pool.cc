@@ -1,9 +1,9 @@
 #include "scheduler/pool.h"
 
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <utility>
-
-#include <fmt/format.h>
 
 #include "common/check.h"
 
@@ -18,8 +18,12 @@ int64_t millis(Duration d) {
 }
 
 std::string describe_exit(const executor::ExitInfo& info) {
-  if (info.oom) return "out of memory";
-  if (info.signal != 0) return fmt::format("killed by signal {}", info.signal);
+  if (info.oom) {
+    return "out of memory";
+  }
+  if (info.signal != 0) {
+    return fmt::format("killed by signal {}", info.signal);
+  }
   return fmt::format("exit code {}", info.exit_code);
 }
 
@@ -88,7 +92,9 @@ Actions Pool::launch_failed(uint64_t token, const Error& error, TimePoint now) {
 Actions Pool::on_ready(uint64_t token, TimePoint now) {
   Actions out;
   auto it = members_.find(token);
-  if (it == members_.end()) return out;
+  if (it == members_.end()) {
+    return out;
+  }
   it->second.ready = true;
   it->second.last_used = now;
   proactive_after_ = now;  // the code initialises fine: no reason to hold back
@@ -105,7 +111,9 @@ Actions Pool::on_init_failed(uint64_t token, const executor::Reply& error, TimeP
 Actions Pool::on_exit(uint64_t token, const executor::ExitInfo& info, TimePoint now) {
   Actions out;
   auto it = members_.find(token);
-  if (it == members_.end()) return out;  // we stopped it ourselves
+  if (it == members_.end()) {
+    return out;  // we stopped it ourselves
+  }
   if (!it->second.ready) {
     executor::Reply reply;
     reply.outcome = executor::Outcome::kInitError;
@@ -150,7 +158,9 @@ Actions Pool::tick(TimePoint now) {
 Actions Pool::drain_all(const executor::Reply& reply) {
   Actions out;
   fail_front(queue_.size(), reply, out);
-  while (!members_.empty()) drop(members_.begin()->first, true, out);
+  while (!members_.empty()) {
+    drop(members_.begin()->first, true, out);
+  }
   desired_ = 0;
   return out;
 }
@@ -158,7 +168,9 @@ Actions Pool::drain_all(const executor::Reply& reply) {
 PoolStats Pool::stats() const {
   PoolStats s;
   for (const auto& [token, m] : members_) {
-    if (m.dying) continue;  // already gone, as far as anyone can use it
+    if (m.dying) {
+      continue;  // already gone, as far as anyone can use it
+    }
     if (!m.ready || !m.slot) {
       ++s.starting;
     } else if (m.in_flight > 0) {
@@ -174,9 +186,7 @@ PoolStats Pool::stats() const {
 
 // ---- routing -------------------------------------------------------------------------
 
-bool Pool::usable(const Member& m) const {
-  return m.ready && m.slot && !m.dying && current(m);
-}
+bool Pool::usable(const Member& m) const { return m.ready && m.slot && !m.dying && current(m); }
 
 int Pool::count_current(bool starting_only) const {
   return static_cast<int>(std::count_if(members_.begin(), members_.end(), [&](const auto& e) {
@@ -185,9 +195,7 @@ int Pool::count_current(bool starting_only) const {
   }));
 }
 
-int Pool::count_ready_current() const {
-  return count_current(false) - count_current(true);
-}
+int Pool::count_ready_current() const { return count_current(false) - count_current(true); }
 
 // The "pack" policy: busy-but-not-full first, then idle; most recently used first. Returns
 // 0 when no ready instance of the current version has a free slot.
@@ -195,7 +203,9 @@ uint64_t Pool::pick() {
   uint64_t best = 0;
   const Member* b = nullptr;
   for (const auto& [token, m] : members_) {
-    if (!usable(m) || m.in_flight >= m.concurrency) continue;
+    if (!usable(m) || m.in_flight >= m.concurrency) {
+      continue;
+    }
     bool better = b == nullptr || (m.in_flight > 0) > (b->in_flight > 0) ||
                   ((m.in_flight > 0) == (b->in_flight > 0) && m.last_used > b->last_used);
     if (better) {
@@ -216,7 +226,9 @@ void Pool::dispatch(uint64_t token, Member& m, Request req, bool cold, TimePoint
 void Pool::dispatch_queue(TimePoint now, Actions& out) {
   while (!queue_.empty()) {
     uint64_t token = pick();
-    if (token == 0) return;
+    if (token == 0) {
+      return;
+    }
     Request req = std::move(queue_.front());
     queue_.pop_front();
     dispatch(token, members_.at(token), std::move(req), false, now, out);
@@ -247,8 +259,8 @@ void Pool::expire(TimePoint now, Actions& out) {
     reply.error_message = fmt::format(
         "function '{}': no instance was free within {} ms; retry later or raise max_instances",
         function(), millis(r.inv.timeout));
-    out.failures.push_back({std::move(r), std::move(reply), config_.launch.version,
-                            config_.launch.memory_mb});
+    out.failures.push_back(
+        {std::move(r), std::move(reply), config_.launch.version, config_.launch.memory_mb});
   }
   queue_ = std::move(kept);
 }
@@ -274,8 +286,8 @@ void Pool::launch(int n, Actions& out, TimePoint now) {
 void Pool::scale_out(TimePoint now, Actions& out) {
   int conc = std::max(1, config_.launch.concurrency);
   int total = count_current(false);
-  int64_t shortage = static_cast<int64_t>(queue_.size()) -
-                     static_cast<int64_t>(count_current(true)) * conc;
+  int64_t shortage =
+      static_cast<int64_t>(queue_.size()) - static_cast<int64_t>(count_current(true)) * conc;
   int n = 0;
   while (shortage > 0 && total + n < config_.max_instances) {
     ++n;
@@ -285,14 +297,18 @@ void Pool::scale_out(TimePoint now, Actions& out) {
     int floor = std::min(std::max(desired_, config_.min_instances), config_.max_instances);
     n = std::max(n, floor - total);
   }
-  if (n > 0) launch(n, out, now);
+  if (n > 0) {
+    launch(n, out, now);
+  }
 }
 
 void Pool::scale_down(TimePoint now, Actions& out) {
   std::vector<uint64_t> old;
   std::vector<std::pair<TimePoint, uint64_t>> idle;
   for (const auto& [token, m] : members_) {
-    if (m.in_flight > 0 || m.dying) continue;
+    if (m.in_flight > 0 || m.dying) {
+      continue;
+    }
     if (!current(m)) {
       old.push_back(token);
     } else if (m.ready && m.slot && now - m.last_used > config_.idle_timeout) {
@@ -306,7 +322,9 @@ void Pool::scale_down(TimePoint now, Actions& out) {
   for (; stopped < idle.size() && total > floor; ++stopped, --total) {
     drop(idle[stopped].second, true, out);
   }
-  for (uint64_t token : old) drop(token, true, out);
+  for (uint64_t token : old) {
+    drop(token, true, out);
+  }
   if (stopped + old.size() > 0) {
     out.events.push_back({"scale down", stats().total()});
   }
@@ -316,7 +334,9 @@ void Pool::drop(uint64_t token, bool stop, Actions& out) {
   auto it = members_.find(token);
   KUMO_CHECK(it != members_.end());
   if (it->second.slot) {
-    if (stop) out.stops.push_back(it->second.slot);
+    if (stop) {
+      out.stops.push_back(it->second.slot);
+    }
     out.retired.push_back(std::move(it->second.slot));
   }
   members_.erase(it);
@@ -324,8 +344,8 @@ void Pool::drop(uint64_t token, bool stop, Actions& out) {
 
 void Pool::fail_front(size_t n, const executor::Reply& reply, Actions& out) {
   for (size_t i = 0; i < n && !queue_.empty(); ++i) {
-    out.failures.push_back({std::move(queue_.front()), reply, config_.launch.version,
-                            config_.launch.memory_mb});
+    out.failures.push_back(
+        {std::move(queue_.front()), reply, config_.launch.version, config_.launch.memory_mb});
     queue_.pop_front();
   }
 }
@@ -333,15 +353,18 @@ void Pool::fail_front(size_t n, const executor::Reply& reply, Actions& out) {
 // The requests this instance would have served get its init error (all of the queue when
 // no other instance is on the way), so a broken deploy answers at once instead of timing
 // out; the rest wait for the other instances.
-void Pool::init_failed(uint64_t token, const executor::Reply& reply, TimePoint now,
-                       Actions& out) {
+void Pool::init_failed(uint64_t token, const executor::Reply& reply, TimePoint now, Actions& out) {
   auto it = members_.find(token);
-  if (it == members_.end()) return;
+  if (it == members_.end()) {
+    return;
+  }
   int conc = it->second.concurrency;
   bool was_current = current(it->second);
   drop(token, true, out);
   out.events.push_back({"init failed", stats().total()});
-  if (!was_current) return;
+  if (!was_current) {
+    return;
+  }
   proactive_after_ = now + kProactiveRetryDelay;
   bool others = count_current(false) > 0;
   fail_front(others ? static_cast<size_t>(conc) : queue_.size(), reply, out);
@@ -349,7 +372,9 @@ void Pool::init_failed(uint64_t token, const executor::Reply& reply, TimePoint n
 
 void Pool::observe(TimePoint now) {
   int in_flight = 0;
-  for (const auto& e : members_) in_flight += e.second.in_flight;
+  for (const auto& e : members_) {
+    in_flight += e.second.in_flight;
+  }
   autoscaler_.observe(now, in_flight + static_cast<double>(queue_.size()));
 }
 

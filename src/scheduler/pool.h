@@ -72,7 +72,7 @@ struct FailAction {
 };
 
 struct ScaleEvent {
-  std::string what;  // "scale up", "scale down", "instance crashed", ...
+  std::string what;   // "scale up", "scale down", "instance crashed", ...
   int instances = 0;  // instances in the pool after the event
 };
 
@@ -96,8 +96,7 @@ class Pool {
 
   // Routes a request, or queues it (starting an instance when capacity is short).
   // kThrottled when max_queue requests already wait; the handler is then not called.
-  Result<Actions> submit(executor::Invocation inv, executor::ReplyHandler handler,
-                         TimePoint now);
+  Result<Actions> submit(executor::Invocation inv, executor::ReplyHandler handler, TimePoint now);
 
   // Same version: new limits. New version: new requests go to new instances only; old
   // ones finish what they serve and stop.

@@ -1,9 +1,9 @@
 #include "scheduler/pool_scheduler.h"
 
+#include <fmt/format.h>
+
 #include <functional>
 #include <utility>
-
-#include <fmt/format.h>
 
 namespace kumo::scheduler {
 namespace {
@@ -22,7 +22,9 @@ executor::Reply crash_reply(std::string type, std::string message) {
 
 void append(Actions& to, Actions from) {
   auto move_all = [](auto& dst, auto& src) {
-    for (auto& x : src) dst.push_back(std::move(x));
+    for (auto& x : src) {
+      dst.push_back(std::move(x));
+    }
   };
   move_all(to.launches, from.launches);
   move_all(to.dispatches, from.dispatches);
@@ -46,9 +48,8 @@ class PoolScheduler::SlotObserver final : public executor::InstanceObserver {
                       [&](Pool& p, TimePoint now) { return p.on_ready(token_, now); });
   }
   void on_init_failed(const std::string&, const executor::Reply& error) override {
-    s_.instance_event(function_, pool_id_, [&](Pool& p, TimePoint now) {
-      return p.on_init_failed(token_, error, now);
-    });
+    s_.instance_event(function_, pool_id_,
+                      [&](Pool& p, TimePoint now) { return p.on_init_failed(token_, error, now); });
   }
   void on_exit(const std::string&, const executor::ExitInfo& info) override {
     s_.instance_event(function_, pool_id_,
@@ -63,13 +64,8 @@ class PoolScheduler::SlotObserver final : public executor::InstanceObserver {
 };
 
 PoolScheduler::PoolScheduler(executor::Launcher& launcher, const Clock& clock,
-                             InvocationObserver& invocations, ScaleObserver& scaling,
-                             KpaConfig kpa)
-    : launcher_(launcher),
-      clock_(clock),
-      invocations_(invocations),
-      scaling_(scaling),
-      kpa_(kpa) {}
+                             InvocationObserver& invocations, ScaleObserver& scaling, KpaConfig kpa)
+    : launcher_(launcher), clock_(clock), invocations_(invocations), scaling_(scaling), kpa_(kpa) {}
 
 // Waits for every retired instance to be free of running actions before destroying it:
 // dropping the last reference on the instance's own thread would make it join itself.
@@ -79,7 +75,9 @@ PoolScheduler::~PoolScheduler() {
   while (!graveyard_.empty()) {
     std::vector<SlotPtr> dead;
     std::vector<SlotPtr> kept;
-    for (SlotPtr& s : graveyard_) (s.use_count() == 1 ? dead : kept).push_back(std::move(s));
+    for (SlotPtr& s : graveyard_) {
+      (s.use_count() == 1 ? dead : kept).push_back(std::move(s));
+    }
     graveyard_.swap(kept);
     if (dead.empty()) {
       released_.wait(lock);
@@ -97,7 +95,9 @@ void PoolScheduler::configure(const PoolConfig& config) {
   uint64_t id = 0;
   {
     std::lock_guard lock(mu_);
-    if (shut_down_) return;
+    if (shut_down_) {
+      return;
+    }
     auto it = pools_.find(name);
     if (it == pools_.end()) {
       Entry e{next_pool_id_++, std::make_unique<Pool>(config, kpa_, clock_.now())};
@@ -115,7 +115,9 @@ void PoolScheduler::remove(const std::string& function) {
   {
     std::lock_guard lock(mu_);
     auto it = pools_.find(function);
-    if (it == pools_.end()) return;
+    if (it == pools_.end()) {
+      return;
+    }
     id = it->second.id;
     actions = it->second.pool->drain_all(
         crash_reply("FunctionRemoved", fmt::format("function '{}' was removed", function)));
@@ -135,13 +137,15 @@ Result<void> PoolScheduler::invoke(const std::string& function, executor::Invoca
     }
     auto it = pools_.find(function);
     if (it == pools_.end()) {
-      return make_error(ErrorCode::kNotFound,
-                        fmt::format("function '{}' not found; `kumo ls` lists the deployed ones",
-                                    function));
+      return make_error(
+          ErrorCode::kNotFound,
+          fmt::format("function '{}' not found; `kumo ls` lists the deployed ones", function));
     }
     id = it->second.id;
     auto r = it->second.pool->submit(std::move(inv), std::move(handler), clock_.now());
-    if (!r) return r.error();
+    if (!r) {
+      return r.error();
+    }
     actions = std::move(*r);
   }
   run(function, id, std::move(actions));
@@ -164,9 +168,13 @@ void PoolScheduler::tick() {
   {
     std::lock_guard lock(mu_);
     TimePoint now = clock_.now();
-    for (auto& [name, e] : pools_) work.push_back({name, e.id, e.pool->tick(now)});
+    for (auto& [name, e] : pools_) {
+      work.push_back({name, e.id, e.pool->tick(now)});
+    }
   }
-  for (Work& w : work) run(w.function, w.id, std::move(w.actions));
+  for (Work& w : work) {
+    run(w.function, w.id, std::move(w.actions));
+  }
   collect_garbage();
 }
 
@@ -181,42 +189,61 @@ void PoolScheduler::shutdown() {
     std::lock_guard lock(mu_);
     shut_down_ = true;
     auto reply = crash_reply("ShuttingDown", "the server is shutting down; retry shortly");
-    for (auto& [name, e] : pools_) work.push_back({name, e.id, e.pool->drain_all(reply)});
+    for (auto& [name, e] : pools_) {
+      work.push_back({name, e.id, e.pool->drain_all(reply)});
+    }
     pools_.clear();
   }
-  for (Work& w : work) run(w.function, w.id, std::move(w.actions));
+  for (Work& w : work) {
+    run(w.function, w.id, std::move(w.actions));
+  }
   collect_garbage();
 }
 
 Pool* PoolScheduler::find_locked(const std::string& function, uint64_t pool_id) {
   auto it = pools_.find(function);
-  if (it == pools_.end() || it->second.id != pool_id) return nullptr;
+  if (it == pools_.end() || it->second.id != pool_id) {
+    return nullptr;
+  }
   return it->second.pool.get();
 }
 
 // Carries out a pool's decisions with mu_ released. Launches and completions can decide
 // more, so it loops until nothing is left.
 void PoolScheduler::run(const std::string& function, uint64_t pool_id, Actions actions) {
-  if (actions.empty()) return;
+  if (actions.empty()) {
+    return;
+  }
   while (!actions.empty()) {
-    for (const ScaleEvent& e : actions.events) scaling_.on_scale(function, e.what, e.instances);
-    for (FailAction& f : actions.failures) fail(function, f);
-    for (const SlotPtr& s : actions.stops) s->instance->stop();
+    for (const ScaleEvent& e : actions.events) {
+      scaling_.on_scale(function, e.what, e.instances);
+    }
+    for (FailAction& f : actions.failures) {
+      fail(function, f);
+    }
+    for (const SlotPtr& s : actions.stops) {
+      s->instance->stop();
+    }
     if (!actions.retired.empty()) {
       std::lock_guard lock(mu_);
-      for (SlotPtr& s : actions.retired) graveyard_.push_back(std::move(s));
+      for (SlotPtr& s : actions.retired) {
+        graveyard_.push_back(std::move(s));
+      }
     }
-    for (DispatchAction& d : actions.dispatches) dispatch(function, pool_id, d);
+    for (DispatchAction& d : actions.dispatches) {
+      dispatch(function, pool_id, d);
+    }
     Actions next;
-    for (LaunchAction& l : actions.launches) append(next, launch(function, pool_id, l));
+    for (LaunchAction& l : actions.launches) {
+      append(next, launch(function, pool_id, l));
+    }
     actions = std::move(next);
   }
   { std::lock_guard lock(mu_); }  // orders the notify after a waiter's use_count() check
   released_.notify_all();
 }
 
-Actions PoolScheduler::launch(const std::string& function, uint64_t pool_id,
-                              LaunchAction& action) {
+Actions PoolScheduler::launch(const std::string& function, uint64_t pool_id, LaunchAction& action) {
   auto observer = std::make_unique<SlotObserver>(*this, function, pool_id, action.token);
   auto launched = launcher_.launch(action.spec, *observer);
   std::lock_guard lock(mu_);
@@ -227,7 +254,9 @@ Actions PoolScheduler::launch(const std::string& function, uint64_t pool_id,
   auto slot = std::make_shared<InstanceSlot>();
   slot->observer = std::move(observer);
   slot->instance = std::move(*launched);
-  if (pool) return pool->attach(action.token, std::move(slot), clock_.now());
+  if (pool) {
+    return pool->attach(action.token, std::move(slot), clock_.now());
+  }
   Actions orphan;  // the pool went away while this instance started
   orphan.stops.push_back(slot);
   orphan.retired.push_back(std::move(slot));
@@ -236,8 +265,7 @@ Actions PoolScheduler::launch(const std::string& function, uint64_t pool_id,
 
 // Wraps the caller's handler: on completion the pool learns of the free slot first, then
 // metering, then the caller, then any queued request is sent to the slot.
-void PoolScheduler::dispatch(const std::string& function, uint64_t pool_id,
-                             DispatchAction& d) {
+void PoolScheduler::dispatch(const std::string& function, uint64_t pool_id, DispatchAction& d) {
   InvocationRecord base;
   base.function = function;
   base.version = d.version;
@@ -257,12 +285,16 @@ void PoolScheduler::dispatch(const std::string& function, uint64_t pool_id,
     Actions next;
     {
       std::lock_guard lock(mu_);
-      if (Pool* pool = find_locked(function, pool_id)) next = pool->on_complete(token, reply.outcome, now);
+      if (Pool* pool = find_locked(function, pool_id)) {
+        next = pool->on_complete(token, reply.outcome, now);
+      }
     }
     record.duration_us = micros(now - dispatched);
     record.outcome = reply.outcome;
     invocations_.on_invocation(record);
-    if (done) done(std::move(reply));
+    if (done) {
+      done(std::move(reply));
+    }
     run(function, pool_id, std::move(next));
   };
   d.slot->instance->invoke(std::move(d.request.inv), std::move(wrapped));
@@ -278,7 +310,9 @@ void PoolScheduler::fail(const std::string& function, FailAction& f) {
   record.memory_mb = f.memory_mb;
   record.outcome = f.reply.outcome;
   invocations_.on_invocation(record);
-  if (f.request.handler.on_done) f.request.handler.on_done(std::move(f.reply));
+  if (f.request.handler.on_done) {
+    f.request.handler.on_done(std::move(f.reply));
+  }
 }
 
 void PoolScheduler::instance_event(const std::string& function, uint64_t pool_id,
@@ -287,7 +321,9 @@ void PoolScheduler::instance_event(const std::string& function, uint64_t pool_id
   {
     std::lock_guard lock(mu_);
     Pool* pool = find_locked(function, pool_id);
-    if (pool == nullptr) return;
+    if (pool == nullptr) {
+      return;
+    }
     actions = event(*pool, clock_.now());
   }
   run(function, pool_id, std::move(actions));

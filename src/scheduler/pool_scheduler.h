@@ -36,8 +36,8 @@ namespace kumo::scheduler {
 
 class PoolScheduler final : public Scheduler {
  public:
-  PoolScheduler(executor::Launcher& launcher, const Clock& clock,
-                InvocationObserver& invocations, ScaleObserver& scaling, KpaConfig kpa = {});
+  PoolScheduler(executor::Launcher& launcher, const Clock& clock, InvocationObserver& invocations,
+                ScaleObserver& scaling, KpaConfig kpa = {});
   ~PoolScheduler() override;
 
   PoolScheduler(const PoolScheduler&) = delete;

@@ -1,10 +1,10 @@
 #include "scheduler/pool_scheduler.h"
 
+#include <gtest/gtest.h>
+
 #include <deque>
 #include <string>
 #include <vector>
-
-#include <gtest/gtest.h>
 
 #include "scheduler/fake_executor.h"
 

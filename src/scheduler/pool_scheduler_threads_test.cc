@@ -2,14 +2,14 @@
 // several threads, a ticker, and a shutdown in the middle. Checks the promise that matters
 // under races: every accepted request gets on_done exactly once, and no instance is ever
 // sent more than `concurrency` requests. No sleeps: the threads run as fast as they can.
+#include <gtest/gtest.h>
+
 #include <atomic>
 #include <condition_variable>
 #include <deque>
 #include <mutex>
 #include <thread>
 #include <vector>
-
-#include <gtest/gtest.h>
 
 #include "scheduler/pool_scheduler.h"
 
@@ -22,8 +22,12 @@ class ThreadedInstance final : public executor::Instance {
  public:
   ThreadedInstance(std::string id, int concurrency, executor::InstanceObserver& observer,
                    std::atomic<bool>& overload, std::atomic<int>& alive)
-      : id_(std::move(id)), concurrency_(concurrency), observer_(observer), overload_(overload),
-        alive_(alive), thread_([this] { loop(); }) {
+      : id_(std::move(id)),
+        concurrency_(concurrency),
+        observer_(observer),
+        overload_(overload),
+        alive_(alive),
+        thread_([this] { loop(); }) {
     ++alive_;
   }
   ~ThreadedInstance() override {
@@ -60,7 +64,8 @@ class ThreadedInstance final : public executor::Instance {
     std::unique_lock lock(mu_);
     bool exit_reported = false;
     while (true) {
-      cv_.wait(lock, [&] { return !calls_.empty() || destroying_ || (stopped_ && !exit_reported); });
+      cv_.wait(lock,
+               [&] { return !calls_.empty() || destroying_ || (stopped_ && !exit_reported); });
       if (calls_.empty() && destroying_) return;
       if (!calls_.empty()) {
         executor::ReplyHandler h = std::move(calls_.front());
