@@ -228,6 +228,7 @@ void ProcessInstance::check_deadlines() {
   }
   for (uint32_t slot : expired) {
     if (auto p = take_pending(slot)) {
+      timed_out_ = true;
       kill_group(true);
       Reply reply;
       reply.outcome = Outcome::kTimeout;
@@ -381,7 +382,8 @@ Reply ProcessInstance::crash_reply(const ExitInfo& info) const {
   } else if (info.requested) {
     reply.outcome = Outcome::kCrash;
     reply.error_type = "Crash";
-    reply.error_message = "the instance was stopped";
+    reply.error_message = timed_out_ ? "the instance was killed: another invocation timed out"
+                                     : "the instance was stopped";
   } else {
     reply.outcome = Outcome::kCrash;
     reply.error_type = "Crash";

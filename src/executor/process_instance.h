@@ -134,6 +134,7 @@ class ProcessInstance : public Instance {
   std::atomic<bool> init_reported_{false};
   std::atomic<bool> requested_{false};
   std::atomic<bool> oom_reported_{false};
+  bool timed_out_ = false;  // I/O thread only
   std::map<uint32_t, Pending> pending_;  // Guarded by mu_.
   uint32_t next_slot_ = 1;               // Guarded by mu_.
   bool reaped_ = false;                  // Guarded by mu_.

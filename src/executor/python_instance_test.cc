@@ -296,6 +296,21 @@ TEST_P(PythonInstanceTest, StopEndsInFlightInvocationsExactlyOnce) {
   EXPECT_EQ(late.wait()->outcome, Outcome::kCrash);
 }
 
+TEST_P(PythonInstanceTest, MissingInterpreterFailsTheLaunchAndLeavesNothingBehind) {
+  LauncherOptions options;
+  options.runtime_dir = dir_.path() + "/runtime";
+  options.python = dir_.path() + "/no-such-python";
+  options.use_cgroups = GetParam();
+  options.cgroup_root = default_cgroup_root() + "-test";
+  auto launcher = ProcessLauncher::create(options);
+  ASSERT_TRUE(launcher);
+  auto instance = (*launcher)->launch(spec("def handle(e, c):\n    return 1\n"), observer_);
+  ASSERT_FALSE(instance);
+  EXPECT_NE(instance.error().message.find("exec"), std::string::npos) << instance.error().message;
+  EXPECT_TRUE(std::filesystem::is_empty(dir_.path() + "/instances"));
+  EXPECT_FALSE(observer_.exited());
+}
+
 INSTANTIATE_TEST_SUITE_P(MemoryLimit, PythonInstanceTest, ::testing::Values(true, false),
                          [](const auto& info) { return info.param ? "Cgroup" : "Rlimit"; });
 
