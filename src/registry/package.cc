@@ -1,14 +1,14 @@
 #include "registry/package.h"
 
+#include <archive.h>
+#include <archive_entry.h>
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <array>
 #include <filesystem>
 #include <fstream>
 #include <vector>
-
-#include <archive.h>
-#include <archive_entry.h>
-#include <fmt/format.h>
 
 #include "registry/archive_reader.h"
 
@@ -29,9 +29,9 @@ Result<ArchiveReader> open_targz(std::string_view bytes) {
   archive_read_support_format_tar(a.get());
   archive_read_support_format_gnutar(a.get());
   if (archive_read_open_memory(a.get(), bytes.data(), bytes.size()) != ARCHIVE_OK) {
-    return make_error(ErrorCode::kInvalidArgument,
-                      fmt::format("package is not a valid tar.gz archive: {}",
-                                  archive_error_string(a.get())));
+    return make_error(
+        ErrorCode::kInvalidArgument,
+        fmt::format("package is not a valid tar.gz archive: {}", archive_error_string(a.get())));
   }
   return a;
 }
@@ -63,8 +63,7 @@ struct EntryFree {
 using Entry = std::unique_ptr<archive_entry, EntryFree>;
 
 bool skipped_folder(const fs::path& name) {
-  static const std::array<std::string, 4> kSkip = {".git", "__pycache__", "node_modules",
-                                                   ".kumo"};
+  static const std::array<std::string, 4> kSkip = {".git", "__pycache__", "node_modules", ".kumo"};
   return std::find(kSkip.begin(), kSkip.end(), name.string()) != kSkip.end();
 }
 
@@ -122,7 +121,8 @@ Result<void> pack_one(archive* a, const fs::path& root, const fs::path& rel) {
   std::error_code ec;
   fs::path full = root / rel;
   fs::file_status st = fs::symlink_status(full, ec);
-  if (ec) return make_error(ErrorCode::kInvalidArgument, fmt::format("cannot stat {}", rel.string()));
+  if (ec)
+    return make_error(ErrorCode::kInvalidArgument, fmt::format("cannot stat {}", rel.string()));
   Entry e(archive_entry_new());
   archive_entry_set_pathname(e.get(), rel.generic_string().c_str());
   if (fs::is_directory(st)) {
@@ -130,13 +130,16 @@ Result<void> pack_one(archive* a, const fs::path& root, const fs::path& rel) {
     archive_entry_set_perm(e.get(), 0755);
   } else if (fs::is_symlink(st)) {
     fs::path target = fs::read_symlink(full, ec);
-    if (ec) return make_error(ErrorCode::kInvalidArgument, fmt::format("cannot read link {}", rel.string()));
+    if (ec)
+      return make_error(ErrorCode::kInvalidArgument,
+                        fmt::format("cannot read link {}", rel.string()));
     archive_entry_set_filetype(e.get(), AE_IFLNK);
     archive_entry_set_perm(e.get(), 0777);
     archive_entry_set_symlink(e.get(), target.generic_string().c_str());
   } else if (fs::is_regular_file(st)) {
     uintmax_t size = fs::file_size(full, ec);
-    if (ec) return make_error(ErrorCode::kInvalidArgument, fmt::format("cannot stat {}", rel.string()));
+    if (ec)
+      return make_error(ErrorCode::kInvalidArgument, fmt::format("cannot stat {}", rel.string()));
     bool exec = (st.permissions() & fs::perms::owner_exec) != fs::perms::none;
     archive_entry_set_filetype(e.get(), AE_IFREG);
     archive_entry_set_perm(e.get(), exec ? 0755 : 0644);
@@ -160,7 +163,8 @@ Result<std::string> pack_directory(const std::string& dir) {
   if (!fs::is_regular_file(root / "kumo.yaml", ec)) {
     return make_error(ErrorCode::kInvalidArgument,
                       fmt::format("'{}' has no kumo.yaml; a function folder needs one with at "
-                                  "least name, runtime and handler", dir));
+                                  "least name, runtime and handler",
+                                  dir));
   }
   auto entries = list_entries(root);
   if (!entries) return entries.error();
@@ -195,9 +199,9 @@ Result<std::string> read_spec_from_package(std::string_view targz, size_t max_sp
     }
     la_int64_t size = archive_entry_size(*entry);
     if (size < 0 || static_cast<uint64_t>(size) > max_spec_bytes) {
-      return make_error(ErrorCode::kTooLarge,
-                        fmt::format("kumo.yaml is {} bytes; the limit is {} bytes", size,
-                                    max_spec_bytes));
+      return make_error(
+          ErrorCode::kTooLarge,
+          fmt::format("kumo.yaml is {} bytes; the limit is {} bytes", size, max_spec_bytes));
     }
     std::string text(static_cast<size_t>(size), '\0');
     la_ssize_t n = archive_read_data(a->get(), text.data(), text.size());

@@ -38,7 +38,6 @@ Result<std::string> read_spec_from_package(std::string_view targz,
 // kInvalidArgument, naming the entry: absolute paths, ".." components, symlinks that are
 // absolute or resolve outside dest_dir, hard links, devices, fifos and sockets. On any error
 // nothing is left behind: the work happens in a temporary sibling renamed into place at the end.
-Result<void> unpack(std::string_view targz, const std::string& dest_dir,
-                    UnpackLimits limits = {});
+Result<void> unpack(std::string_view targz, const std::string& dest_dir, UnpackLimits limits = {});
 
 }  // namespace kumo::registry

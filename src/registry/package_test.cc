@@ -8,10 +8,10 @@ namespace kumo::registry {
 namespace {
 
 namespace fs = std::filesystem;
-using testing::make_targz;
 using testing::dir;
 using testing::file;
 using testing::hardlink;
+using testing::make_targz;
 using testing::read_file;
 using testing::special;
 using testing::symlink;
@@ -49,13 +49,12 @@ void expect_rejected(const std::string& targz, ErrorCode code, const std::string
 TEST(Unpack, RejectsDotDotTraversal) {
   expect_rejected(make_targz({file("kumo.yaml", kYaml), file("../../etc/passwd", "x")}),
                   ErrorCode::kInvalidArgument, "'../../etc/passwd'");
-  expect_rejected(make_targz({file("ok/../../escaped", "x")}), ErrorCode::kInvalidArgument,
-                  "'..'");
+  expect_rejected(make_targz({file("ok/../../escaped", "x")}), ErrorCode::kInvalidArgument, "'..'");
 }
 
 TEST(Unpack, RejectsAbsolutePath) {
-  expect_rejected(make_targz({file("/tmp/kumo_absolute_escape", "x")}),
-                  ErrorCode::kInvalidArgument, "absolute");
+  expect_rejected(make_targz({file("/tmp/kumo_absolute_escape", "x")}), ErrorCode::kInvalidArgument,
+                  "absolute");
   EXPECT_FALSE(fs::exists("/tmp/kumo_absolute_escape"));
 }
 
@@ -71,9 +70,7 @@ TEST(Unpack, RejectsSymlinkToAbsolutePath) {
 
 TEST(Unpack, RejectsChainOfLinksThatEscapes) {
   // Each link looks harmless alone; followed on disk, x -> d/l1/.. -> (root)/.. leaves the tree.
-  expect_rejected(make_targz({dir("d"),
-                              symlink("d/l1", ".."),
-                              symlink("x", "d/l1/..")}),
+  expect_rejected(make_targz({dir("d"), symlink("d/l1", ".."), symlink("x", "d/l1/..")}),
                   ErrorCode::kInvalidArgument, "'x'");
 }
 
@@ -102,8 +99,8 @@ TEST(Unpack, RejectsTooManyEntries) {
 TEST(Unpack, RejectsTooManyBytes) {
   UnpackLimits limits{1 << 20, 100};
   std::string half(600 << 10, 'z');  // compresses to almost nothing: a small zip bomb
-  expect_rejected(make_targz({file("a", half), file("b", half)}),
-                  ErrorCode::kTooLarge, "more than 1 MiB", limits);
+  expect_rejected(make_targz({file("a", half), file("b", half)}), ErrorCode::kTooLarge,
+                  "more than 1 MiB", limits);
 }
 
 TEST(Unpack, RejectsBytesThatAreNotGzip) {
@@ -136,13 +133,10 @@ TEST(Unpack, AcceptsNestedFoldersAndInternalSymlinks) {
   auto perms = fs::status(dest / "run.sh").permissions();
   EXPECT_NE(perms & fs::perms::owner_exec, fs::perms::none);
   // Only the final folder is left: no temporary sibling.
-  EXPECT_EQ(tree(base.path() / "code"), (std::vector<std::string>{"abc", "abc/app",
-                                                                  "abc/app/current",
-                                                                  "abc/app/lib",
-                                                                  "abc/app/lib/deep",
-                                                                  "abc/app/lib/deep/util.py",
-                                                                  "abc/app/lib/spec",
-                                                                  "abc/kumo.yaml", "abc/run.sh"}));
+  EXPECT_EQ(tree(base.path() / "code"),
+            (std::vector<std::string>{"abc", "abc/app", "abc/app/current", "abc/app/lib",
+                                      "abc/app/lib/deep", "abc/app/lib/deep/util.py",
+                                      "abc/app/lib/spec", "abc/kumo.yaml", "abc/run.sh"}));
 }
 
 TEST(Unpack, RefusesExistingDestination) {
@@ -153,8 +147,7 @@ TEST(Unpack, RefusesExistingDestination) {
 }
 
 TEST(ReadSpec, FindsKumoYamlAtTheRoot) {
-  auto plain = read_spec_from_package(make_targz({file("main.py", "x"),
-                                                  file("kumo.yaml", kYaml)}));
+  auto plain = read_spec_from_package(make_targz({file("main.py", "x"), file("kumo.yaml", kYaml)}));
   ASSERT_TRUE(plain.has_value()) << plain.error().message;
   EXPECT_EQ(*plain, kYaml);
   auto dotted = read_spec_from_package(make_targz({file("./kumo.yaml", kYaml)}));
@@ -167,8 +160,7 @@ TEST(ReadSpec, ReportsMissingOrOversizedSpec) {
   ASSERT_FALSE(missing.has_value());
   EXPECT_EQ(missing.error().code, ErrorCode::kInvalidArgument);
   EXPECT_NE(missing.error().message.find("no kumo.yaml"), std::string::npos);
-  auto big = read_spec_from_package(make_targz({file("kumo.yaml", std::string(200, '#'))}),
-                                    100);
+  auto big = read_spec_from_package(make_targz({file("kumo.yaml", std::string(200, '#'))}), 100);
   ASSERT_FALSE(big.has_value());
   EXPECT_EQ(big.error().code, ErrorCode::kTooLarge);
   EXPECT_FALSE(read_spec_from_package("garbage").has_value());
@@ -195,9 +187,9 @@ TEST(Pack, RoundTripsAFunctionFolder) {
 
   TempDir out;
   ASSERT_TRUE(unpack(*targz, (out.path() / "code").string()).has_value());
-  EXPECT_EQ(tree(out.path() / "code"), (std::vector<std::string>{"helper.py", "kumo.yaml",
-                                                                 "main.py", "pkg",
-                                                                 "pkg/helper.py"}));
+  EXPECT_EQ(
+      tree(out.path() / "code"),
+      (std::vector<std::string>{"helper.py", "kumo.yaml", "main.py", "pkg", "pkg/helper.py"}));
   EXPECT_EQ(read_file(out.path() / "code/helper.py"), "X = 1\n");
 }
 

@@ -1,11 +1,10 @@
 #include "registry/registry.h"
 
+#include <fmt/format.h>
 #include <openssl/evp.h>
 
 #include <filesystem>
 #include <fstream>
-
-#include <fmt/format.h>
 
 #include "common/clock.h"
 #include "common/ids.h"
@@ -40,8 +39,9 @@ constexpr std::string_view kSelect =
     "WHERE f.deleted = 0 ";
 
 Error not_found(const std::string& name) {
-  return make_error(ErrorCode::kNotFound,
-                    fmt::format("function '{}' not found; `kumo ls` lists the deployed ones", name));
+  return make_error(
+      ErrorCode::kNotFound,
+      fmt::format("function '{}' not found; `kumo ls` lists the deployed ones", name));
 }
 
 // Temporary files and folders left by a crash mid-deploy; nothing refers to them.
@@ -57,8 +57,8 @@ void remove_stale_temporaries(const fs::path& dir) {
 }
 
 Result<void> write_file_atomically(const fs::path& path, std::string_view bytes) {
-  fs::path tmp = path.parent_path() / fmt::format(".{}.tmp-{}", path.filename().string(),
-                                                  new_short_id());
+  fs::path tmp =
+      path.parent_path() / fmt::format(".{}.tmp-{}", path.filename().string(), new_short_id());
   {
     std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
     out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
@@ -85,7 +85,7 @@ std::string sha256_hex(std::string_view bytes) {
   unsigned int len = 0;
   EVP_Digest(bytes.data(), bytes.size(), md, &len, EVP_sha256(), nullptr);
   std::string out;
-  out.reserve(len * 2);
+  out.reserve(size_t{len} * 2);
   for (unsigned int i = 0; i < len; ++i) out += fmt::format("{:02x}", md[i]);
   return out;
 }
@@ -97,9 +97,9 @@ Result<std::unique_ptr<Registry>> Registry::open(store::Database& db, std::strin
   if (!ec) fs::create_directories(root / "packages", ec);
   if (!ec) fs::create_directories(root / "code", ec);
   if (ec) {
-    return make_error(ErrorCode::kInternal,
-                      fmt::format("cannot create the registry folders in '{}': {}", data_dir,
-                                  ec.message()));
+    return make_error(
+        ErrorCode::kInternal,
+        fmt::format("cannot create the registry folders in '{}': {}", data_dir, ec.message()));
   }
   if (auto r = db.exec(kSchema); !r) return r.error();
   remove_stale_temporaries(root / "packages");
@@ -144,11 +144,12 @@ Result<void> Registry::store_code(std::string_view targz, const std::string& sha
 
 Result<FunctionVersion> Registry::record_version(const FunctionSpec& spec, const std::string& sha,
                                                  size_t bytes) {
-  FunctionVersion v{spec, 0, sha, (fs::path(data_dir_) / "code" / sha).string(), wall_micros(),
-                    bytes};
+  FunctionVersion v{spec,          0,    sha, (fs::path(data_dir_) / "code" / sha).string(),
+                    wall_micros(), bytes};
   if (auto r = db_.exec("BEGIN IMMEDIATE"); !r) return r.error();
   auto body = [&]() -> Result<void> {
-    auto max = db_.prepare("SELECT COALESCE(MAX(version), 0) FROM registry_versions WHERE name = ?");
+    auto max =
+        db_.prepare("SELECT COALESCE(MAX(version), 0) FROM registry_versions WHERE name = ?");
     if (!max) return max.error();
     max->bind(1, std::string_view(spec.name));
     if (auto row = max->step(); !row) return row.error();
@@ -200,8 +201,11 @@ Result<std::vector<FunctionVersion>> Registry::query(std::string_view where,
                                     spec.error().message));
     }
     std::string sha = st->text(2);
-    FunctionVersion v{std::move(*spec), static_cast<int>(st->int64(0)), sha,
-                      (fs::path(data_dir_) / "code" / sha).string(), st->int64(4),
+    FunctionVersion v{std::move(*spec),
+                      static_cast<int>(st->int64(0)),
+                      sha,
+                      (fs::path(data_dir_) / "code" / sha).string(),
+                      st->int64(4),
                       static_cast<size_t>(st->int64(3))};
     out.push_back(std::move(v));
   }
@@ -226,7 +230,8 @@ Result<FunctionVersion> Registry::get_version(const std::string& name, int versi
     if (!*deployed) return not_found(name);
     return make_error(ErrorCode::kNotFound,
                       fmt::format("function '{}' has no version {}; `kumo describe {}` lists its "
-                                  "versions", name, version, name));
+                                  "versions",
+                                  name, version, name));
   }
   return std::move(rows->front());
 }

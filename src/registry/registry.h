@@ -27,11 +27,11 @@ namespace kumo::registry {
 
 struct FunctionVersion {
   FunctionSpec spec;
-  int version = 0;           // 1, 2, ... per function name
-  std::string sha256;        // of the package bytes, lower-case hex
-  std::string code_dir;      // absolute path of the unpacked code; read-only by convention
+  int version = 0;            // 1, 2, ... per function name
+  std::string sha256;         // of the package bytes, lower-case hex
+  std::string code_dir;       // absolute path of the unpacked code; read-only by convention
   int64_t created_at_us = 0;  // wall clock, microseconds since the Unix epoch
-  size_t package_bytes = 0;  // size of the tar.gz
+  size_t package_bytes = 0;   // size of the tar.gz
 };
 
 struct RegistryOptions {
@@ -72,7 +72,7 @@ class Registry {
   Result<bool> is_deployed(const std::string& name);
 
   std::mutex mu_;
-  store::Database& db_;      // Guarded by mu_.
+  store::Database& db_;  // Guarded by mu_.
   const std::string data_dir_;
   const RegistryOptions options_;
 };

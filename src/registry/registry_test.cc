@@ -2,6 +2,9 @@
 
 #include <gtest/gtest.h>
 
+#include <set>
+#include <thread>
+
 #include "common/check.h"
 #include "registry/test_util.h"
 
@@ -15,8 +18,9 @@ using testing::read_file;
 using testing::TempDir;
 
 std::string package(const std::string& name, const std::string& code, int memory = 128) {
-  std::string yaml = "name: " + name + "\nruntime: python3\nhandler: main.handle\nmemory: " +
-                     std::to_string(memory) + "\n";
+  std::string yaml = "name: " + name +
+                     "\nruntime: python3\nhandler: main.handle\nmemory: " + std::to_string(memory) +
+                     "\n";
   return make_targz({file("kumo.yaml", yaml), file("main.py", code)});
 }
 
@@ -54,8 +58,7 @@ TEST(Registry, DeployStoresPackageAndUnpacksCode) {
 }
 
 TEST(Registry, KnownDigest) {
-  EXPECT_EQ(sha256_hex("abc"),
-            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+  EXPECT_EQ(sha256_hex("abc"), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
 }
 
 TEST(Registry, EachDeployIsTheNextVersion) {
@@ -148,8 +151,7 @@ TEST(Registry, RejectsBadPackagesWithoutRecordingAnything) {
   EXPECT_EQ(bad_spec.error().code, ErrorCode::kInvalidArgument);
   EXPECT_EQ(bad_spec.error().message, "memory: must be 128..10240 MB, got 64");
   auto hostile = f.reg->deploy(make_targz(
-      {file("kumo.yaml", "name: evil\nruntime: exec\nhandler: x\n"),
-       file("../../escape", "x")}));
+      {file("kumo.yaml", "name: evil\nruntime: exec\nhandler: x\n"), file("../../escape", "x")}));
   ASSERT_FALSE(hostile.has_value());
   EXPECT_EQ(hostile.error().code, ErrorCode::kInvalidArgument);
   EXPECT_EQ(f.reg->deploy("not a package").error().code, ErrorCode::kInvalidArgument);
@@ -166,6 +168,42 @@ TEST(Registry, RejectsOversizedPackage) {
   auto r = f.reg->deploy(package("resize", std::string(1000, 'x')) + std::string(200, '\0'));
   ASSERT_FALSE(r.has_value());
   EXPECT_EQ(r.error().code, ErrorCode::kTooLarge);
+}
+
+TEST(Registry, DeploysAPackedFolder) {
+  Fixture f;
+  TempDir src;
+  testing::write_file(src.path() / "kumo.yaml", "name: hello\nruntime: exec\nhandler: ./serve\n");
+  testing::write_file(src.path() / "serve", "#!/bin/sh\n");
+  auto targz = pack_directory(src.path().string());
+  ASSERT_TRUE(targz.has_value()) << targz.error().message;
+  auto v = f.reg->deploy(*targz);
+  ASSERT_TRUE(v.has_value()) << v.error().message;
+  EXPECT_EQ(v->spec.runtime, Runtime::kExec);
+  EXPECT_EQ(read_file(fs::path(v->code_dir) / "serve"), "#!/bin/sh\n");
+}
+
+TEST(Registry, ConcurrentDeploysGetDistinctVersions) {
+  Fixture f;
+  constexpr int kThreads = 4;
+  constexpr int kEach = 5;
+  std::vector<std::thread> threads;
+  std::vector<std::vector<int>> seen(kThreads);
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < kEach; ++i) {
+        auto v = f.reg->deploy(package("busy", std::to_string(t * 100 + i)));
+        if (v) seen[t].push_back(v->version);
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  std::set<int> versions;
+  for (const auto& s : seen) versions.insert(s.begin(), s.end());
+  EXPECT_EQ(versions.size(), size_t{kThreads * kEach});
+  EXPECT_EQ(*versions.begin(), 1);
+  EXPECT_EQ(*versions.rbegin(), kThreads * kEach);
+  EXPECT_EQ(f.reg->get("busy")->version, kThreads * kEach);
 }
 
 }  // namespace

@@ -1,13 +1,12 @@
 #include "registry/spec.h"
 
+#include <fmt/format.h>
 #include <yaml-cpp/yaml.h>
 
 #include <array>
 #include <charconv>
 #include <cstdint>
 #include <limits>
-
-#include <fmt/format.h>
 
 #include "common/units.h"
 
@@ -63,15 +62,15 @@ Result<void> check_range(const IntField& f, int64_t v) {
 Result<void> check_duration(std::string_view field, milliseconds v, milliseconds lo,
                             milliseconds hi) {
   if (v >= lo && v <= hi) return {};
-  return invalid(field, fmt::format("must be {}..{}, got {}", format_ms(lo), format_ms(hi),
-                                    format_ms(v)));
+  return invalid(field,
+                 fmt::format("must be {}..{}, got {}", format_ms(lo), format_ms(hi), format_ms(v)));
 }
 
 bool is_ident(std::string_view s) {
   if (s.empty() || (s[0] >= '0' && s[0] <= '9')) return false;
   for (char c : s) {
-    bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-              c == '_';
+    bool ok =
+        (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_';
     if (!ok) return false;
   }
   return true;
@@ -159,17 +158,20 @@ Result<nlohmann::json> read_triggers(const YAML::Node& n) {
   for (const auto& item : n) {
     std::string field = fmt::format("triggers[{}]", i++);
     if (!item.IsMap() || item.size() != 1) {
-      return invalid(field, "must be a map with exactly one of http, storage, queue, table, "
-                            "schedule");
+      return invalid(field,
+                     "must be a map with exactly one of http, storage, queue, table, "
+                     "schedule");
     }
     std::string kind = item.begin()->first.Scalar();
     bool known = false;
     for (const char* k : kTriggerKinds) known = known || kind == k;
     if (!known) {
       return invalid(field, fmt::format("unknown trigger '{}'; use one of http, storage, "
-                                        "queue, table, schedule", kind));
+                                        "queue, table, schedule",
+                                        kind));
     }
-    if (!item.begin()->second.IsMap()) return invalid(field + "." + kind, "must be a map");
+    if (!item.begin()->second.IsMap())
+      return invalid(fmt::format("{}.{}", field, kind), "must be a map");
     out.push_back(yaml_to_json(item));
   }
   return out;
@@ -182,7 +184,8 @@ Result<std::map<std::string, std::string>> read_env(const YAML::Node& n) {
     std::string key = kv.first.IsScalar() ? kv.first.Scalar() : std::string();
     if (!is_ident(key)) {
       return invalid("env", fmt::format("'{}' is not a valid variable name (letters, digits "
-                                        "and '_', not starting with a digit)", key));
+                                        "and '_', not starting with a digit)",
+                                        key));
     }
     if (!kv.second.IsScalar()) {
       return invalid("env." + key, "must be a plain value (write \"\" for an empty one)");
@@ -209,9 +212,10 @@ Result<void> check_keys(const YAML::Node& root) {
     bool known = false;
     for (const char* k : kKnownKeys) known = known || key == k;
     if (!known) {
-      return invalid(key, "unknown field; known fields are name, runtime, handler, memory, "
-                          "timeout, concurrency, min_instances, max_instances, idle_timeout, "
-                          "max_queue, env, triggers");
+      return invalid(key,
+                     "unknown field; known fields are name, runtime, handler, memory, "
+                     "timeout, concurrency, min_instances, max_instances, idle_timeout, "
+                     "max_queue, env, triggers");
     }
   }
   for (const char* required : {"name", "runtime", "handler"}) {
@@ -261,11 +265,13 @@ Result<void> read_fields(const YAML::Node& root, FunctionSpec& spec) {
 Result<void> validate_spec(const FunctionSpec& spec) {
   if (!is_valid_name(spec.name)) {
     return invalid("name", fmt::format("'{}' must be 1..63 characters of a-z, 0-9 and '-', "
-                                       "starting with a letter", spec.name));
+                                       "starting with a letter",
+                                       spec.name));
   }
   if (spec.runtime == Runtime::kPython3 && !is_python_handler(spec.handler)) {
     return invalid("handler", fmt::format("'{}' must be module.function for python3 (e.g. "
-                                          "main.handle)", spec.handler));
+                                          "main.handle)",
+                                          spec.handler));
   }
   if (spec.handler.find_first_not_of(" \t\r\n") == std::string::npos) {
     return invalid("handler", "must be a non-empty command");
@@ -278,8 +284,7 @@ Result<void> validate_spec(const FunctionSpec& spec) {
                                                 spec.max_instances, spec.min_instances));
   }
   if (auto r = check_duration("timeout", spec.timeout, kMinTimeout, kMaxTimeout); !r) return r;
-  if (auto r = check_duration("idle_timeout", spec.idle_timeout, milliseconds(0),
-                              kMaxIdleTimeout);
+  if (auto r = check_duration("idle_timeout", spec.idle_timeout, milliseconds(0), kMaxIdleTimeout);
       !r) {
     return r;
   }

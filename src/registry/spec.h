@@ -30,7 +30,7 @@ struct FunctionSpec {
   int concurrency = 1;               // 1..1000 requests one instance serves at once
   int min_instances = 0;             // 0..max_instances
   int max_instances = 10;            // 1..1000
-  std::chrono::milliseconds idle_timeout{60'000};  // >= 0
+  std::chrono::milliseconds idle_timeout{60'000};  // 0..24h
   int max_queue = 100;               // requests waiting for an instance before 429
   std::map<std::string, std::string> env;
   nlohmann::json triggers = nlohmann::json::array();  // kept as written; events interpret them
@@ -39,7 +39,10 @@ struct FunctionSpec {
 // Parses and validates kumo.yaml text. Unknown top-level keys are rejected (typos are bugs).
 Result<FunctionSpec> parse_spec(std::string_view yaml_text);
 
-// The spec as JSON, as `kumo describe --json` shows it and as it is persisted.
+// The spec as JSON, as `kumo describe --json` shows it and as it is persisted. Keys are the
+// struct's: name, runtime, handler, memory_mb, timeout_ms, concurrency, min_instances,
+// max_instances, idle_timeout_ms, max_queue, env, triggers. spec_from_json validates as
+// parse_spec does.
 nlohmann::json spec_to_json(const FunctionSpec& spec);
 Result<FunctionSpec> spec_from_json(const nlohmann::json& j);
 

@@ -176,8 +176,7 @@ TEST(Spec, RejectsBadTriggers) {
 
 TEST(Spec, ChecksEnv) {
   EXPECT_EQ(error_of("env: [A, B]\n"), "env: must be a map of NAME: value");
-  EXPECT_EQ(error_of("env: {bad-key: 1}\n").rfind("env: 'bad-key' is not a valid variable", 0),
-            0u);
+  EXPECT_EQ(error_of("env: {bad-key: 1}\n").rfind("env: 'bad-key' is not a valid variable", 0), 0u);
   EXPECT_EQ(error_of("env: {1ABC: x}\n").rfind("env: '1ABC'", 0), 0u);
   EXPECT_EQ(error_of("env: {A: [1, 2]}\n").rfind("env.A: must be a plain value", 0), 0u);
   EXPECT_EQ(error_of("env: {_A1: '', b: 2.50}\n"), "");

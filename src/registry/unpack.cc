@@ -6,6 +6,7 @@
 // - Each symlink is then resolved hop by hop on disk, so a chain of individually harmless
 //   links (a -> b/.., b -> ..) cannot point out either.
 #include <fcntl.h>
+#include <fmt/format.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -14,8 +15,6 @@
 #include <deque>
 #include <filesystem>
 #include <vector>
-
-#include <fmt/format.h>
 
 #include "common/ids.h"
 #include "registry/archive_reader.h"
@@ -30,8 +29,7 @@ using Parts = std::vector<std::string>;
 constexpr int kMaxLinkHops = 40;
 
 Error bad_entry(std::string_view entry, std::string_view why) {
-  return make_error(ErrorCode::kInvalidArgument,
-                    fmt::format("package entry '{}': {}", entry, why));
+  return make_error(ErrorCode::kInvalidArgument, fmt::format("package entry '{}': {}", entry, why));
 }
 
 std::deque<std::string> split(std::string_view path) {
@@ -129,8 +127,9 @@ Result<void> Extractor::add(archive* a, archive_entry* e) {
       if (parts->empty()) return bad_entry(raw, "a link needs a name");
       return record_link(e, *parts, raw);
     default:
-      return bad_entry(raw, "devices, fifos and sockets are not allowed; only files, folders "
-                            "and symlinks");
+      return bad_entry(raw,
+                       "devices, fifos and sockets are not allowed; only files, folders "
+                       "and symlinks");
   }
 }
 
@@ -204,7 +203,8 @@ Result<void> Extractor::record_link(archive_entry* e, const Parts& parts, std::s
 Result<void> Extractor::check_link_target(const Parts& link, std::string_view raw) {
   Parts cur(link.begin(), link.end() - 1);
   std::error_code ec;
-  std::deque<std::string> todo = split(fs::read_symlink(join(root_, link, link.size()), ec).string());
+  std::deque<std::string> todo =
+      split(fs::read_symlink(join(root_, link, link.size()), ec).string());
   if (ec) return bad_entry(raw, "cannot read the symlink back");
   int hops = 0;
   while (!todo.empty()) {
@@ -276,9 +276,8 @@ Result<void> unpack(std::string_view targz, const std::string& dest_dir, UnpackL
   }
   Result<void> r = extract_all(targz, tmp, limits);
   if (r && ::rename(tmp.c_str(), dest.c_str()) != 0) {
-    r = make_error(ErrorCode::kConflict,
-                   fmt::format("cannot move the package into '{}': {}", dest.string(),
-                               std::strerror(errno)));
+    r = make_error(ErrorCode::kConflict, fmt::format("cannot move the package into '{}': {}",
+                                                     dest.string(), std::strerror(errno)));
   }
   if (!r) fs::remove_all(tmp, ec);
   return r;
