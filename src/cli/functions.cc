@@ -1,7 +1,7 @@
 // `kumo deploy`, `ls`, `describe` and `rm`: the function lifecycle over /api/v1/functions.
-#include <filesystem>
-
 #include <fmt/format.h>
+
+#include <filesystem>
 
 #include "cli/output.h"
 #include "cli/progress.h"
@@ -94,9 +94,7 @@ void add_listing_commands(CLI::App& app, std::shared_ptr<Options> options) {
   auto* desc = add_client_subcommand(app, "describe", "Show a function's spec and versions");
   desc->add_option("NAME", described->name, "Function name")->required();
   desc->add_flag("--json", described->json, "Print the server's JSON");
-  desc->callback([options, described] {
-    describe(*options, described->name, described->json);
-  });
+  desc->callback([options, described] { describe(*options, described->name, described->json); });
 
   auto removed = std::make_shared<std::string>();
   auto* rm = add_client_subcommand(app, "rm", "Remove a function and its versions");

@@ -1,15 +1,14 @@
 // `kumo invoke NAME [-d JSON | -f FILE] [--async]`: runs a function once and prints its
 // reply as it arrives.
+#include <fmt/format.h>
 #include <unistd.h>
 
 #include <cstdio>
 #include <fstream>
 #include <iostream>
 #include <iterator>
-#include <sstream>
-
-#include <fmt/format.h>
 #include <nlohmann/json.hpp>
+#include <sstream>
 
 #include "cli/session.h"
 #include "cli/subcommands.h"
@@ -51,13 +50,13 @@ std::string content_type(const std::string& body) {
 void invoke_async(Session& session, const std::string& target, const std::string& body,
                   http::Headers headers) {
   headers.emplace_back("X-Kumo-Invocation-Type", "async");
-  auto reply = session.call("POST", target, body, std::move(headers), std::chrono::seconds(60),
-                            kListHint);
+  auto reply =
+      session.call("POST", target, body, std::move(headers), std::chrono::seconds(60), kListHint);
   auto json = parse_reply(reply.body);
   auto id = json.find("request_id");
   if (id == json.end() || !id->is_string()) {
-    fail(kExitFailed, fmt::format("the server accepted the invocation but sent no request_id: {}",
-                                  reply.body));
+    fail(kExitFailed,
+         fmt::format("the server accepted the invocation but sent no request_id: {}", reply.body));
   }
   print_line(id->get<std::string>());
 }
@@ -89,7 +88,8 @@ void add_invoke_command(CLI::App& app, std::shared_ptr<Options> options) {
   auto* sub = add_client_subcommand(app, "invoke", "Invoke a function and print its reply");
   sub->add_option("NAME", args->name, "Function name")->required();
   auto* data = sub->add_option("-d,--data", args->data, "Request body (JSON), default {}");
-  auto* file = sub->add_option("-f,--file", args->file, "Read the request body from FILE (- is stdin)");
+  auto* file =
+      sub->add_option("-f,--file", args->file, "Read the request body from FILE (- is stdin)");
   data->excludes(file);
   sub->add_flag("--async", args->async, "Queue the invocation and print its request id");
   sub->callback([options, args] { invoke(*options, *args); });

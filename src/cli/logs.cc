@@ -1,7 +1,7 @@
 // `kumo logs NAME [-f] [--tail N]`: a function's log lines, optionally followed live.
-#include <cstdio>
-
 #include <fmt/format.h>
+
+#include <cstdio>
 
 #include "cli/session.h"
 #include "cli/subcommands.h"
@@ -16,8 +16,8 @@ struct LogsArgs {
 };
 
 void logs(const Options& options, const LogsArgs& args) {
-  std::string target = fmt::format("/api/v1/functions/{}/logs?tail={}", url_escape(args.name),
-                                   args.tail);
+  std::string target =
+      fmt::format("/api/v1/functions/{}/logs?tail={}", url_escape(args.name), args.tail);
   if (args.follow) target += "&follow=1";
   // -f runs until interrupted (Ctrl-C); the server keeps the reply open meanwhile.
   auto timeout = args.follow ? std::chrono::hours(24 * 365) : std::chrono::hours(1);

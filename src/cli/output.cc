@@ -1,13 +1,12 @@
 #include "cli/output.h"
 
+#include <fmt/format.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cmath>
 #include <cstdlib>
 #include <ctime>
-
-#include <fmt/format.h>
 
 namespace kumo::cli {
 namespace {
@@ -79,9 +78,8 @@ std::string Table::render(const Style& style) const {
 
 size_t display_width(std::string_view s) {
   // Count bytes that start a UTF-8 code point (anything but 10xxxxxx continuations).
-  return static_cast<size_t>(std::count_if(s.begin(), s.end(), [](char ch) {
-    return (static_cast<unsigned char>(ch) & 0xC0) != 0x80;
-  }));
+  return static_cast<size_t>(std::count_if(
+      s.begin(), s.end(), [](char ch) { return (static_cast<unsigned char>(ch) & 0xC0) != 0x80; }));
 }
 
 std::string format_bytes(uint64_t bytes) {

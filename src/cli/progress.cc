@@ -26,8 +26,8 @@ void ProgressNote::run() {
   bool shown = false;
   std::unique_lock lock(mu_);
   while (!cv_.wait_until(lock, next, [this] { return done_; })) {
-    auto seconds = std::chrono::duration_cast<std::chrono::seconds>(
-        std::chrono::steady_clock::now() - start);
+    auto seconds =
+        std::chrono::duration_cast<std::chrono::seconds>(std::chrono::steady_clock::now() - start);
     std::fprintf(stderr, "\r\033[K%s... %llds", text_.c_str(),
                  static_cast<long long>(seconds.count()));
     std::fflush(stderr);

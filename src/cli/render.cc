@@ -26,9 +26,9 @@ Result<std::string> render_function_list(const json& reply, int64_t now_us, cons
   return guarded("function list", [&]() -> std::string {
     const json& functions = reply.at("functions");
     if (functions.empty()) return "no functions deployed; deploy one with `kumo deploy DIR`\n";
-    Table table({"NAME", "VERSION", "RUNTIME", "MEMORY", "INSTANCES", "DEPLOYED"},
-                {Align::kLeft, Align::kRight, Align::kLeft, Align::kRight, Align::kLeft,
-                 Align::kLeft});
+    Table table(
+        {"NAME", "VERSION", "RUNTIME", "MEMORY", "INSTANCES", "DEPLOYED"},
+        {Align::kLeft, Align::kRight, Align::kLeft, Align::kRight, Align::kLeft, Align::kLeft});
     for (const json& f : functions) {
       auto instances = render_instances(f.value("instances", json::object()));
       table.add_row({str_field(f, "name"), std::to_string(int_field(f, "version")),
@@ -40,8 +40,7 @@ Result<std::string> render_function_list(const json& reply, int64_t now_us, cons
   });
 }
 
-Result<std::string> render_deployed(const json& reply, uint64_t package_bytes,
-                                    const Style& style) {
+Result<std::string> render_deployed(const json& reply, uint64_t package_bytes, const Style& style) {
   return guarded("deploy", [&]() -> std::string {
     std::string details = format_bytes(package_bytes);
     std::string sha = str_field(reply, "sha256");

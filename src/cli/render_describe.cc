@@ -71,10 +71,10 @@ void add_spec(KeyValues& kv, const json& spec) {
   kv.add("timeout", duration_field(spec, "timeout_ms"));
   kv.add("concurrency", str_field(spec, "concurrency"));
   if (spec.contains("min_instances") || spec.contains("max_instances")) {
-    kv.add("scaling", fmt::format("min {}, max {} instances, idle timeout {}",
-                                  int_field(spec, "min_instances"),
-                                  int_field(spec, "max_instances"),
-                                  duration_field(spec, "idle_timeout_ms")));
+    kv.add(
+        "scaling",
+        fmt::format("min {}, max {} instances, idle timeout {}", int_field(spec, "min_instances"),
+                    int_field(spec, "max_instances"), duration_field(spec, "idle_timeout_ms")));
   }
   kv.add("max queue", str_field(spec, "max_queue"));
   kv.add("env", env_text(spec.value("env", json::object())));

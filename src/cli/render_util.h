@@ -3,12 +3,12 @@
 // that turns a JSON exception into a Result. Not for use outside src/cli.
 #pragma once
 
+#include <fmt/format.h>
+
 #include <cstdint>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <string_view>
-
-#include <fmt/format.h>
-#include <nlohmann/json.hpp>
 
 #include "common/result.h"
 

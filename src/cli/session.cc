@@ -1,12 +1,12 @@
 #include "cli/session.h"
 
+#include <fmt/format.h>
+
+#include <CLI/Error.hpp>
 #include <cctype>
 #include <cstdio>
 #include <cstdlib>
 #include <iostream>
-
-#include <CLI/Error.hpp>
-#include <fmt/format.h>
 
 #include "cli/body_gate.h"
 #include "cli/output.h"
@@ -75,7 +75,8 @@ nlohmann::json parse_reply(std::string_view body) {
   try {
     return nlohmann::json::parse(body);
   } catch (const nlohmann::json::exception&) {
-    fail(kExitFailed, fmt::format("the server sent a reply that is not JSON: {}", first_line(body)));
+    fail(kExitFailed,
+         fmt::format("the server sent a reply that is not JSON: {}", first_line(body)));
   }
 }
 
@@ -104,8 +105,7 @@ void Session::fail_transport(const Error& error) const {
            fmt::format("cannot reach Kumo at {}; start it with `kumo serve` (or set KUMO_URL)",
                        url_));
     case ErrorCode::kTimeout:
-      fail(kExitFailed, fmt::format("Kumo at {} did not answer in time ({})", url_,
-                                    error.message));
+      fail(kExitFailed, fmt::format("Kumo at {} did not answer in time ({})", url_, error.message));
     default:
       fail(kExitFailed, fmt::format("request to Kumo at {} failed: {}", url_, error.message));
   }
@@ -134,12 +134,13 @@ void Session::stream(std::string_view method, std::string_view target, std::stri
                      const std::function<void(std::string_view)>& out) {
   BodyGate gate(out);
   bool got_data = false;
-  auto reply = client_.stream(method, target, body, with_auth(std::move(headers)),
-                              [&](std::string_view chunk) {
-                                got_data = true;
-                                gate.feed(chunk);
-                              },
-                              timeout);
+  auto reply = client_.stream(
+      method, target, body, with_auth(std::move(headers)),
+      [&](std::string_view chunk) {
+        got_data = true;
+        gate.feed(chunk);
+      },
+      timeout);
   if (!reply && got_data && reply.error().code == ErrorCode::kUnavailable) {
     // The server was reached; pointing at `kumo serve` would mislead.
     fail(kExitFailed, fmt::format("the connection to Kumo at {} broke mid-reply: {}", url_,

@@ -1,12 +1,12 @@
 #include "cli/since.h"
 
+#include <fmt/format.h>
+
 #include <cctype>
 #include <charconv>
 #include <chrono>
 #include <cmath>
 #include <optional>
-
-#include <fmt/format.h>
 
 namespace kumo::cli {
 namespace {
@@ -33,12 +33,14 @@ std::optional<int64_t> unit_seconds(std::string_view unit) {
 std::optional<int64_t> parse_ago(std::string_view text) {
   double value = 0;
   auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
-  if (ec != std::errc() || end == text.data() || !std::isdigit(static_cast<unsigned char>(text[0]))) {
+  if (ec != std::errc() || end == text.data() ||
+      !std::isdigit(static_cast<unsigned char>(text[0]))) {
     return std::nullopt;
   }
   auto seconds = unit_seconds(std::string_view(end, text.data() + text.size() - end));
   if (!seconds || !std::isfinite(value) || value > 1e6) return std::nullopt;
-  return static_cast<int64_t>(std::llround(value * static_cast<double>(*seconds) * kMicrosPerSecond));
+  return static_cast<int64_t>(
+      std::llround(value * static_cast<double>(*seconds) * kMicrosPerSecond));
 }
 
 // Reads exactly `digits` decimal digits at `pos`, advancing it.

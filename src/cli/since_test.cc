@@ -31,9 +31,9 @@ TEST(ParseSince, ReadsDateTimesWithOrWithoutZone) {
 }
 
 TEST(ParseSince, RejectsJunkWithTheAcceptedForms) {
-  for (const char* bad : {"", "yesterday", "5", "5x", "-1h", "h", "2026-13-01", "2026-02-30",
-                          "2026-11-26T25:00:00Z", "2026-11-26T10:00:00Q", "26-11-2026",
-                          "2026/11/26"}) {
+  for (const char* bad :
+       {"", "yesterday", "5", "5x", "-1h", "h", "2026-13-01", "2026-02-30", "2026-11-26T25:00:00Z",
+        "2026-11-26T10:00:00Q", "26-11-2026", "2026/11/26"}) {
     auto result = parse_since(bad, kNow);
     ASSERT_FALSE(result.has_value()) << bad;
     EXPECT_EQ(result.error().code, ErrorCode::kInvalidArgument);

@@ -3,10 +3,9 @@
 // long as the CLI::App that holds them.
 #pragma once
 
+#include <CLI/CLI.hpp>
 #include <memory>
 #include <string>
-
-#include <CLI/CLI.hpp>
 
 #include "cli/session.h"
 

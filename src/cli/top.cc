@@ -1,11 +1,10 @@
 // `kumo top [--interval 2s]`: the function table with live instance counts, refreshed
 // until interrupted.
+#include <fmt/format.h>
 #include <unistd.h>
 
 #include <cstdio>
 #include <thread>
-
-#include <fmt/format.h>
 
 #include "cli/render.h"
 #include "cli/session.h"
@@ -38,7 +37,8 @@ void top(const Options& options, const TopArgs& args) {
     // On a terminal redraw in place; in a pipe append one snapshot after another.
     std::string screen = terminal ? "\033[H\033[2J" : (i > 0 ? "\n" : "");
     screen += style.dim(fmt::format("kumo top: {} every {} (Ctrl-C to quit)", session->url(),
-                                    args.interval)) + "\n\n" + *table;
+                                    args.interval)) +
+              "\n\n" + *table;
     std::fwrite(screen.data(), 1, screen.size(), stdout);
     std::fflush(stdout);
   }

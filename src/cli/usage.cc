@@ -1,7 +1,7 @@
 // `kumo usage [--since D] [--json]`: invocations, latency and cost per function.
-#include <cstdio>
-
 #include <fmt/format.h>
+
+#include <cstdio>
 
 #include "cli/render.h"
 #include "cli/session.h"
@@ -20,8 +20,8 @@ struct UsageArgs {
 void usage(const Options& options, const UsageArgs& args) {
   auto since_us = parse_since(args.since, wall_micros());
   if (!since_us) fail(kExitUsage, since_us.error().message);
-  auto reply = Session::open(options)->call(
-      "GET", fmt::format("/api/v1/usage?since_us={}", *since_us));
+  auto reply =
+      Session::open(options)->call("GET", fmt::format("/api/v1/usage?since_us={}", *since_us));
   if (args.json) return print_line(reply.body);
   auto text = render_usage(parse_reply(reply.body), Style::detect(1));
   if (!text) fail(kExitFailed, text.error().message);
