@@ -1,13 +1,13 @@
 #include "http/client.h"
 
+#include <fmt/format.h>
+
+#include <array>
 #include <boost/asio/connect.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
-#include <fmt/format.h>
-
-#include <array>
 #include <charconv>
 #include <cstdint>
 #include <limits>
@@ -97,7 +97,8 @@ Result<Endpoint> parse_base_url(std::string_view url) {
   }
   if (ep.host.empty()) return bad("missing host");
   if (!port_text.empty() || rest.ends_with(':')) {
-    auto [end, ec] = std::from_chars(port_text.data(), port_text.data() + port_text.size(), ep.port);
+    auto [end, ec] =
+        std::from_chars(port_text.data(), port_text.data() + port_text.size(), ep.port);
     if (ec != std::errc() || end != port_text.data() + port_text.size() || ep.port < 1 ||
         ep.port > 65535) {
       return bad("the port must be 1..65535");
@@ -157,10 +158,11 @@ struct Client::State {
       // Read even after a failed write: a server may answer early (413) and close.
       parser.emplace();
       parser->body_limit(std::numeric_limits<std::uint64_t>::max());  // none misbehaves in 1.74
-      auto ec = whole ? run([&](auto h) { bhttp::async_read(stream, buffer, *parser, std::move(h)); })
-                      : run([&](auto h) {
-                          bhttp::async_read_header(stream, buffer, *parser, std::move(h));
-                        });
+      auto ec = whole
+                    ? run([&](auto h) { bhttp::async_read(stream, buffer, *parser, std::move(h)); })
+                    : run([&](auto h) {
+                        bhttp::async_read_header(stream, buffer, *parser, std::move(h));
+                      });
       if (!ec) return {};
       disconnect();
       beast::error_code first = write_ec ? write_ec : ec;
@@ -171,9 +173,8 @@ struct Client::State {
 
   Error to_error(const beast::error_code& ec, std::chrono::milliseconds timeout) const {
     if (ec == beast::error::timeout) {
-      return make_error(ErrorCode::kTimeout,
-                        fmt::format("no answer from http://{} within {} ms",
-                                    host_header(endpoint), timeout.count()));
+      return make_error(ErrorCode::kTimeout, fmt::format("no answer from http://{} within {} ms",
+                                                         host_header(endpoint), timeout.count()));
     }
     return make_error(ErrorCode::kUnavailable, fmt::format("cannot reach http://{}: {}",
                                                            host_header(endpoint), ec.message()));

@@ -1,4 +1,6 @@
 // Streaming, shutdown and failure behaviour of a real Server with the real Client.
+#include "http/client.h"
+
 #include <gtest/gtest.h>
 
 #include <chrono>
@@ -7,7 +9,6 @@
 #include <mutex>
 #include <thread>
 
-#include "http/client.h"
 #include "http/server.h"
 
 namespace kumo::http {
@@ -105,9 +106,8 @@ TEST(Server, StopClosesOpenConnectionsAndIgnoresLateAnswers) {
   std::promise<std::shared_ptr<Responder>> parked;
   Router router;
   router.add("GET", "/ok", [](Request&&, std::shared_ptr<Responder> r) { r->send({}); });
-  router.add("GET", "/hang", [&](Request&&, std::shared_ptr<Responder> r) {
-    parked.set_value(std::move(r));
-  });
+  router.add("GET", "/hang",
+             [&](Request&&, std::shared_ptr<Responder> r) { parked.set_value(std::move(r)); });
   auto server = start_server(std::move(router));
   Client idle({"127.0.0.1", server->port()});
   ASSERT_TRUE(idle.request("GET", "/ok").has_value());  // an open keep-alive connection

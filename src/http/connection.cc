@@ -1,13 +1,13 @@
 #include "http/connection.h"
 
-#include <boost/asio/write.hpp>
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include <boost/asio/write.hpp>
 #include <chrono>
 #include <cstdint>
-#include <limits>
 #include <exception>
+#include <limits>
 #include <utility>
 
 namespace kumo::http {
@@ -84,10 +84,9 @@ void Connection::read_header() {
   // Checked against the route's limit once the header names the route. (Not boost::none:
   // Beast 1.74 compares Content-Length against an empty optional as "over the limit".)
   parser_->body_limit(std::numeric_limits<std::uint64_t>::max());
-  bhttp::async_read_header(socket_, buffer_, *parser_,
-                           [self = shared_from_this()](beast::error_code ec, size_t) {
-                             self->on_header(ec);
-                           });
+  bhttp::async_read_header(
+      socket_, buffer_, *parser_,
+      [self = shared_from_this()](beast::error_code ec, size_t) { self->on_header(ec); });
 }
 
 void Connection::on_header(beast::error_code ec) {
@@ -117,10 +116,9 @@ void Connection::on_header(beast::error_code ec) {
 
 void Connection::read_body() {
   if (parser_->is_done()) return dispatch();
-  bhttp::async_read(socket_, buffer_, *parser_,
-                    [self = shared_from_this()](beast::error_code ec, size_t) {
-                      self->on_body(ec);
-                    });
+  bhttp::async_read(
+      socket_, buffer_, *parser_,
+      [self = shared_from_this()](beast::error_code ec, size_t) { self->on_body(ec); });
 }
 
 void Connection::on_body(beast::error_code ec) {
@@ -130,8 +128,9 @@ void Connection::on_body(beast::error_code ec) {
 
 void Connection::on_read_error(beast::error_code ec) {
   if (ec == bhttp::error::body_limit) {
-    return reply_and_close(error_response(
-        413, "too_large", "request body is over this endpoint's limit of " + limit_text(body_limit_)));
+    return reply_and_close(
+        error_response(413, "too_large",
+                       "request body is over this endpoint's limit of " + limit_text(body_limit_)));
   }
   if (ec == bhttp::error::header_limit) {
     return reply_and_close(error_response(431, "bad_request", "request headers are too large"));

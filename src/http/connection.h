@@ -8,19 +8,18 @@
 #pragma once
 
 #include <atomic>
-#include <memory>
-#include <mutex>
-#include <optional>
-#include <string>
-#include <unordered_set>
-#include <vector>
-
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/http.hpp>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <unordered_set>
+#include <vector>
 
 #include "http/handler.h"
 #include "http/router.h"

@@ -16,7 +16,8 @@ std::vector<Segment> parse_pattern(std::string_view pattern) {
   size_t pos = 1;
   while (pos <= pattern.size()) {
     size_t slash = pattern.find('/', pos);
-    std::string_view seg = pattern.substr(pos, slash == std::string_view::npos ? slash : slash - pos);
+    std::string_view seg =
+        pattern.substr(pos, slash == std::string_view::npos ? slash : slash - pos);
     KUMO_CHECK(out.empty() || out.back().kind != Segment::Kind::kRest);
     if (seg.size() > 5 && seg.front() == '{' && seg.ends_with("...}")) {
       out.push_back({Segment::Kind::kRest, std::string(seg.substr(1, seg.size() - 5))});

@@ -1,13 +1,12 @@
 #include "http/server.h"
 
-#include <sys/socket.h>
-
-#include <boost/asio/ip/tcp.hpp>
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
+#include <sys/socket.h>
 
 #include <algorithm>
 #include <atomic>
+#include <boost/asio/ip/tcp.hpp>
 #include <thread>
 #include <utility>
 #include <vector>

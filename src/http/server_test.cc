@@ -3,17 +3,16 @@
 #include "http/server.h"
 
 #include <arpa/inet.h>
+#include <gtest/gtest.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
-
-#include <gtest/gtest.h>
-#include <nlohmann/json.hpp>
 
 #include <chrono>
 #include <condition_variable>
 #include <future>
 #include <mutex>
+#include <nlohmann/json.hpp>
 #include <set>
 #include <thread>
 
@@ -43,10 +42,12 @@ std::string raw_exchange(int port, const std::string& bytes) {
   addr.sin_port = htons(static_cast<uint16_t>(port));
   addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
   EXPECT_EQ(::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
-  EXPECT_EQ(::send(fd, bytes.data(), bytes.size(), MSG_NOSIGNAL), static_cast<ssize_t>(bytes.size()));
+  EXPECT_EQ(::send(fd, bytes.data(), bytes.size(), MSG_NOSIGNAL),
+            static_cast<ssize_t>(bytes.size()));
   std::string out;
   char buf[4096];
-  for (ssize_t n; (n = ::recv(fd, buf, sizeof buf, 0)) > 0;) out.append(buf, static_cast<size_t>(n));
+  for (ssize_t n; (n = ::recv(fd, buf, sizeof buf, 0)) > 0;)
+    out.append(buf, static_cast<size_t>(n));
   ::close(fd);
   return out;
 }
@@ -123,8 +124,8 @@ TEST(Server, ErrorResponseCarriesRequestId) {
   EXPECT_EQ(r.status, 504);
   EXPECT_EQ(body["error"]["type"], "timeout");
   EXPECT_EQ(body["error"]["request_id"], "req-1");
-  EXPECT_FALSE(nlohmann::json::parse(error_response(400, "a", "b").body)["error"].contains(
-      "request_id"));
+  EXPECT_FALSE(
+      nlohmann::json::parse(error_response(400, "a", "b").body)["error"].contains("request_id"));
 }
 
 TEST(Server, OversizeBodyGets413AndTheServerStaysUsable) {
@@ -153,9 +154,9 @@ TEST(Server, OversizeChunkedBodyGets413) {
   router.add("POST", "/small", echo_port(), 1024);
   auto server = start_server(std::move(router));
   std::string chunk(2000, 'z');
-  auto reply = raw_exchange(server->port(),
-                            "POST /small HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n" +
-                                std::string("7d0\r\n") + chunk + "\r\n0\r\n\r\n");
+  auto reply = raw_exchange(
+      server->port(), "POST /small HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n" +
+                          std::string("7d0\r\n") + chunk + "\r\n0\r\n\r\n");
   EXPECT_TRUE(reply.starts_with("HTTP/1.1 413")) << reply;
   EXPECT_NE(reply.find("too_large"), std::string::npos);
 }
