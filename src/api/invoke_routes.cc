@@ -108,7 +108,7 @@ void trigger(ApiDeps& deps, FunctionCache& cache, http::Request&& req,
     inv.http = executor::HttpCall{req.method, path, req.query, req.headers, std::move(req.body)};
   } else {
     HttpEventInput in{req.method, path,        req.query, req.headers,
-                      std::move(req.body), req.remote, request_id, name,
+                      std::move(req.body), req.remote_address, request_id, name,
                       wall_micros() / 1000};
     inv.payload = make_http_event(in);
   }

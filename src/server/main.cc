@@ -24,21 +24,24 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   serve->add_option("--log-level", options.log_level, "debug, info, warn or error")
       ->capture_default_str();
-  int exit_code = 0;
   serve->callback([&] {
     if (!config.empty()) {
       auto loaded = kumo::server::load_config(config, options);
       if (!loaded) {
         std::fprintf(stderr, "error: %s\n", loaded.error().message.c_str());
-        exit_code = 2;
-        return;
+        throw CLI::RuntimeError(2);
       }
       options = *loaded;
     }
-    exit_code = kumo::server::serve(options);
+    int code = kumo::server::serve(options);
+    if (code != 0) throw CLI::RuntimeError(code);
   });
 
-  kumo::cli::add_client_commands(app, exit_code);
-  CLI11_PARSE(app, argc, argv);
-  return exit_code;
+  kumo::cli::add_client_commands(app);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return kumo::cli::exit_code(app, e);
+  }
+  return 0;
 }

@@ -71,10 +71,10 @@ int serve(const ServeOptions& options) {
   init_logging(options.log_level);
   sigset_t stop_signals = block_stop_signals();
   auto listen = parse_listen(options.listen, options.threads);
-  if (!listen) {
-    spdlog::error("{}", listen.error().message);
-    return 2;
-  }
+  if (!listen) return spdlog::error("{}", listen.error().message), 2;
+  auto prices = metering::make_prices(options.price_per_gb_second,
+                                      options.price_per_million_requests);
+  if (!prices) return spdlog::error("{}", prices.error().message), 2;
   std::error_code ec;
   std::filesystem::create_directories(options.data_dir, ec);
   std::string data_dir = std::filesystem::absolute(options.data_dir).lexically_normal().string();
@@ -91,7 +91,9 @@ int serve(const ServeOptions& options) {
   executor::LauncherOptions launcher_options;
   launcher_options.python = options.python;
   launcher_options.runtime_dir = data_dir + "/runtime";
-  executor::ProcessLauncher launcher(launcher_options);
+  auto launcher_or = executor::ProcessLauncher::create(launcher_options);
+  if (!launcher_or) return spdlog::error("{}", launcher_or.error().message), 1;
+  executor::ProcessLauncher& launcher = **launcher_or;
 
   std::atomic<scheduler::Scheduler*> sched_ptr{nullptr};
   registry::Registry& reg = **registry;
@@ -108,8 +110,7 @@ int serve(const ServeOptions& options) {
   scheduler::PoolScheduler sched(launcher, clock, fanout, scale_logger);
   sched_ptr = &sched;
 
-  metering::Prices prices{options.price_per_gb_second, options.price_per_million_requests};
-  api::Api api_layer(api::ApiDeps{reg, sched, **usage, metrics, prices, data_dir});
+  api::Api api_layer(api::ApiDeps{reg, sched, **usage, metrics, *prices, data_dir});
   api_layer.configure_deployed();
   http::Server http_server(*listen, api_layer.router());
   if (auto started = http_server.start(); !started) {
