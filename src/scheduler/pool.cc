@@ -34,8 +34,23 @@ bool Actions::empty() const {
          retired.empty() && events.empty();
 }
 
+namespace {
+
+// The user's idle_timeout says how long capacity may outlive demand; the KPA's stable window
+// must not keep instances longer than that, or scale to zero would take a minute whatever
+// the spec says. A floor of one second keeps the averages meaningful.
+KpaConfig bounded_by_idle_timeout(KpaConfig kpa, std::chrono::milliseconds idle_timeout) {
+  kpa.stable_window =
+      std::min(kpa.stable_window, std::max(idle_timeout, std::chrono::milliseconds(1000)));
+  return kpa;
+}
+
+}  // namespace
+
 Pool::Pool(PoolConfig config, KpaConfig kpa, TimePoint now)
-    : config_(std::move(config)), autoscaler_(kpa, now), proactive_after_(now) {}
+    : config_(std::move(config)),
+      autoscaler_(bounded_by_idle_timeout(kpa, config_.idle_timeout), now),
+      proactive_after_(now) {}
 
 Result<Actions> Pool::submit(executor::Invocation inv, executor::ReplyHandler handler,
                              TimePoint now) {

@@ -91,7 +91,7 @@ class DeployAndInvoke(KumoTestCase):
         self.assertEqual(r.json()["words"], 3)
         r = self.invoke("wordcount", {"x": 1})
         self.assertEqual(r.status, 200)
-        self.assertEqual(r.json()["words"], 1)
+        self.assertEqual(r.json()["words"], 2)  # {"x": 1} has the words x and 1
 
 
 class BadDeploys(KumoTestCase):
