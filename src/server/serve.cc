@@ -1,6 +1,7 @@
 #include "server/serve.h"
 
 #include <signal.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <filesystem>
@@ -58,9 +59,27 @@ sigset_t block_stop_signals() {
   return set;
 }
 
+// A server killed with SIGKILL leaves its instances running. Each ran with its working
+// directory under <data>/instances, which is how they are found again here and stopped.
+void kill_stale_instances(const std::string& instances_dir) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  for (const auto& entry : fs::directory_iterator("/proc", ec)) {
+    const std::string pid_text = entry.path().filename().string();
+    if (pid_text.find_first_not_of("0123456789") != std::string::npos) continue;
+    fs::path cwd = fs::read_symlink(entry.path() / "cwd", ec);
+    if (ec || !cwd.string().starts_with(instances_dir + "/")) continue;
+    pid_t pid = static_cast<pid_t>(std::stol(pid_text));
+    if (pid == getpid()) continue;
+    spdlog::warn("stopping instance process {} left by an earlier server", pid);
+    kill(pid, SIGKILL);
+  }
+}
+
 // Left over from a server that did not stop cleanly: its instances are gone.
 void clear_instances(const std::string& data_dir) {
   std::error_code ec;
+  kill_stale_instances(data_dir + "/instances");
   std::filesystem::remove_all(data_dir + "/instances", ec);
   std::filesystem::create_directories(data_dir + "/instances", ec);
 }
