@@ -66,17 +66,25 @@ void dispatch(ApiDeps& deps, const registry::FunctionVersion& fv, executor::Invo
   if (!started) res->send(error_reply(started.error(), request_id));
 }
 
-void invoke(ApiDeps& deps, FunctionCache& cache, http::Request&& req,
-            const std::shared_ptr<http::Responder>& res) {
-  const std::string& name = req.params["name"];
-  std::string request_id = new_request_id();
+// The function's latest version, or nullptr after answering 404.
+FunctionCache::Entry find_or_404(const FunctionCache& cache, const std::string& name,
+                                 const std::string& request_id,
+                                 const std::shared_ptr<http::Responder>& res) {
   auto fv = cache.find(name);
   if (!fv) {
-    return res->send(error_reply(
+    res->send(error_reply(
         make_error(ErrorCode::kNotFound,
                    fmt::format("function '{}' not found; `kumo ls` lists the deployed ones", name)),
         request_id));
   }
+  return fv;
+}
+
+void invoke(ApiDeps& deps, FunctionCache& cache, http::Request&& req,
+            const std::shared_ptr<http::Responder>& res) {
+  std::string request_id = new_request_id();
+  auto fv = find_or_404(cache, req.params["name"], request_id, res);
+  if (!fv) return;
   if (req.header("x-kumo-invocation-type") == "async") {
     return res->send(error_reply(
         make_error(ErrorCode::kInvalidArgument,
@@ -94,12 +102,8 @@ void trigger(ApiDeps& deps, FunctionCache& cache, http::Request&& req,
              const std::shared_ptr<http::Responder>& res) {
   const std::string& name = req.params["name"];
   std::string request_id = new_request_id();
-  auto fv = cache.find(name);
-  if (!fv) {
-    return res->send(error_reply(
-        make_error(ErrorCode::kNotFound, fmt::format("function '{}' not found", name)),
-        request_id));
-  }
+  auto fv = find_or_404(cache, name, request_id, res);
+  if (!fv) return;
   executor::Invocation inv;
   inv.request_id = request_id;
   inv.timeout = fv->spec.timeout;

@@ -8,6 +8,13 @@
 namespace kumo::scheduler {
 namespace {
 
+// Actions a pool decided under the lock, to run after it is released.
+struct PoolWork {
+  std::string function;
+  uint64_t id;
+  Actions actions;
+};
+
 int64_t micros(Duration d) {
   return std::chrono::duration_cast<std::chrono::microseconds>(d).count();
 }
@@ -159,12 +166,7 @@ PoolStats PoolScheduler::stats(const std::string& function) const {
 }
 
 void PoolScheduler::tick() {
-  struct Work {
-    std::string function;
-    uint64_t id;
-    Actions actions;
-  };
-  std::vector<Work> work;
+  std::vector<PoolWork> work;
   {
     std::lock_guard lock(mu_);
     TimePoint now = clock_.now();
@@ -172,19 +174,14 @@ void PoolScheduler::tick() {
       work.push_back({name, e.id, e.pool->tick(now)});
     }
   }
-  for (Work& w : work) {
+  for (PoolWork& w : work) {
     run(w.function, w.id, std::move(w.actions));
   }
   collect_garbage();
 }
 
 void PoolScheduler::shutdown() {
-  struct Work {
-    std::string function;
-    uint64_t id;
-    Actions actions;
-  };
-  std::vector<Work> work;
+  std::vector<PoolWork> work;
   {
     std::lock_guard lock(mu_);
     shut_down_ = true;
@@ -194,7 +191,7 @@ void PoolScheduler::shutdown() {
     }
     pools_.clear();
   }
-  for (Work& w : work) {
+  for (PoolWork& w : work) {
     run(w.function, w.id, std::move(w.actions));
   }
   collect_garbage();
