@@ -58,7 +58,7 @@ Result<std::unique_ptr<Instance>> ExecInstance::launch(InstanceSetup setup,
   ps.env = std::move(env);
   ps.env.push_back("PORT=" + std::to_string(*port));
   ps.cwd = setup.workdir;
-  ps.cgroup_procs = setup.cgroup ? setup.cgroup->procs_path() : std::string();
+  ps.cgroup_procs = setup.cgroup_procs();
   ps.rlimit_as_bytes = rlimit_as_bytes;
   int workers = std::max(1, setup.spec.concurrency);
   std::unique_ptr<ExecInstance> instance(new ExecInstance(std::move(setup), *port));

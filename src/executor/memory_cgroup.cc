@@ -17,13 +17,6 @@ namespace {
 
 namespace fs = std::filesystem;
 
-bool write_file(const std::string& path, const std::string& value) {
-  std::ofstream out(path);
-  out << value;
-  out.flush();
-  return static_cast<bool>(out);
-}
-
 std::string read_file(const std::string& path) {
   std::ifstream in(path);
   std::stringstream ss;
@@ -46,6 +39,36 @@ int64_t keyed_value(const std::string& text, const std::string& key) {
 
 }  // namespace
 
+bool write_cgroup_file(const std::string& path, const std::string& value) {
+  std::ofstream out(path);
+  out << value;
+  out.flush();
+  return static_cast<bool>(out);
+}
+
+std::vector<pid_t> cgroup_pids(const std::string& dir) {
+  std::vector<pid_t> out;
+  std::istringstream in(read_file(dir + "/cgroup.procs"));
+  pid_t pid = 0;
+  while (in >> pid) {
+    out.push_back(pid);
+  }
+  return out;
+}
+
+void remove_cgroup(const std::string& dir) {
+  // A cgroup can only be removed once empty.
+  for (int attempt = 0; attempt < 100; ++attempt) {
+    if (::rmdir(dir.c_str()) == 0 || errno == ENOENT) {
+      return;
+    }
+    for (pid_t pid : cgroup_pids(dir)) {
+      ::kill(pid, SIGKILL);
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  }
+}
+
 std::string default_cgroup_root() {
   std::error_code ec;
   if (fs::exists("/sys/fs/cgroup/cgroup.controllers", ec)) {
@@ -66,8 +89,12 @@ Result<CgroupVersion> prepare_cgroup_root(const std::string& root) {
   }
   if (version == CgroupVersion::kV2) {
     // Children of `root` get memory files only when each level delegates the controller.
-    write_file((parent / "cgroup.subtree_control").string(), "+memory");
-    write_file(root + "/cgroup.subtree_control", "+memory");
+    // pids is enabled on its own so that its absence does not cost the memory limit.
+    for (const std::string& level : {(parent / "cgroup.subtree_control").string(),
+                                     root + "/cgroup.subtree_control"}) {
+      write_cgroup_file(level, "+memory");
+      write_cgroup_file(level, "+pids");
+    }
   }
   auto probe = MemoryCgroup::create(root, version, "probe-" + std::to_string(getpid()), 64 << 20);
   if (!probe) {
@@ -76,10 +103,20 @@ Result<CgroupVersion> prepare_cgroup_root(const std::string& root) {
   return version;
 }
 
+bool v2_pids_enabled(const std::string& root) {
+  std::istringstream in(read_file(root + "/cgroup.subtree_control"));
+  std::string controller;
+  while (in >> controller) {
+    if (controller == "pids") return true;
+  }
+  return false;
+}
+
 Result<std::unique_ptr<MemoryCgroup>> MemoryCgroup::create(const std::string& root,
                                                            CgroupVersion version,
                                                            const std::string& name,
-                                                           int64_t limit_bytes) {
+                                                           int64_t limit_bytes,
+                                                           int64_t max_pids) {
   std::string dir = root + "/" + name;
   std::error_code ec;
   fs::create_directory(dir, ec);
@@ -91,17 +128,22 @@ Result<std::unique_ptr<MemoryCgroup>> MemoryCgroup::create(const std::string& ro
   std::string limit = std::to_string(limit_bytes);
   bool ok = false;
   if (version == CgroupVersion::kV2) {
-    ok = write_file(dir + "/memory.max", limit);
-    write_file(dir + "/memory.swap.max", "0");  // absent without swap accounting
+    ok = write_cgroup_file(dir + "/memory.max", limit);
+    write_cgroup_file(dir + "/memory.swap.max", "0");  // absent without swap accounting
   } else {
-    ok = write_file(dir + "/memory.limit_in_bytes", limit);
+    ok = write_cgroup_file(dir + "/memory.limit_in_bytes", limit);
     if (fs::exists(dir + "/memory.memsw.limit_in_bytes", ec)) {
-      write_file(dir + "/memory.memsw.limit_in_bytes", limit);
+      write_cgroup_file(dir + "/memory.memsw.limit_in_bytes", limit);
     }
   }
   if (!ok) {
     return make_error(ErrorCode::kUnavailable,
                       fmt::format("cannot set the memory limit of cgroup {}", dir));
+  }
+  if (version == CgroupVersion::kV2 && max_pids > 0 &&
+      !write_cgroup_file(dir + "/pids.max", std::to_string(max_pids))) {
+    return make_error(ErrorCode::kUnavailable,
+                      fmt::format("cannot set the task limit of cgroup {}", dir));
   }
   return group;
 }
@@ -118,28 +160,8 @@ bool MemoryCgroup::oom_killed() const {
   return std::atoll(read_file(dir_ + "/memory.failcnt").c_str()) > 0;
 }
 
-std::vector<pid_t> MemoryCgroup::pids() const {
-  std::vector<pid_t> out;
-  std::istringstream in(read_file(procs_path()));
-  pid_t pid = 0;
-  while (in >> pid) {
-    out.push_back(pid);
-  }
-  return out;
-}
+std::vector<pid_t> MemoryCgroup::pids() const { return cgroup_pids(dir_); }
 
-MemoryCgroup::~MemoryCgroup() {
-  // A cgroup can only be removed once empty; stragglers that left the process group (setsid)
-  // are still in it, so kill them by their cgroup membership.
-  for (int attempt = 0; attempt < 100; ++attempt) {
-    if (::rmdir(dir_.c_str()) == 0 || errno == ENOENT) {
-      return;
-    }
-    for (pid_t pid : pids()) {
-      ::kill(pid, SIGKILL);
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds(2));
-  }
-}
+MemoryCgroup::~MemoryCgroup() { remove_cgroup(dir_); }
 
 }  // namespace kumo::executor

@@ -1,7 +1,7 @@
 // MemoryCgroup: one memory cgroup per instance, the enforcement of `memory:`.
 //
-// Supports cgroup v2 (memory.max, memory.swap.max = 0, OOM kills counted in memory.events)
-// and v1 (memory.limit_in_bytes, memory.memsw.limit_in_bytes when swap accounting exists,
+// Supports cgroup v2 (memory.max, memory.swap.max = 0, OOM kills counted in memory.events;
+// the same cgroup also carries the instance's pids.max when asked, see pids_cgroup.h) and v1 (memory.limit_in_bytes, memory.memsw.limit_in_bytes when swap accounting exists,
 // OOM kills in memory.oom_control or, on old kernels, memory.failcnt). The folder is
 // <root>/<instance id>; the destructor kills what is left in it and removes it.
 // Owned by one instance; oom_killed()/pids() may be called from any thread (they only read
@@ -27,15 +27,29 @@ std::string default_cgroup_root();
 
 // Creates `root` (and, on v2, enables the memory controller for its children) and checks
 // that a child cgroup can be made there. kUnavailable when not (no permission, no
-// controller): the caller then falls back to RLIMIT_AS.
+// controller): the caller then falls back to RLIMIT_AS. On v2 it also tries to enable the
+// pids controller; v2_pids_enabled() says whether that worked.
 Result<CgroupVersion> prepare_cgroup_root(const std::string& root);
+
+// True when the children of the v2 cgroup `root` get pids.* files.
+bool v2_pids_enabled(const std::string& root);
+
+// Helpers shared with PidsCgroup. write_cgroup_file: false when the file cannot be written
+// (absent, no permission, value refused). remove_cgroup: kills what is left in the cgroup
+// folder `dir` (stragglers that left the process group with setsid are still in it), then
+// removes it; gives up after ~200 ms.
+bool write_cgroup_file(const std::string& path, const std::string& value);
+std::vector<pid_t> cgroup_pids(const std::string& dir);
+void remove_cgroup(const std::string& dir);
 
 class MemoryCgroup {
  public:
+  // max_pids > 0 (v2 only, with v2_pids_enabled(root)) also sets pids.max.
   static Result<std::unique_ptr<MemoryCgroup>> create(const std::string& root,
                                                        CgroupVersion version,
                                                        const std::string& name,
-                                                       int64_t limit_bytes);
+                                                       int64_t limit_bytes,
+                                                       int64_t max_pids = 0);
   ~MemoryCgroup();
   MemoryCgroup(const MemoryCgroup&) = delete;
   MemoryCgroup& operator=(const MemoryCgroup&) = delete;

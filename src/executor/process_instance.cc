@@ -39,6 +39,13 @@ void call_done(ReplyHandler& handler, Reply reply) {
 
 }  // namespace
 
+std::vector<std::string> InstanceSetup::cgroup_procs() const {
+  std::vector<std::string> out;
+  if (cgroup) out.push_back(cgroup->procs_path());
+  if (pids_cgroup) out.push_back(pids_cgroup->procs_path());
+  return out;
+}
+
 std::chrono::milliseconds init_timeout(const LaunchSpec& spec) {
   return std::max<milliseconds>(spec.timeout, std::chrono::seconds(10));
 }
@@ -423,6 +430,7 @@ void ProcessInstance::exit_sequence(int status) {
   }
   on_process_gone();
   setup_.cgroup.reset();
+  setup_.pids_cgroup.reset();
   remove_workdir(setup_.workdir);
   setup_.observer->on_exit(setup_.id, info);
 }

@@ -1,7 +1,7 @@
 // ProcessInstance: what every runtime's instance shares: one child process (its own process
 // group), the I/O thread that reads its stdout/stderr into the log file and watches its
 // deadlines, the table of in-flight invocations, and the exit sequence (reap, fail what is in
-// flight, remove the cgroup and working dir, tell the observer).
+// flight, remove the cgroups and working dir, tell the observer).
 //
 // Threading: public methods are thread-safe. The I/O thread runs the hooks and most
 // callbacks; an invocation finishes exactly once because whoever takes it out of the table
@@ -26,6 +26,7 @@
 #include "executor/instance.h"
 #include "executor/log_output.h"
 #include "executor/memory_cgroup.h"
+#include "executor/pids_cgroup.h"
 #include "executor/spawn.h"
 #include "executor/unique_fd.h"
 
@@ -39,8 +40,13 @@ struct InstanceSetup {
   LaunchSpec spec;
   InstanceObserver* observer = nullptr;
   std::unique_ptr<MemoryCgroup> cgroup;  // null when memory is enforced with RLIMIT_AS
+  // v1 only; null on v2 (pids.max sits in `cgroup`) or when tasks are not limited.
+  std::unique_ptr<PidsCgroup> pids_cgroup;
   std::string workdir;
   LogFile log;
+
+  // The cgroup.procs files the child joins before exec.
+  std::vector<std::string> cgroup_procs() const;
 };
 
 class ProcessInstance : public Instance {

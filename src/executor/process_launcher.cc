@@ -72,8 +72,32 @@ Result<std::unique_ptr<ProcessLauncher>> ProcessLauncher::create(LauncherOptions
       spdlog::warn("executor: memory cgroups unavailable ({}); limiting address space instead",
                    version.error().message);
     }
+    launcher->prepare_pids_limit();
   }
   return launcher;
+}
+
+void ProcessLauncher::prepare_pids_limit() {
+  if (options_.max_pids <= 0) return;
+  std::string why;
+  if (cgroup_version_ == CgroupVersion::kV2) {
+    if (v2_pids_enabled(options_.cgroup_root)) {
+      pids_version_ = CgroupVersion::kV2;
+      return;
+    }
+    why = "the pids controller cannot be enabled";
+  } else {
+    if (options_.pids_cgroup_root.empty()) options_.pids_cgroup_root = default_pids_cgroup_root();
+    auto ready = prepare_pids_cgroup_root(options_.pids_cgroup_root);
+    if (ready) {
+      pids_version_ = CgroupVersion::kV1;
+      return;
+    }
+    why = ready.error().message;
+  }
+  spdlog::warn("executor: pids cgroups unavailable ({}); instances can start any number of "
+               "processes",
+               why);
 }
 
 std::vector<std::string> ProcessLauncher::environment(const LaunchSpec& spec,
@@ -104,6 +128,22 @@ std::vector<std::string> ProcessLauncher::environment(const LaunchSpec& spec,
   return out;
 }
 
+Result<int64_t> ProcessLauncher::make_cgroups(InstanceSetup& setup,
+                                              int64_t memory_bytes) const {
+  if (pids_version_ == CgroupVersion::kV1) {
+    auto pids = PidsCgroup::create(options_.pids_cgroup_root, setup.id, options_.max_pids);
+    if (!pids) return pids.error();
+    setup.pids_cgroup = std::move(*pids);
+  }
+  if (!cgroup_version_) return memory_bytes + kRlimitHeadroom;
+  int64_t max_pids = pids_version_ == CgroupVersion::kV2 ? options_.max_pids : 0;
+  auto group = MemoryCgroup::create(options_.cgroup_root, *cgroup_version_, setup.id,
+                                    memory_bytes, max_pids);
+  if (!group) return group.error();
+  setup.cgroup = std::move(*group);
+  return int64_t{0};
+}
+
 Result<std::unique_ptr<Instance>> ProcessLauncher::launch(const LaunchSpec& spec,
                                                           InstanceObserver& observer) {
   InstanceSetup setup;
@@ -113,24 +153,17 @@ Result<std::unique_ptr<Instance>> ProcessLauncher::launch(const LaunchSpec& spec
   auto log = LogFile::open(spec.log_path);
   if (!log) return log.error();
   setup.log = std::move(*log);
-  int64_t memory = static_cast<int64_t>(spec.memory_mb) * kMiB;
-  int64_t rlimit = 0;
-  if (cgroup_version_) {
-    auto group = MemoryCgroup::create(options_.cgroup_root, *cgroup_version_, setup.id, memory);
-    if (!group) return group.error();
-    setup.cgroup = std::move(*group);
-  } else {
-    rlimit = memory + kRlimitHeadroom;
-  }
+  auto rlimit = make_cgroups(setup, static_cast<int64_t>(spec.memory_mb) * kMiB);
+  if (!rlimit) return rlimit.error();
   auto workdir = make_workdir(spec.instances_root, setup.id, spec.code_dir);
   if (!workdir) return workdir.error();
   setup.workdir = *workdir;
   std::vector<std::string> env = environment(spec, setup.id, setup.workdir);
   Result<std::unique_ptr<Instance>> instance =
       spec.runtime == Runtime::kExec
-          ? ExecInstance::launch(std::move(setup), std::move(env), rlimit)
+          ? ExecInstance::launch(std::move(setup), std::move(env), *rlimit)
           : PythonInstance::launch(std::move(setup), options_.python, shim_path_,
-                                   std::move(env), rlimit);
+                                   std::move(env), *rlimit);
   if (!instance) remove_workdir(*workdir);
   return instance;
 }

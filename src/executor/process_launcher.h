@@ -4,7 +4,9 @@
 // Memory is enforced by a memory cgroup per instance when `use_cgroups` and the cgroup root
 // is writable, else by RLIMIT_AS = memory + 64 MB (the interpreter's own mappings and thread
 // stacks count against an address-space limit, so it needs headroom; glibc's per-thread
-// malloc arenas are capped with MALLOC_ARENA_MAX=2 for the same reason).
+// malloc arenas are capped with MALLOC_ARENA_MAX=2 for the same reason). Tasks (processes
+// and threads) are capped at `max_pids` per instance by the pids controller (v2: in the
+// memory cgroup; v1: a PidsCgroup); without it there is no cap (RLIMIT_NPROC binds no root).
 // Owned by the composition root; must outlive its instances. launch() is thread-safe.
 #pragma once
 
@@ -15,14 +17,19 @@
 
 #include "executor/instance.h"
 #include "executor/memory_cgroup.h"
+#include "executor/pids_cgroup.h"
 
 namespace kumo::executor {
+
+struct InstanceSetup;
 
 struct LauncherOptions {
   std::string python = "/usr/bin/python3";
   std::string runtime_dir;   // where the runtime shim is written (created if missing)
   bool use_cgroups = true;   // false: RLIMIT_AS only
   std::string cgroup_root;   // empty: default_cgroup_root()
+  int64_t max_pids = 256;    // tasks (processes + threads) per instance; 0 = no limit
+  std::string pids_cgroup_root;  // v1 only; empty: default_pids_cgroup_root()
 };
 
 class ProcessLauncher final : public Launcher {
@@ -35,16 +42,22 @@ class ProcessLauncher final : public Launcher {
                                            InstanceObserver& observer) override;
 
   bool uses_cgroups() const { return cgroup_version_.has_value(); }
+  // True when each instance's tasks are capped at options.max_pids.
+  bool limits_pids() const { return pids_version_.has_value(); }
   const std::string& shim_path() const { return shim_path_; }
 
  private:
   explicit ProcessLauncher(LauncherOptions options) : options_(std::move(options)) {}
   std::vector<std::string> environment(const LaunchSpec& spec, const std::string& id,
                                        const std::string& workdir) const;
+  void prepare_pids_limit();
+  // Makes the instance's cgroups; returns the RLIMIT_AS to use instead (0: none).
+  Result<int64_t> make_cgroups(InstanceSetup& setup, int64_t memory_bytes) const;
 
   LauncherOptions options_;
   std::string shim_path_;
   std::optional<CgroupVersion> cgroup_version_;
+  std::optional<CgroupVersion> pids_version_;  // kV2: pids.max in the memory cgroup
 };
 
 }  // namespace kumo::executor

@@ -58,7 +58,7 @@ Result<std::unique_ptr<Instance>> PythonInstance::launch(InstanceSetup setup,
   ps.argv = {python, "-u", "-B", "-s", shim_path};
   ps.env = std::move(env);
   ps.cwd = setup.workdir;
-  ps.cgroup_procs = setup.cgroup ? setup.cgroup->procs_path() : std::string();
+  ps.cgroup_procs = setup.cgroup_procs();
   ps.rlimit_as_bytes = rlimit_as_bytes;
   ps.control_fd = child_end.get();
   std::unique_ptr<PythonInstance> instance(new PythonInstance(std::move(setup)));

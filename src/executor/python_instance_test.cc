@@ -17,14 +17,22 @@ using testing::ReplyRecorder;
 class PythonInstanceTest : public ::testing::TestWithParam<bool> {
  protected:
   void SetUp() override {
-    LauncherOptions options;
-    options.runtime_dir = dir_.path() + "/runtime";
-    options.use_cgroups = GetParam();
-    options.cgroup_root = default_cgroup_root() + "-test";
-    auto launcher = ProcessLauncher::create(options);
+    auto launcher = ProcessLauncher::create(options());
     ASSERT_TRUE(launcher) << launcher.error().message;
     launcher_ = std::move(*launcher);
     if (GetParam() && !launcher_->uses_cgroups()) GTEST_SKIP() << "no writable memory cgroup";
+  }
+
+  // Test cgroups live beside the server's, never in them.
+  LauncherOptions options() const {
+    LauncherOptions o;
+    o.runtime_dir = dir_.path() + "/runtime";
+    o.use_cgroups = GetParam();
+    o.cgroup_root = default_cgroup_root() + "-test";
+    if (!default_pids_cgroup_root().empty()) {
+      o.pids_cgroup_root = default_pids_cgroup_root() + "-test";
+    }
+    return o;
   }
 
   LaunchSpec spec(const std::string& code) {
@@ -296,13 +304,52 @@ TEST_P(PythonInstanceTest, StopEndsInFlightInvocationsExactlyOnce) {
   EXPECT_EQ(late.wait()->outcome, Outcome::kCrash);
 }
 
+TEST_P(PythonInstanceTest, ForkStormStopsAtTheTaskLimitAndTheInstanceLivesOn) {
+  if (!launcher_->limits_pids()) GTEST_SKIP() << "no writable pids cgroup";
+  // Children wait on a pipe, not a timer, so they are all alive when fork is refused.
+  LaunchSpec s = spec(
+      "import os\n"
+      "def handle(event, context):\n"
+      "    r, w = os.pipe()\n"
+      "    children, refused = [], None\n"
+      "    try:\n"
+      "        for _ in range(1000):\n"
+      "            pid = os.fork()\n"
+      "            if pid == 0:\n"
+      "                os.close(w)\n"
+      "                os.read(r, 1)\n"
+      "                os._exit(0)\n"
+      "            children.append(pid)\n"
+      "    except OSError as e:\n"
+      "        refused = type(e).__name__\n"
+      "    os.close(w)\n"
+      "    for pid in children:\n"
+      "        os.waitpid(pid, 0)\n"
+      "    return {'forked': len(children), 'refused': refused}\n");
+  s.memory_mb = 512;  // each child's page tables and kernel stack count as its memory
+  auto instance = start(s);
+  ASSERT_TRUE(instance);
+  const int64_t max_pids = options().max_pids;
+  for (int round = 0; round < 2; ++round) {
+    Reply reply = call(*instance, testing::make_invocation("{}"));
+    ASSERT_EQ(reply.outcome, Outcome::kOk) << reply.error_type << ": " << reply.error_message;
+    json got = json::parse(reply.body);
+    EXPECT_EQ(got["refused"], "BlockingIOError") << got;
+    EXPECT_GT(got["forked"].get<int>(), 0) << got;
+    EXPECT_LT(got["forked"].get<int64_t>(), max_pids) << got;
+  }
+  std::string group = options().pids_cgroup_root + "/" + instance->id();
+  if (!std::filesystem::exists(group)) group = options().cgroup_root + "/" + instance->id();
+  EXPECT_TRUE(std::filesystem::exists(group + "/pids.max"));
+  instance->stop();
+  ASSERT_TRUE(observer_.wait_exit());
+  EXPECT_FALSE(std::filesystem::exists(group));
+}
+
 TEST_P(PythonInstanceTest, MissingInterpreterFailsTheLaunchAndLeavesNothingBehind) {
-  LauncherOptions options;
-  options.runtime_dir = dir_.path() + "/runtime";
-  options.python = dir_.path() + "/no-such-python";
-  options.use_cgroups = GetParam();
-  options.cgroup_root = default_cgroup_root() + "-test";
-  auto launcher = ProcessLauncher::create(options);
+  LauncherOptions o = options();
+  o.python = dir_.path() + "/no-such-python";
+  auto launcher = ProcessLauncher::create(o);
   ASSERT_TRUE(launcher);
   auto instance = (*launcher)->launch(spec("def handle(e, c):\n    return 1\n"), observer_);
   ASSERT_FALSE(instance);

@@ -54,8 +54,8 @@ void write_decimal(int fd, long value) {
   for (int sig : {SIGPIPE, SIGINT, SIGTERM, SIGCHLD, SIGHUP}) {
     signal(sig, SIG_DFL);  // ignored dispositions would survive exec
   }
-  if (!spec.cgroup_procs.empty()) {
-    int fd = ::open(spec.cgroup_procs.c_str(), O_WRONLY | O_CLOEXEC);
+  for (const std::string& procs : spec.cgroup_procs) {  // reads only: no allocation
+    int fd = ::open(procs.c_str(), O_WRONLY | O_CLOEXEC);
     if (fd < 0) child_fail(error_fd, "join cgroup");
     write_decimal(fd, getpid());
     ::close(fd);

@@ -1,5 +1,5 @@
 // Starting one instance process: fork + exec into a new process group, with its pipes, its
-// control socket as fd 3, its cgroup joined (or RLIMIT_AS set) before exec, every other fd
+// control socket as fd 3, its cgroups joined (or RLIMIT_AS set) before exec, every other fd
 // closed. Also the instance's working directory. Free functions; thread-safe.
 #pragma once
 
@@ -18,7 +18,7 @@ struct ProcessSpec {
   std::vector<std::string> argv;  // argv[0] is the program's path
   std::vector<std::string> env;   // "KEY=value"
   std::string cwd;
-  std::string cgroup_procs;       // when set, the child writes its pid here before exec
+  std::vector<std::string> cgroup_procs;  // the child writes its pid to each before exec
   int64_t rlimit_as_bytes = 0;    // when > 0, RLIMIT_AS for the child
   int control_fd = -1;            // when >= 0, becomes the child's fd 3
 };
