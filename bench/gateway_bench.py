@@ -52,9 +52,11 @@ def free_port():
 
 
 def to_us(text):
-    m = re.match(r"([\d.]+)(us|ms|s)", text)
+    m = re.match(r"([\d.]+)(us|ms|s|m)$", text)
+    if not m:
+        raise ValueError(f"unexpected wrk latency '{text}'")
     value, unit = float(m.group(1)), m.group(2)
-    return value * {"us": 1, "ms": 1e3, "s": 1e6}[unit]
+    return value * {"us": 1, "ms": 1e3, "s": 1e6, "m": 60e6}[unit]
 
 
 def wrk(url, connections, seconds, script=None):
@@ -62,9 +64,11 @@ def wrk(url, connections, seconds, script=None):
     if script:
         cmd += ["-s", script]
     out = subprocess.run(cmd + [url], capture_output=True, text=True, check=True).stdout
+    if "Latency Distribution" not in out:
+        raise RuntimeError(f"wrk printed no latency distribution:\n{out}")
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
-    p50 = to_us(re.search(r"50%\s+(\S+)", out).group(1))
-    p99 = to_us(re.search(r"99%\s+(\S+)", out).group(1))
+    p50 = to_us(re.search(r"^\s+50%\s+(\S+)\s*$", out, re.M).group(1))
+    p99 = to_us(re.search(r"^\s+99%\s+(\S+)\s*$", out, re.M).group(1))
     errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
     return {"rps": rps, "p50_us": p50, "p99_us": p99, "non2xx": int(errors.group(1)) if errors else 0}
 
