@@ -4,6 +4,7 @@
 #include <spdlog/spdlog.h>
 
 #include <boost/asio/write.hpp>
+#include <array>
 #include <chrono>
 #include <cstdint>
 #include <exception>
@@ -211,16 +212,49 @@ std::string Connection::response_head(int status, const Headers& headers,
   return head;
 }
 
-void Connection::send(Response response) {
-  if (closed()) return;
+std::string Connection::full_head(const Response& response, bool& drop_body) {
   bool bodiless_status = response.status == 204 || response.status == 304 ||
                          (response.status >= 100 && response.status < 200);
   std::string framing =
       bodiless_status ? "" : fmt::format("Content-Length: {}\r\n", response.body.size());
-  std::string head = response_head(response.status, response.headers, framing);
-  if (head_only_ || bodiless_status) response.body.clear();
+  drop_body = head_only_ || bodiless_status;
+  return response_head(response.status, response.headers, framing);
+}
+
+void Connection::send(Response response) {
+  if (closed()) return;
+  bool drop_body = false;
+  std::string head = full_head(response, drop_body);
+  if (drop_body) response.body.clear();
   response_done_ = true;
   enqueue({std::move(head), std::move(response.body), false});
+}
+
+bool Connection::send_from_other_thread(Response& response) {
+  // Between dispatch() and the answer nothing else runs on this connection: no read or write
+  // is pending and the connection's thread leaves it alone, so this thread may use it. The
+  // asio reactor's per-socket lock orders these writes before the next read's completion.
+  constexpr size_t kMaxDirect = 64 * 1024;
+  if (closed() || writing_ || !queue_.empty() || response.body.size() > kMaxDirect) return false;
+  bool drop_body = false;
+  std::string head = full_head(response, drop_body);
+  if (drop_body) response.body.clear();
+  std::array<net::const_buffer, 2> buffers{net::buffer(head), net::buffer(response.body)};
+  beast::error_code ec;
+  net::write(socket_, buffers, ec);  // blocks only if the socket buffer is full
+  if (ec) {
+    close();
+    return true;
+  }
+  response_done_ = false;
+  chunked_ = false;
+  if (close_after_ || !keep_alive_) {
+    socket_.shutdown(net::ip::tcp::socket::shutdown_send, ec);
+    close();
+    return true;
+  }
+  read_header();
+  return true;
 }
 
 void Connection::start_stream(int status, const Headers& headers) {
@@ -323,17 +357,24 @@ ConnectionResponder::~ConnectionResponder() {
 }
 
 void ConnectionResponder::send(Response response) {
-  connection_->worker().run_on([self = shared_from_this(), r = std::move(response)]() mutable {
-    if (self->state_ != State::kFresh) return;
-    self->state_ = State::kDone;
-    self->connection_->send(std::move(r));
-  });
+  Worker& worker = connection_->worker();
+  if (!worker.ioc.get_executor().running_in_this_thread()) {
+    State fresh = State::kFresh;
+    if (!state_.compare_exchange_strong(fresh, State::kDone)) return;
+    if (connection_->send_from_other_thread(response)) return;
+    worker.run_on([connection = connection_, r = std::move(response)]() mutable {
+      connection->send(std::move(r));
+    });
+    return;
+  }
+  State fresh = State::kFresh;
+  if (state_.compare_exchange_strong(fresh, State::kDone)) connection_->send(std::move(response));
 }
 
 void ConnectionResponder::start_stream(int status, Headers headers) {
   connection_->worker().run_on([self = shared_from_this(), status, h = std::move(headers)] {
-    if (self->state_ != State::kFresh) return;
-    self->state_ = State::kStreaming;
+    State fresh = State::kFresh;
+    if (!self->state_.compare_exchange_strong(fresh, State::kStreaming)) return;
     self->connection_->start_stream(status, h);
   });
 }
@@ -347,8 +388,8 @@ void ConnectionResponder::write_chunk(std::string data) {
 
 void ConnectionResponder::finish() {
   connection_->worker().run_on([self = shared_from_this()] {
-    if (self->state_ != State::kStreaming) return;
-    self->state_ = State::kDone;
+    State streaming = State::kStreaming;
+    if (!self->state_.compare_exchange_strong(streaming, State::kDone)) return;
     self->connection_->finish();
   });
 }

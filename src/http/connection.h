@@ -66,6 +66,11 @@ class Connection : public std::enable_shared_from_this<Connection> {
 
   // The answer to the current request, from its Responder (already on this thread).
   void send(Response response);
+  // The same from another thread while this connection waits idle for the answer: writes
+  // it from the calling thread and starts reading the next request, saving the hop onto the
+  // connection's thread (a wake-up of that thread on the hot path). False, having done
+  // nothing, when the reply is too large to write at once; then use send() on the thread.
+  bool send_from_other_thread(Response& response);
   void start_stream(int status, const Headers& headers);
   void write_chunk(std::string data);
   void finish();
@@ -87,6 +92,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   void dispatch();
   void reply_and_close(Response response);
   std::string response_head(int status, const Headers& headers, std::string_view framing);
+  std::string full_head(const Response& response, bool& drop_body);
   void enqueue(Outgoing out);
   void flush();
   void on_response_written();
@@ -134,7 +140,7 @@ class ConnectionResponder final : public Responder,
   enum class State { kFresh, kStreaming, kDone };
 
   std::shared_ptr<Connection> connection_;
-  State state_ = State::kFresh;  // Touched only on the connection's thread.
+  std::atomic<State> state_{State::kFresh};
 };
 
 }  // namespace kumo::http
