@@ -1,4 +1,5 @@
-"""Every error status: 404, 405, 413, 429, 502 (exception, crash, out of memory, init), 504."""
+"""Every error status: 404, 405, 413, 429, 502 (exception, crash, out of memory, init), 504;
+and a fork bomb that the server survives."""
 import concurrent.futures
 import unittest
 
@@ -86,6 +87,30 @@ class Failures(KumoTestCase):
         err = r.json()["error"]
         self.assertEqual(err["type"], "init_error")
         self.assertIn("no_such_module", err["message"])
+
+    def test_fork_bomb_times_out_and_the_server_stays_healthy(self):
+        if "pids cgroups unavailable" in self.server.log_text():
+            self.skipTest("this server cannot cap an instance's processes here")
+        self.deploy("steady", "def handle(e, c):\n    return 'steady'\n")
+        self.assertEqual(self.invoke("steady").json(), "steady")  # warm before the storm
+        self.deploy("bomb", """
+            import os
+            def handle(event, context):
+                while True:
+                    try:
+                        os.fork()
+                    except OSError:
+                        pass
+        """, "timeout: 2s\nmemory: 512\n")
+        with concurrent.futures.ThreadPoolExecutor(1) as pool:
+            bomb = pool.submit(self.invoke, "bomb")
+            self.assertEqual(self.request("GET", "/healthz").status, 200)
+            self.assertEqual(self.invoke("steady").json(), "steady")
+            r = bomb.result()
+        self.assertEqual(r.status, 504)
+        self.assertEqual(r.json()["error"]["type"], "timeout")
+        self.assertEqual(self.request("GET", "/healthz").status, 200)
+        self.assertEqual(self.invoke("steady").json(), "steady")
 
     def test_queue_full_is_429(self):
         self.deploy("narrow", """
