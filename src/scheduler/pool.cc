@@ -296,8 +296,8 @@ void Pool::launch(int n, Actions& out, TimePoint now) {
   out.events.push_back({"scale up", stats().total()});
 }
 
-// Reactive: enough starting capacity for the queue. Proactive: up to the autoscaler's
-// desired count (which includes min_instances).
+// Reactive: enough starting capacity for the queue. Proactive: up to min_instances, and up
+// to the autoscaler's desired count while no instance is starting.
 void Pool::scale_out(TimePoint now, Actions& out) {
   int conc = std::max(1, config_.launch.concurrency);
   int total = count_current(false);
@@ -309,8 +309,11 @@ void Pool::scale_out(TimePoint now, Actions& out) {
     shortage -= conc;
   }
   if (now >= proactive_after_) {
-    int floor = std::min(std::max(desired_, config_.min_instances), config_.max_instances);
-    n = std::max(n, floor - total);
+    // min_instances always; the autoscaler's headroom only once the instances on the way
+    // are ready, so that one cold request does not start two interpreters at once.
+    int target = config_.min_instances;
+    if (count_current(true) == 0) target = std::max(target, desired_);
+    n = std::max(n, std::min(target, config_.max_instances) - total);
   }
   if (n > 0) {
     launch(n, out, now);

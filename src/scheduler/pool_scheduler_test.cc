@@ -321,6 +321,18 @@ TEST_F(SchedulerTest, TickScalesOutAheadOfDemandThenToZeroAfterIdleTimeout) {
   EXPECT_EQ(sched_.stats("detect").desired, 0);
 }
 
+TEST_F(SchedulerTest, OneColdRequestStartsOneInstanceWhileItInitialises) {
+  sched_.configure(config());
+  call("r1");
+  for (int i = 0; i < 20; ++i) {  // a slow init: the autoscaler wants headroom meanwhile
+    clock_.advance(milliseconds(100));
+    sched_.tick();
+  }
+  EXPECT_EQ(launcher_.launches(), 1u);  // not a second interpreter competing for the CPU
+  inst(0).ready();
+  EXPECT_EQ(inst(0).in_flight(), 1u);
+}
+
 TEST_F(SchedulerTest, NewVersionTakesNewRequestsAndOldInstancesDrain) {
   PoolConfig v1 = config(1, 5, /*version=*/1);
   v1.min_instances = 0;
