@@ -21,6 +21,7 @@ enum class FrameType : uint8_t {
   kChunk = 7,        // body = one chunk
   kStreamEnd = 8,
   kOom = 9,          // MemoryError: the shim exits right after
+  kStart = 10,       // kumo -> shim: the process is in its cgroups; import the handler
 };
 
 inline constexpr size_t kFrameHeaderSize = 13;

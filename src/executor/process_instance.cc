@@ -348,6 +348,7 @@ bool ProcessInstance::process_gone(bool pidfd_readable) {
 }
 
 void ProcessInstance::io_loop() {
+  on_started();
   while (true) {
     bool pidfd_readable = poll_once(poll_timeout());
     if (!ready_ && !init_reported_) on_tick();

@@ -97,7 +97,11 @@ class ProcessInstance : public Instance {
   bool ready() const { return ready_; }
   const LaunchSpec& spec() const { return setup_.spec; }
 
+  pid_t pid() const { return proc_.pid; }
+
   // Hooks, run on the I/O thread.
+  // First thing on the I/O thread, once the process runs.
+  virtual void on_started() {}
   virtual int control_fd() const { return -1; }
   virtual void on_control_readable() {}
   // False once the control channel reached end of stream (or there is none).

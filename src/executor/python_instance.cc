@@ -1,6 +1,8 @@
 #include "executor/python_instance.h"
 
+#include <fcntl.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 #include <cerrno>
 #include <chrono>
@@ -58,10 +60,14 @@ Result<std::unique_ptr<Instance>> PythonInstance::launch(InstanceSetup setup,
   ps.argv = {python, "-u", "-B", "-s", shim_path};
   ps.env = std::move(env);
   ps.cwd = setup.workdir;
-  ps.cgroup_procs = setup.cgroup_procs();
+  // The interpreter's start-up is ours, not the function's: it may run before the process
+  // is in its cgroups, and joining them (several ms in the kernel) overlaps with it. The
+  // shim imports the function only after the START frame, sent once the process joined.
+  std::vector<std::string> cgroup_procs = setup.cgroup_procs();
   ps.rlimit_as_bytes = rlimit_as_bytes;
   ps.control_fd = child_end.get();
   std::unique_ptr<PythonInstance> instance(new PythonInstance(std::move(setup)));
+  instance->cgroup_procs_ = std::move(cgroup_procs);
   instance->control_.reset(pair[0]);
   if (auto started = instance->start(ps); !started) {
     return started.error();
@@ -70,6 +76,25 @@ Result<std::unique_ptr<Instance>> PythonInstance::launch(InstanceSetup setup,
 }
 
 PythonInstance::~PythonInstance() { shutdown(); }
+
+void PythonInstance::on_started() {
+  for (const std::string& procs : cgroup_procs_) {
+    int fd = ::open(procs.c_str(), O_WRONLY | O_CLOEXEC);
+    std::string text = std::to_string(pid());
+    bool joined = fd >= 0 && ::write(fd, text.data(), text.size()) ==
+                                 static_cast<ssize_t>(text.size());
+    if (fd >= 0) ::close(fd);
+    if (!joined) {
+      Reply error;
+      error.outcome = Outcome::kInitError;
+      error.error_type = "CgroupError";
+      error.error_message = fmt::format("cannot place the instance in {}", procs);
+      return fail_init(std::move(error));
+    }
+  }
+  std::lock_guard lock(write_mu_);
+  send_all(control_.get(), encode_frame(FrameType::kStart, 0, "", ""));
+}
 
 void PythonInstance::invoke(Invocation inv, ReplyHandler handler) {
   auto slot = add_pending(inv, std::move(handler));

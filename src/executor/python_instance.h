@@ -6,6 +6,7 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <vector>
 
 #include "executor/frame.h"
 #include "executor/process_instance.h"
@@ -26,6 +27,7 @@ class PythonInstance final : public ProcessInstance {
  private:
   explicit PythonInstance(InstanceSetup setup) : ProcessInstance(std::move(setup)) {}
 
+  void on_started() override;
   int control_fd() const override { return control_eof_ ? -1 : control_.get(); }
   bool control_open() const override { return !control_eof_; }
   void on_control_readable() override;
@@ -36,6 +38,8 @@ class PythonInstance final : public ProcessInstance {
   bool control_eof_ = false;  // I/O thread only
   FrameReader reader_;        // I/O thread only
   std::mutex write_mu_;       // one frame at a time on control_
+  // The cgroups this instance joins from here, while the interpreter starts.
+  std::vector<std::string> cgroup_procs_;
 };
 
 }  // namespace kumo::executor

@@ -1,7 +1,7 @@
 # Kumo's Python runtime shim: runs inside one instance, imports the function's handler once
 # and serves invocations sent by the executor over fd 3. See src/runtimes/README.md for the
 # frame protocol. Imports stay minimal because they are paid on every cold start.
-import json
+import _json
 import os
 import struct
 import sys
@@ -9,8 +9,47 @@ import time
 import _thread
 
 _HEADER = struct.Struct(">BIII")
+
+
+# JSON through the C accelerator directly: `import json` pulls in `re` and `enum`, which cost
+# more than the interpreter's own start-up (measured: 30 ms against 16 ms for `pass`).
+class _DecodeContext:
+    strict = True
+    object_hook = None
+    object_pairs_hook = None
+    parse_float = float
+    parse_int = int
+    parse_constant = {"-Infinity": float("-inf"), "Infinity": float("inf"),
+                      "NaN": float("nan")}.__getitem__
+
+
+_scan = _json.make_scanner(_DecodeContext())
+_WHITESPACE = " \t\n\r"
+
+
+def _loads(text):
+    if isinstance(text, (bytes, bytearray)):
+        text = text.decode("utf-8")
+    start = len(text) - len(text.lstrip(_WHITESPACE))
+    try:
+        value, end = _scan(text, start)
+    except StopIteration:
+        raise ValueError("the event is not JSON") from None
+    if text[end:].strip(_WHITESPACE):
+        raise ValueError("the event has extra data after its JSON value")
+    return value
+
+
+def _not_serializable(value):
+    raise TypeError("Object of type %s is not JSON serializable" % type(value).__name__)
+
+
+def _dumps(value):
+    encode = _json.make_encoder({}, _not_serializable, _json.encode_basestring_ascii, None,
+                                ": ", ", ", False, False, True)
+    return "".join(encode(value, 0))
 (INVOKE, READY, INIT_ERROR, RESULT, ERROR,
- STREAM_START, CHUNK, STREAM_END, OOM) = range(1, 10)
+ STREAM_START, CHUNK, STREAM_END, OOM, START) = range(1, 11)
 _CONTROL_FD = 3
 _write_lock = _thread.allocate_lock()
 _local = _thread._local()
@@ -26,7 +65,7 @@ def _write_all(fd, data):
 
 
 def _send(kind, slot, meta=None, body=b""):
-    meta_bytes = json.dumps(meta).encode() if meta is not None else b""
+    meta_bytes = _dumps(meta).encode() if meta is not None else b""
     frame = _HEADER.pack(kind, slot, len(meta_bytes), len(body)) + meta_bytes
     with _write_lock:
         if len(body) < 65536:
@@ -67,7 +106,7 @@ class _Reader:
         body = self._take(body_len)
         if meta is None or body is None:
             return None
-        return kind, slot, (json.loads(meta) if meta else {}), body
+        return kind, slot, (_loads(meta) if meta else {}), body
 
 
 class _LineWriter:
@@ -148,7 +187,7 @@ def _chunk_bytes(item):
         return bytes(item)
     if isinstance(item, str):
         return item.encode("utf-8")
-    return json.dumps(item).encode("utf-8")
+    return _dumps(item).encode("utf-8")
 
 
 def _stream(slot, result):
@@ -173,7 +212,7 @@ def _reply(slot, result):
         _send(RESULT, slot, {"content_type": "application/octet-stream"}, bytes(result))
     else:
         try:
-            body = json.dumps(result).encode("utf-8")
+            body = _dumps(result).encode("utf-8")
         except (TypeError, ValueError) as e:
             _send(ERROR, slot, {"type": "Runtime.MarshalError", "message": str(e)})
             return
@@ -193,7 +232,7 @@ def _invoke(handler, slot, meta, body):
     _local.request_id = meta.get("request_id", "")
     oom = False
     try:
-        event = json.loads(body) if body else None
+        event = _loads(body) if body else None
         context = Context(_local.request_id, meta.get("deadline_ms", 0), meta.get("attempt", 1))
         _reply(slot, handler(event, context))
     except MemoryError:
@@ -222,10 +261,23 @@ def _load_handler(spec):
     return handler
 
 
+def _await_start(reader):
+    """Waits until kumo has placed this process in its cgroups: only then may the
+    function's own code run."""
+    while True:
+        frame = reader.next()
+        if frame is None:
+            os._exit(0)
+        if frame[0] == START:
+            return
+
+
 def main():
     sys.path[0] = os.getcwd()
     sys.stdout = _LineWriter(1)
     sys.stderr = _LineWriter(2)
+    reader = _Reader(_CONTROL_FD)
+    _await_start(reader)
     oom = False
     try:
         handler = _load_handler(os.environ.get("KUMO_HANDLER", ""))
@@ -239,7 +291,6 @@ def main():
     if oom:
         _out_of_memory(0)
     concurrency = int(os.environ.get("KUMO_CONCURRENCY", "1") or 1)
-    reader = _Reader(_CONTROL_FD)
     _send(READY, 0)
     while True:
         frame = reader.next()
