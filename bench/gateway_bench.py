@@ -133,13 +133,13 @@ def main():
     ap.add_argument("--seconds", type=int, default=4)
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--cold", type=int, default=20)
+    ap.add_argument("--only", choices=["warm", "cold"], help="run one of the two")
     args = ap.parse_args()
     kumo = os.path.abspath(args.kumo)
-    os.environ["KUMO_BIN"] = kumo
     print("load average:", open("/proc/loadavg").read().strip(), "| cores:", os.cpu_count())
 
     tmp = tempfile.mkdtemp(prefix="kumo-bench-")
-    server = Server(os.path.join(tmp, "data")).start()
+    server = Server(os.path.join(tmp, "data"), binary=kumo).start()
     nginx_port = free_port()
     with open(os.path.join(tmp, "nginx.conf"), "w") as f:
         f.write(NGINX_CONF.format(tmp=tmp, port=nginx_port))
@@ -158,9 +158,11 @@ def main():
             time.sleep(0.1)
         urllib.request.urlopen(urllib.request.Request(
             f"{server.url}/api/v1/functions/noop/invoke", data=b"{}", method="POST")).read()
-        warm(args, f"{server.url}/api/v1/functions/noop/invoke",
-             f"http://127.0.0.1:{nginx_port}/", lua)
-        cold(args, kumo, server.url)
+        if args.only != "cold":
+            warm(args, f"{server.url}/api/v1/functions/noop/invoke",
+                 f"http://127.0.0.1:{nginx_port}/", lua)
+        if args.only != "warm":
+            cold(args, kumo, server.url)
     finally:
         nginx.terminate()
         server.stop()

@@ -21,7 +21,8 @@ KUMO = os.environ.get("KUMO_BIN", "build/src/server/kumo")
 class Server:
     """Starts `kumo serve --listen 127.0.0.1:0` and reads the port from its log."""
 
-    def __init__(self, data_dir, extra_args=()):
+    def __init__(self, data_dir, extra_args=(), binary=None):
+        self.binary = binary or KUMO
         self.data_dir = data_dir
         self.extra_args = list(extra_args)
         self.proc = None
@@ -31,7 +32,7 @@ class Server:
     def start(self):
         self.output = []
         self.proc = subprocess.Popen(
-            [KUMO, "serve", "--listen", "127.0.0.1:0", "--data", self.data_dir,
+            [self.binary, "serve", "--listen", "127.0.0.1:0", "--data", self.data_dir,
              "--threads", "2", *self.extra_args],
             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         ready = threading.Event()
