@@ -261,7 +261,7 @@ Actions PoolScheduler::launch(const std::string& function, uint64_t pool_id, Lau
 }
 
 // Wraps the caller's handler: on completion the pool learns of the free slot first, then
-// metering, then the caller, then any queued request is sent to the slot.
+// any queued request is sent to the slot, then metering and the caller hear of the reply.
 void PoolScheduler::dispatch(const std::string& function, uint64_t pool_id, DispatchAction& d) {
   InvocationRecord base;
   base.function = function;
@@ -286,13 +286,15 @@ void PoolScheduler::dispatch(const std::string& function, uint64_t pool_id, Disp
         next = pool->on_complete(token, reply.outcome, now);
       }
     }
+    // The next queued request goes to the instance before this reply goes out, so the
+    // function works on it while this thread answers the caller.
+    run(function, pool_id, std::move(next));
     record.duration_us = micros(now - dispatched);
     record.outcome = reply.outcome;
     invocations_.on_invocation(record);
     if (done) {
       done(std::move(reply));
     }
-    run(function, pool_id, std::move(next));
   };
   d.slot->instance->invoke(std::move(d.request.inv), std::move(wrapped));
 }
