@@ -31,8 +31,6 @@ void deploy(ApiDeps& deps, FunctionCache& cache, http::Request&& req,
   if (!fv) return res->send(error_reply(fv.error()));
   cache.put(*fv);
   deps.scheduler.configure(pool_config(*fv, deps.data_dir));
-  spdlog::info("deployed {} version {} ({} bytes, sha256 {})", fv->spec.name, fv->version,
-               fv->package_bytes, fv->sha256.substr(0, 12));
   json body = summary_json(*fv, deps.scheduler.stats(fv->spec.name));
   body["package_bytes"] = fv->package_bytes;
   body["spec"] = registry::spec_to_json(fv->spec);

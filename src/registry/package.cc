@@ -174,6 +174,7 @@ Result<std::string> pack_directory(const std::string& dir) {
   // No timestamp in the gzip header, so equal folders give equal bytes.
   archive_write_set_filter_option(a.get(), "gzip", "timestamp", nullptr);
   archive_write_set_format_pax_restricted(a.get());
+  archive_write_set_bytes_in_last_block(a.get(), 1);  // no padding to a 10 KiB block
   if (archive_write_open(a.get(), &out, nullptr, append_to_string, nullptr) != ARCHIVE_OK) {
     return write_error(a.get(), root);
   }
