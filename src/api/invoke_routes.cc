@@ -91,6 +91,12 @@ void invoke(ApiDeps& deps, FunctionCache& cache, http::Request&& req,
                    "asynchronous invocation is not available yet; invoke synchronously"),
         request_id));
   }
+  if (!req.body.empty() && !nlohmann::json::accept(req.body)) {
+    return res->send(error_reply(
+        make_error(ErrorCode::kInvalidArgument,
+                   "the request body is not JSON; an invocation's event must be a JSON value"),
+        request_id));
+  }
   executor::Invocation inv;
   inv.request_id = request_id;
   inv.payload = req.body.empty() ? "{}" : std::move(req.body);

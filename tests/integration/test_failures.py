@@ -16,6 +16,13 @@ class Failures(KumoTestCase):
         self.assertEqual(self.request("GET", "/no/such/route").status, 404)
         self.assertEqual(self.request("PATCH", "/api/v1/functions").status, 405)
 
+    def test_an_event_that_is_not_json_is_400(self):
+        self.deploy("strict", "def handle(e, c):\n    return e\n")
+        r = self.request("POST", "/api/v1/functions/strict/invoke", body="{bad json")
+        self.assertEqual(r.status, 400)
+        self.assertIn("not JSON", r.json()["error"]["message"])
+        self.assertEqual(self.invoke("strict", [1, "two"]).json(), [1, "two"])
+
     def test_body_over_6_mb_is_413_and_the_server_carries_on(self):
         self.deploy("small", "def handle(e, c):\n    return 'ok'\n")
         r = self.request("POST", "/api/v1/functions/small/invoke", body=b"x" * (6 * 1024 * 1024 + 1))

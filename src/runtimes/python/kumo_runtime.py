@@ -35,6 +35,13 @@ def _loads(text):
         value, end = _scan(text, start)
     except StopIteration:
         raise ValueError("the event is not JSON") from None
+    except SystemError:
+        # The scanner builds its error from json.decoder, which only `import json` loads;
+        # pay for it on this error path alone, to raise json's own message.
+        value, end = None, -1
+    if end < 0:
+        import json
+        return json.loads(text)
     if text[end:].strip(_WHITESPACE):
         raise ValueError("the event has extra data after its JSON value")
     return value
