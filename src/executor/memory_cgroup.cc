@@ -112,11 +112,7 @@ bool v2_pids_enabled(const std::string& root) {
   return false;
 }
 
-Result<std::unique_ptr<MemoryCgroup>> MemoryCgroup::create(const std::string& root,
-                                                           CgroupVersion version,
-                                                           const std::string& name,
-                                                           int64_t limit_bytes,
-                                                           int64_t max_pids) {
+Result<std::string> make_cgroup_dir(const std::string& root, const std::string& name) {
   std::string dir = root + "/" + name;
   std::error_code ec;
   fs::create_directory(dir, ec);
@@ -124,6 +120,17 @@ Result<std::unique_ptr<MemoryCgroup>> MemoryCgroup::create(const std::string& ro
     return make_error(ErrorCode::kUnavailable,
                       fmt::format("cannot create cgroup {}: {}", dir, ec.message()));
   }
+  return dir;
+}
+
+Result<std::unique_ptr<MemoryCgroup>> MemoryCgroup::create(const std::string& root,
+                                                           CgroupVersion version,
+                                                           const std::string& name,
+                                                           int64_t limit_bytes,
+                                                           int64_t max_pids) {
+  auto made = make_cgroup_dir(root, name);
+  if (!made) return made.error();
+  const std::string& dir = *made;
   std::unique_ptr<MemoryCgroup> group(new MemoryCgroup(dir, version));
   std::string limit = std::to_string(limit_bytes);
   bool ok = false;
@@ -132,6 +139,7 @@ Result<std::unique_ptr<MemoryCgroup>> MemoryCgroup::create(const std::string& ro
     write_cgroup_file(dir + "/memory.swap.max", "0");  // absent without swap accounting
   } else {
     ok = write_cgroup_file(dir + "/memory.limit_in_bytes", limit);
+    std::error_code ec;
     if (fs::exists(dir + "/memory.memsw.limit_in_bytes", ec)) {
       write_cgroup_file(dir + "/memory.memsw.limit_in_bytes", limit);
     }

@@ -39,6 +39,8 @@ bool v2_pids_enabled(const std::string& root);
 // folder `dir` (stragglers that left the process group with setsid are still in it), then
 // removes it; gives up after ~200 ms.
 bool write_cgroup_file(const std::string& path, const std::string& value);
+// Makes the cgroup folder <root>/<name> and returns its path.
+Result<std::string> make_cgroup_dir(const std::string& root, const std::string& name);
 std::vector<pid_t> cgroup_pids(const std::string& dir);
 void remove_cgroup(const std::string& dir);
 

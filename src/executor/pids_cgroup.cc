@@ -39,13 +39,9 @@ Result<void> prepare_pids_cgroup_root(const std::string& root) {
 Result<std::unique_ptr<PidsCgroup>> PidsCgroup::create(const std::string& root,
                                                        const std::string& name,
                                                        int64_t max_pids) {
-  std::string dir = root + "/" + name;
-  std::error_code ec;
-  fs::create_directory(dir, ec);
-  if (ec) {
-    return make_error(ErrorCode::kUnavailable,
-                      fmt::format("cannot create cgroup {}: {}", dir, ec.message()));
-  }
+  auto made = make_cgroup_dir(root, name);
+  if (!made) return made.error();
+  const std::string& dir = *made;
   std::unique_ptr<PidsCgroup> group(new PidsCgroup(dir));
   if (!write_cgroup_file(dir + "/pids.max", std::to_string(max_pids))) {
     return make_error(ErrorCode::kUnavailable,
