@@ -78,6 +78,8 @@ struct Reply {
   std::string error_type;    // e.g. "ValueError", "Timeout", "OutOfMemory"
   std::string error_message;
   bool streamed = false;     // true when the body went out through on_chunk
+  bool started = true;       // false: it waited behind another invocation on an instance
+                             // that then died, and never ran; it may be sent elsewhere
   int http_status = 0;       // exec functions: the program's HTTP status (0 for python3)
   std::vector<std::pair<std::string, std::string>> http_headers;  // exec functions only
 };
@@ -114,8 +116,14 @@ class Instance {
  public:
   virtual ~Instance() = default;
   virtual const std::string& id() const = 0;
-  // Sends one invocation. Only after on_ready, and at most `concurrency` at a time.
+  // Sends one invocation. Only after on_ready, and at most `concurrency` +
+  // pipeline_depth() at a time.
   virtual void invoke(Invocation inv, ReplyHandler handler) = 0;
+  // How many invocations beyond `concurrency` the instance takes ahead of time, each
+  // waiting in its own channel until a running one ends (its timeout starts then). Sending
+  // one early lets the function start it without waiting for a round trip through the
+  // server, which under load is most of a no-op invocation's cost.
+  virtual int pipeline_depth() const { return 0; }
   // Stops the process (SIGKILL); in-flight invocations end with kCrash unless already done.
   virtual void stop() = 0;
   // Proportional set size of the process in bytes (shared pages divided among sharers).

@@ -134,6 +134,10 @@ std::optional<uint32_t> ProcessInstance::add_pending(const Invocation& inv,
   p.handler = std::move(handler);
   p.timeout = inv.timeout;
   p.deadline = std::chrono::steady_clock::now() + inv.timeout;
+  if (serial_ && pending_.size() > 1) {
+    p.started = false;
+    p.deadline = SteadyTime::max();
+  }
   lock.unlock();
   uint64_t one = 1;
   ssize_t n = ::write(wake_fd_.get(), &one, sizeof(one));  // the watchdog has a new deadline
@@ -161,6 +165,16 @@ ProcessInstance::Pending* ProcessInstance::find_pending(uint32_t slot) {
 void ProcessInstance::finish(uint32_t slot, Reply reply) {
   if (auto p = take_pending(slot)) {
     call_done(p->handler, std::move(reply));
+  }
+}
+
+void ProcessInstance::start_next_waiting() {
+  std::lock_guard lock(mu_);
+  for (auto& [slot, p] : pending_) {
+    if (p.started) return;  // one is running already
+    p.started = true;
+    p.deadline = std::chrono::steady_clock::now() + p.timeout;
+    return;
   }
 }
 
@@ -421,6 +435,7 @@ void ProcessInstance::exit_sequence(int status) {
   for (auto& [slot, p] : in_flight) {
     Reply reply = crash;
     reply.streamed = p.streamed;
+    reply.started = p.started;
     call_done(p.handler, std::move(reply));
   }
   if (!ready_ && !init_reported_.exchange(true)) {

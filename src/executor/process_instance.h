@@ -64,6 +64,7 @@ class ProcessInstance : public Instance {
     std::chrono::milliseconds timeout{0};
     bool streamed = false;
     std::string content_type;
+    bool started = true;  // false while it waits behind a running one (serial instances)
   };
 
   explicit ProcessInstance(InstanceSetup setup);
@@ -80,6 +81,11 @@ class ProcessInstance : public Instance {
   Pending* find_pending(uint32_t slot);
   // Finishes `slot` with `reply` if nobody finished it yet.
   void finish(uint32_t slot, Reply reply);
+  // Serial instances run one invocation at a time: later ones wait, their timeouts not yet
+  // running, until start_next_waiting() is called when the running one ends.
+  void set_serial(bool serial) { serial_ = serial; }
+  bool serial() const { return serial_; }
+  void start_next_waiting();
 
   void mark_ready();
   // Reports init failure once; kills the process unless it is known to exit by itself (the
@@ -140,6 +146,7 @@ class ProcessInstance : public Instance {
   bool stdout_eof_ = false;  // I/O thread only
   bool stderr_eof_ = false;  // I/O thread only
   SteadyTime init_deadline_;
+  bool serial_ = false;  // set before the I/O thread starts
   std::atomic<bool> ready_{false};
   std::atomic<bool> init_reported_{false};
   std::atomic<bool> requested_{false};

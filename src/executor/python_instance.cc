@@ -68,6 +68,7 @@ Result<std::unique_ptr<Instance>> PythonInstance::launch(InstanceSetup setup,
   ps.control_fd = child_end.get();
   std::unique_ptr<PythonInstance> instance(new PythonInstance(std::move(setup)));
   instance->cgroup_procs_ = std::move(cgroup_procs);
+  instance->set_serial(instance->spec().concurrency == 1);
   instance->control_.reset(pair[0]);
   if (auto started = instance->start(ps); !started) {
     return started.error();
@@ -105,6 +106,7 @@ void PythonInstance::invoke(Invocation inv, ReplyHandler handler) {
       {"deadline_ms", std::chrono::duration_cast<std::chrono::milliseconds>(
                           deadline.time_since_epoch())
                           .count()},
+      {"timeout_ms", inv.timeout.count()},
       {"attempt", inv.attempt},
   };
   std::string frame = encode_frame(FrameType::kInvoke, *slot, meta.dump(), inv.payload);
@@ -148,6 +150,7 @@ void PythonInstance::handle(Frame frame) {
       if (reply.content_type.empty()) reply.content_type = "application/json";
       reply.body = std::move(frame.body);
       finish(frame.slot, std::move(reply));
+      start_next_waiting();
       return;
     }
     case FrameType::kError: {
@@ -155,6 +158,7 @@ void PythonInstance::handle(Frame frame) {
       Reply reply = error_reply(Outcome::kError, parse_meta(frame.meta));
       reply.streamed = p && p->streamed;
       finish(frame.slot, std::move(reply));
+      start_next_waiting();
       return;
     }
     case FrameType::kOom: {
@@ -186,6 +190,7 @@ void PythonInstance::handle_stream(const Frame& frame) {
     reply.streamed = true;
     reply.content_type = p->content_type;
     finish(frame.slot, std::move(reply));
+    start_next_waiting();
   }
 }
 

@@ -23,6 +23,9 @@ class PythonInstance final : public ProcessInstance {
   ~PythonInstance() override;
 
   void invoke(Invocation inv, ReplyHandler handler) override;
+  // One invocation ahead when the function serves one at a time: the shim reads it as soon
+  // as the running one returns.
+  int pipeline_depth() const override { return serial() ? 1 : 0; }
 
  private:
   explicit PythonInstance(InstanceSetup setup) : ProcessInstance(std::move(setup)) {}

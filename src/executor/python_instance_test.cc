@@ -285,6 +285,44 @@ TEST_P(PythonInstanceTest, ConcurrencyTwoServesTwoRequestsAtOnce) {
   EXPECT_EQ(b->body, "2");
 }
 
+TEST_P(PythonInstanceTest, AnInvocationSentAheadGetsItsWholeTimeoutOnceItStarts) {
+  auto instance = start(spec(
+      "import time\ndef handle(event, context):\n    time.sleep(event)\n"
+      "    return context.get_remaining_time_in_millis()\n"));
+  ASSERT_TRUE(instance);
+  EXPECT_EQ(instance->pipeline_depth(), 1);
+  ReplyRecorder first, second;
+  instance->invoke(testing::make_invocation("1.0", std::chrono::milliseconds(3000)),
+                   first.handler());
+  instance->invoke(testing::make_invocation("0.2", std::chrono::milliseconds(600)),
+                   second.handler());
+  auto a = first.wait();
+  auto b = second.wait();
+  ASSERT_TRUE(a && b);
+  EXPECT_EQ(a->outcome, Outcome::kOk) << a->error_message;
+  // It waited a second behind the first, longer than its own 0.6 s timeout, which only
+  // started to run when it did.
+  EXPECT_EQ(b->outcome, Outcome::kOk) << b->error_message;
+  EXPECT_GT(std::stoi(b->body), 0);
+}
+
+TEST_P(PythonInstanceTest, AnInvocationWaitingBehindATimedOutOneEndsNotStarted) {
+  auto instance = start(spec(
+      "import time\ndef handle(event, context):\n    time.sleep(60)\n"));
+  ASSERT_TRUE(instance);
+  ReplyRecorder running, waiting;
+  instance->invoke(testing::make_invocation("{}", std::chrono::milliseconds(300)),
+                   running.handler());
+  instance->invoke(testing::make_invocation("{}"), waiting.handler());
+  auto a = running.wait();
+  auto b = waiting.wait();
+  ASSERT_TRUE(a && b);
+  EXPECT_EQ(a->outcome, Outcome::kTimeout);
+  EXPECT_TRUE(a->started);
+  EXPECT_EQ(b->outcome, Outcome::kCrash);
+  EXPECT_FALSE(b->started);  // so the scheduler may send it elsewhere
+}
+
 TEST_P(PythonInstanceTest, StopEndsInFlightInvocationsExactlyOnce) {
   auto instance = start(spec(
       "import time\ndef handle(event, context):\n    time.sleep(60)\n"));

@@ -21,8 +21,12 @@ class FakeInstance final : public executor::Instance {
   };
 
   FakeInstance(std::string id, executor::LaunchSpec spec, executor::InstanceObserver& observer,
-               bool* destroyed)
-      : id_(std::move(id)), spec_(std::move(spec)), observer_(observer), destroyed_(destroyed) {}
+               bool* destroyed, int pipeline_depth = 0)
+      : id_(std::move(id)),
+        spec_(std::move(spec)),
+        observer_(observer),
+        destroyed_(destroyed),
+        pipeline_depth_(pipeline_depth) {}
   // Like a real instance, destruction kills the process: what it still serves ends with kCrash.
   ~FakeInstance() override {
     while (!calls_.empty()) complete(executor::Outcome::kCrash);
@@ -35,6 +39,7 @@ class FakeInstance final : public executor::Instance {
   }
   void stop() override { stopped_ = true; }
   int64_t pss_bytes() const override { return 0; }
+  int pipeline_depth() const override { return pipeline_depth_; }
 
   // ---- driven by the test ----
   void ready() { observer_.on_ready(id_); }
@@ -46,13 +51,15 @@ class FakeInstance final : public executor::Instance {
     observer_.on_init_failed(id_, r);
   }
   // Finishes the oldest invocation still in flight.
-  void complete(executor::Outcome outcome = executor::Outcome::kOk, std::string body = "{}") {
+  void complete(executor::Outcome outcome = executor::Outcome::kOk, std::string body = "{}",
+                bool started = true) {
     KUMO_CHECK(!calls_.empty());
     Call call = std::move(calls_.front());
     calls_.pop_front();
     executor::Reply r;
     r.outcome = outcome;
     r.body = std::move(body);
+    r.started = started;
     call.handler.on_done(std::move(r));
   }
   // The process dies: what it serves ends with kCrash (or kOom), then on_exit.
@@ -82,6 +89,7 @@ class FakeInstance final : public executor::Instance {
   executor::LaunchSpec spec_;
   executor::InstanceObserver& observer_;
   bool* destroyed_;
+  int pipeline_depth_;
   std::deque<Call> calls_;
   bool stopped_ = false;
 };
@@ -96,12 +104,15 @@ class FakeLauncher final : public executor::Launcher {
     }
     auto id = "i" + std::to_string(launched_.size() + 1);
     destroyed_.push_back(std::make_unique<bool>(false));
-    auto instance = std::make_unique<FakeInstance>(id, spec, observer, destroyed_.back().get());
+    auto instance = std::make_unique<FakeInstance>(id, spec, observer, destroyed_.back().get(),
+                                                   pipeline_depth_);
     launched_.push_back(instance.get());
     return std::unique_ptr<executor::Instance>(std::move(instance));
   }
 
   void fail_next_launch() { fail_next_ = true; }
+  // Instances launched from now on take this many invocations ahead of time.
+  void set_pipeline_depth(int depth) { pipeline_depth_ = depth; }
   size_t launches() const { return launched_.size(); }
   // The i-th instance launched (0-based). Valid until the scheduler destroys it.
   FakeInstance& at(size_t i) {
@@ -114,6 +125,7 @@ class FakeLauncher final : public executor::Launcher {
   std::vector<FakeInstance*> launched_;
   std::vector<std::unique_ptr<bool>> destroyed_;
   bool fail_next_ = false;
+  int pipeline_depth_ = 0;
 };
 
 }  // namespace kumo::scheduler::testing

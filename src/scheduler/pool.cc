@@ -89,6 +89,8 @@ Actions Pool::attach(uint64_t token, SlotPtr slot, TimePoint now) {
     return out;
   }
   it->second.slot = std::move(slot);
+  const auto& instance = it->second.slot->instance;
+  it->second.pipeline = instance ? std::max(0, instance->pipeline_depth()) : 0;
   dispatch_fresh(token, now, out);
   return settle(now, std::move(out));
 }
@@ -232,22 +234,53 @@ uint64_t Pool::pick() {
 }
 
 void Pool::dispatch(uint64_t token, Member& m, Request req, bool cold, TimePoint now,
-                    Actions& out) {
+                    Actions& out, bool pipelined) {
   ++m.in_flight;
   m.last_used = now;
-  out.dispatches.push_back({token, m.slot, std::move(req), m.version, m.memory_mb, cold, now});
+  out.dispatches.push_back(
+      {token, m.slot, std::move(req), m.version, m.memory_mb, cold, now, pipelined});
 }
 
+// Free slots first; when every instance is busy, none is starting (a request waits for the
+// capacity on its way rather than behind a running request) and requests still wait, each
+// instance that can takes one ahead, to start it the moment its running one returns.
 void Pool::dispatch_queue(TimePoint now, Actions& out) {
   while (!queue_.empty()) {
+    bool ahead = false;
     uint64_t token = pick();
+    if (token == 0 && count_current(true) == 0) {
+      token = pick_busy_with_room();
+      ahead = true;
+    }
     if (token == 0) {
       return;
     }
     Request req = std::move(queue_.front());
     queue_.pop_front();
-    dispatch(token, members_.at(token), std::move(req), false, now, out);
+    dispatch(token, members_.at(token), std::move(req), false, now, out, ahead);
   }
+}
+
+// A ready instance whose slots are all taken but which takes invocations ahead; the least
+// loaded first.
+uint64_t Pool::pick_busy_with_room() {
+  uint64_t best = 0;
+  int best_in_flight = 0;
+  for (const auto& [token, m] : members_) {
+    if (!usable(m) || m.in_flight >= m.concurrency + m.pipeline) continue;
+    if (best == 0 || m.in_flight < best_in_flight) {
+      best = token;
+      best_in_flight = m.in_flight;
+    }
+  }
+  return best;
+}
+
+// Requests sent ahead wait as queued ones do: they count as demand for new instances.
+int64_t Pool::sent_ahead() const {
+  int64_t n = 0;
+  for (const auto& [token, m] : members_) n += std::max(0, m.in_flight - m.concurrency);
+  return n;
 }
 
 // A newly ready instance takes the head of the queue first: those requests waited for it,
@@ -301,8 +334,8 @@ void Pool::launch(int n, Actions& out, TimePoint now) {
 void Pool::scale_out(TimePoint now, Actions& out) {
   int conc = std::max(1, config_.launch.concurrency);
   int total = count_current(false);
-  int64_t shortage =
-      static_cast<int64_t>(queue_.size()) - static_cast<int64_t>(count_current(true)) * conc;
+  int64_t shortage = static_cast<int64_t>(queue_.size()) + sent_ahead() -
+                     static_cast<int64_t>(count_current(true)) * conc;
   int n = 0;
   while (shortage > 0 && total + n < config_.max_instances) {
     ++n;

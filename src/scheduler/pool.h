@@ -61,6 +61,7 @@ struct DispatchAction {
   int memory_mb = 0;
   bool cold_start = false;  // among the first requests of an instance that it waited for
   TimePoint dispatched{};
+  bool pipelined = false;   // sent ahead to a busy instance (see Instance::pipeline_depth)
 };
 
 // A request that ends without reaching an instance (expired, init failed, removed).
@@ -131,6 +132,7 @@ class Pool {
     bool ready = false;  // on_ready seen
     bool dying = false;  // an invocation crashed it; on_exit will follow
     int in_flight = 0;
+    int pipeline = 0;       // invocations it takes beyond concurrency (from the instance)
     TimePoint last_used{};  // last dispatch or completion; idle since, when in_flight == 0
   };
 
@@ -139,7 +141,10 @@ class Pool {
   int count_current(bool starting_only) const;
   int count_ready_current() const;
   uint64_t pick();
-  void dispatch(uint64_t token, Member& m, Request req, bool cold, TimePoint now, Actions& out);
+  uint64_t pick_busy_with_room();
+  int64_t sent_ahead() const;
+  void dispatch(uint64_t token, Member& m, Request req, bool cold, TimePoint now, Actions& out,
+                bool pipelined = false);
   void dispatch_queue(TimePoint now, Actions& out);
   void dispatch_fresh(uint64_t token, TimePoint now, Actions& out);
   void expire(TimePoint now, Actions& out);

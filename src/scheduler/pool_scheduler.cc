@@ -272,11 +272,16 @@ void PoolScheduler::dispatch(const std::string& function, uint64_t pool_id, Disp
   base.memory_mb = d.memory_mb;
   base.cold_start = d.cold_start;
 
+  // A request sent ahead to a busy instance that then died never ran: it goes back to the
+  // pool (so it keeps a copy of what it needs for that).
+  std::optional<std::pair<executor::Invocation, executor::ReplyHandler>> retry;
+  if (d.pipelined) retry.emplace(d.request.inv, d.request.handler);
+
   executor::ReplyHandler wrapped;
   wrapped.on_stream_start = std::move(d.request.handler.on_stream_start);
   wrapped.on_chunk = std::move(d.request.handler.on_chunk);
   wrapped.on_done = [this, function, pool_id, token = d.token, dispatched = d.dispatched,
-                     record = std::move(base),
+                     record = std::move(base), retry = std::move(retry),
                      done = std::move(d.request.handler.on_done)](executor::Reply reply) mutable {
     TimePoint now = clock_.now();
     Actions next;
@@ -289,6 +294,10 @@ void PoolScheduler::dispatch(const std::string& function, uint64_t pool_id, Disp
     // The next queued request goes to the instance before this reply goes out, so the
     // function works on it while this thread answers the caller.
     run(function, pool_id, std::move(next));
+    if (!reply.started && retry && invoke(function, std::move(retry->first),
+                                          std::move(retry->second))) {
+      return;
+    }
     record.duration_us = micros(now - dispatched);
     record.outcome = reply.outcome;
     invocations_.on_invocation(record);

@@ -333,6 +333,46 @@ TEST_F(SchedulerTest, OneColdRequestStartsOneInstanceWhileItInitialises) {
   EXPECT_EQ(inst(0).in_flight(), 1u);
 }
 
+TEST_F(SchedulerTest, SendsOneRequestAheadOnlyWhenNoInstanceHasAFreeSlot) {
+  launcher_.set_pipeline_depth(1);
+  sched_.configure(config(1, 2));
+  call("r1");
+  call("r2");
+  inst(0).ready();
+  inst(1).ready();
+  EXPECT_EQ(inst(0).in_flight(), 1u);  // a free slot wins over sending ahead
+  EXPECT_EQ(inst(1).in_flight(), 1u);
+  call("r3");
+  call("r4");
+  call("r5");
+  EXPECT_EQ(inst(0).in_flight() + inst(1).in_flight(), 4u);  // one ahead on each
+  EXPECT_EQ(sched_.stats("detect").queued, 1);
+  inst(0).complete();
+  EXPECT_EQ(inst(0).in_flight(), 2u);  // r5 went ahead again as r3 started
+  EXPECT_EQ(sched_.stats("detect").queued, 0);
+}
+
+TEST_F(SchedulerTest, ARequestSentAheadToAnInstanceThatDiesRunsElsewhere) {
+  launcher_.set_pipeline_depth(1);
+  sched_.configure(config(1, 2));
+  Caller& running = call("r1");
+  call("r2");
+  inst(0).ready();
+  inst(1).ready();
+  Caller& ahead = call("r3");
+  ASSERT_EQ(inst(0).in_flight() + inst(1).in_flight(), 3u);
+  FakeInstance& crashed = inst(0).in_flight() == 2 ? inst(0) : inst(1);
+  FakeInstance& other = &crashed == &inst(0) ? inst(1) : inst(0);
+  crashed.complete(Outcome::kTimeout);                 // its running request timed out...
+  crashed.complete(Outcome::kCrash, "", /*started=*/false);  // ...and the kill ended r3
+  EXPECT_EQ(ahead.done, 0);  // not failed: back in the queue
+  other.complete();
+  other.complete();  // r3, on the surviving instance
+  EXPECT_EQ(ahead.done, 1);
+  EXPECT_EQ(ahead.reply.outcome, Outcome::kOk);
+  EXPECT_EQ(running.done, 1);
+}
+
 TEST_F(SchedulerTest, NewVersionTakesNewRequestsAndOldInstancesDrain) {
   PoolConfig v1 = config(1, 5, /*version=*/1);
   v1.min_instances = 0;

@@ -240,7 +240,11 @@ def _invoke(handler, slot, meta, body):
     oom = False
     try:
         event = _loads(body) if body else None
-        context = Context(_local.request_id, meta.get("deadline_ms", 0), meta.get("attempt", 1))
+        # The timeout runs from when the handler starts: an invocation sent ahead of time
+        # may have waited behind another one.
+        deadline_ms = time.time() * 1000 + meta["timeout_ms"] if "timeout_ms" in meta \
+            else meta.get("deadline_ms", 0)
+        context = Context(_local.request_id, deadline_ms, meta.get("attempt", 1))
         _reply(slot, handler(event, context))
     except MemoryError:
         oom = True
