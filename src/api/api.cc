@@ -2,6 +2,7 @@
 
 #include <filesystem>
 
+#include "api/background.h"
 #include "api/routes.h"
 #include "common/log.h"
 
@@ -35,7 +36,10 @@ scheduler::PoolConfig pool_config(const registry::FunctionVersion& fv,
   return config;
 }
 
-Api::Api(ApiDeps deps) : deps_(std::move(deps)), cache_(std::make_unique<FunctionCache>()) {
+Api::Api(ApiDeps deps)
+    : deps_(std::move(deps)),
+      cache_(std::make_unique<FunctionCache>()),
+      background_(std::make_unique<Background>()) {
   std::error_code ec;
   std::filesystem::create_directories(deps_.data_dir + "/logs", ec);
   std::filesystem::create_directories(deps_.data_dir + "/instances", ec);
@@ -53,7 +57,7 @@ void Api::configure_deployed() {
 
 http::Router Api::router() {
   http::Router router;
-  add_function_routes(router, deps_, *cache_);
+  add_function_routes(router, deps_, *cache_, *background_);
   add_invoke_routes(router, deps_, *cache_);
   add_ops_routes(router, deps_, *cache_);
   return router;

@@ -15,6 +15,7 @@
 
 namespace kumo::api {
 
+class Background;
 class FunctionCache;
 
 struct ApiDeps {
@@ -42,6 +43,7 @@ class Api {
  private:
   ApiDeps deps_;
   std::unique_ptr<FunctionCache> cache_;
+  std::unique_ptr<Background> background_;  // destroyed first: joins before deps_ go
 };
 
 }  // namespace kumo::api

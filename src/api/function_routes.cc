@@ -72,11 +72,15 @@ void remove(ApiDeps& deps, FunctionCache& cache, const std::string& name,
 
 }  // namespace
 
-void add_function_routes(http::Router& router, ApiDeps& deps, FunctionCache& cache) {
+void add_function_routes(http::Router& router, ApiDeps& deps, FunctionCache& cache,
+                         Background& background) {
+  // Hashing and unpacking a package can take seconds: off the HTTP thread.
   router.add(
       "POST", "/api/v1/functions",
-      [&deps, &cache](http::Request&& req, std::shared_ptr<http::Responder> res) {
-        deploy(deps, cache, std::move(req), res);
+      [&deps, &cache, &background](http::Request&& req, std::shared_ptr<http::Responder> res) {
+        background.submit([&deps, &cache, req = std::move(req), res]() mutable {
+          deploy(deps, cache, std::move(req), res);
+        });
       },
       deps.max_package);
   router.add("GET", "/api/v1/functions",

@@ -2,11 +2,13 @@
 #pragma once
 
 #include "api/api.h"
+#include "api/background.h"
 #include "api/function_cache.h"
 
 namespace kumo::api {
 
-void add_function_routes(http::Router& router, ApiDeps& deps, FunctionCache& cache);
+void add_function_routes(http::Router& router, ApiDeps& deps, FunctionCache& cache,
+                         Background& background);
 void add_invoke_routes(http::Router& router, ApiDeps& deps, FunctionCache& cache);
 void add_ops_routes(http::Router& router, ApiDeps& deps, FunctionCache& cache);
 
