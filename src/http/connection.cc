@@ -4,7 +4,10 @@
 #include <spdlog/spdlog.h>
 
 #include <boost/asio/write.hpp>
+#include <sys/socket.h>
+
 #include <array>
+#include <cerrno>
 #include <chrono>
 #include <cstdint>
 #include <exception>
@@ -69,6 +72,14 @@ Connection::~Connection() {
 }
 
 void Connection::start() { read_header(); }
+
+// While a reply streams no read is pending, so a client that left shows only as end of
+// stream on the socket: peek for it (any thread; a peek changes nothing).
+bool Connection::peer_gone() {
+  char c;
+  ssize_t n = ::recv(socket_.native_handle(), &c, 1, MSG_PEEK | MSG_DONTWAIT);
+  return n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR);
+}
 
 void Connection::close() {
   if (closed_.exchange(true, std::memory_order_acq_rel)) return;
@@ -394,6 +405,8 @@ void ConnectionResponder::finish() {
   });
 }
 
-bool ConnectionResponder::closed() const { return connection_->closed(); }
+bool ConnectionResponder::closed() const {
+  return connection_->closed() || connection_->peer_gone();
+}
 
 }  // namespace kumo::http

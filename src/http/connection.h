@@ -62,6 +62,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
   // Closes the socket now; pending operations end with an error.
   void close();
   bool closed() const { return closed_.load(std::memory_order_acquire); }
+  // True when the client closed its end (detected without reading).
+  bool peer_gone();
   Worker& worker() { return *worker_; }
 
   // The answer to the current request, from its Responder (already on this thread).

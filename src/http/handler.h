@@ -63,7 +63,7 @@ class Responder {
   virtual void write_chunk(std::string data) = 0;
   virtual void finish() = 0;
   // True once the client went away or the server closed the connection; a streaming
-  // producer stops then. Detected when a write fails, not while the connection is idle.
+  // producer stops then, even one that has nothing to write.
   virtual bool closed() const = 0;
 };
 

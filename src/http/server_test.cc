@@ -170,6 +170,33 @@ TEST(Server, MalformedRequestGets400) {
   EXPECT_NE(reply.find("bad_request"), std::string::npos);
 }
 
+TEST(Server, AQuietStreamSeesTheClientLeave) {
+  std::promise<std::shared_ptr<Responder>> parked;
+  Router router;
+  router.add("GET", "/follow", [&parked](Request&&, std::shared_ptr<Responder> r) {
+    r->start_stream(200, {{"Content-Type", "text/plain"}});
+    parked.set_value(std::move(r));  // a follower with nothing to write yet
+  });
+  auto server = start_server(std::move(router));
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(static_cast<uint16_t>(server->port()));
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+  std::string req = "GET /follow HTTP/1.1\r\nHost: x\r\n\r\n";
+  ASSERT_EQ(::send(fd, req.data(), req.size(), MSG_NOSIGNAL), static_cast<ssize_t>(req.size()));
+  auto responder = parked.get_future().get();
+  EXPECT_FALSE(responder->closed());
+  ::close(fd);
+  bool seen = false;
+  for (int i = 0; i < 500 && !seen; ++i) {  // the FIN arrives asynchronously
+    seen = responder->closed();
+    if (!seen) std::this_thread::sleep_for(10ms);
+  }
+  EXPECT_TRUE(seen);
+}
+
 TEST(Server, HandlerMayAnswerLaterFromAnotherThread) {
   std::promise<std::shared_ptr<Responder>> parked;
   Router router;
