@@ -292,15 +292,15 @@ TEST_P(PythonInstanceTest, AnInvocationSentAheadGetsItsWholeTimeoutOnceItStarts)
   ASSERT_TRUE(instance);
   EXPECT_EQ(instance->pipeline_depth(), 1);
   ReplyRecorder first, second;
-  instance->invoke(testing::make_invocation("1.0", std::chrono::milliseconds(3000)),
+  instance->invoke(testing::make_invocation("1.5", std::chrono::milliseconds(5000)),
                    first.handler());
-  instance->invoke(testing::make_invocation("0.2", std::chrono::milliseconds(600)),
+  instance->invoke(testing::make_invocation("0.1", std::chrono::milliseconds(900)),
                    second.handler());
   auto a = first.wait();
   auto b = second.wait();
   ASSERT_TRUE(a && b);
   EXPECT_EQ(a->outcome, Outcome::kOk) << a->error_message;
-  // It waited a second behind the first, longer than its own 0.6 s timeout, which only
+  // It waited 1.5 s behind the first, longer than its own 0.9 s timeout, which only
   // started to run when it did.
   EXPECT_EQ(b->outcome, Outcome::kOk) << b->error_message;
   EXPECT_GT(std::stoi(b->body), 0);
