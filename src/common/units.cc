@@ -31,10 +31,4 @@ Result<std::chrono::milliseconds> parse_duration(std::string_view text) {
   return std::chrono::milliseconds(static_cast<int64_t>(ms));
 }
 
-std::string format_micros(double micros) {
-  if (micros >= 1e6) return fmt::format("{:.2f} s", micros / 1e6);
-  if (micros >= 1e3) return fmt::format("{:.1f} ms", micros / 1e3);
-  return fmt::format("{:.0f} µs", micros);
-}
-
 }  // namespace kumo
