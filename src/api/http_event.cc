@@ -2,6 +2,8 @@
 
 #include <openssl/evp.h>
 
+#include "http/types.h"
+
 #include <algorithm>
 #include <cctype>
 #include <ctime>
@@ -24,22 +26,6 @@ bool is_text(std::string_view content_type) {
   return ct.empty();
 }
 
-std::string url_decode(std::string_view s) {
-  std::string out;
-  for (size_t i = 0; i < s.size(); ++i) {
-    if (s[i] == '+') {
-      out += ' ';
-    } else if (s[i] == '%' && i + 2 < s.size() && std::isxdigit(s[i + 1]) &&
-               std::isxdigit(s[i + 2])) {
-      out += static_cast<char>(std::stoi(std::string(s.substr(i + 1, 2)), nullptr, 16));
-      i += 2;
-    } else {
-      out += s[i];
-    }
-  }
-  return out;
-}
-
 // Repeated parameters are joined with commas, as API Gateway does.
 json query_parameters(std::string_view query) {
   json params = json::object();
@@ -49,8 +35,9 @@ json query_parameters(std::string_view query) {
     query = amp == std::string_view::npos ? std::string_view() : query.substr(amp + 1);
     if (pair.empty()) continue;
     size_t eq = pair.find('=');
-    std::string key = url_decode(pair.substr(0, eq));
-    std::string value = eq == std::string_view::npos ? "" : url_decode(pair.substr(eq + 1));
+    std::string key = http::url_decode(pair.substr(0, eq), true);
+    std::string value =
+        eq == std::string_view::npos ? "" : http::url_decode(pair.substr(eq + 1), true);
     if (params.contains(key)) {
       params[key] = params[key].get<std::string>() + "," + value;
     } else {

@@ -13,19 +13,12 @@ namespace {
 
 using nlohmann::json;
 
-int64_t query_int(const std::string& query, std::string_view key, int64_t fallback) {
-  std::string needle = std::string(key) + "=";
-  size_t pos = 0;
-  while ((pos = query.find(needle, pos)) != std::string::npos) {
-    if (pos == 0 || query[pos - 1] == '&') {
-      int64_t v = fallback;
-      const char* begin = query.data() + pos + needle.size();
-      std::from_chars(begin, query.data() + query.size(), v);
-      return v;
-    }
-    pos += needle.size();
-  }
-  return fallback;
+// An integer query parameter, or `fallback` when absent or not a number.
+int64_t query_int(const http::Request& req, std::string_view key, int64_t fallback) {
+  std::string text = req.query_param(key);
+  int64_t v = fallback;
+  std::from_chars(text.data(), text.data() + text.size(), v);
+  return v;
 }
 
 // Follows the log on a thread of its own until the client goes away.
@@ -47,10 +40,10 @@ void logs(ApiDeps& deps, FunctionCache& cache, http::Request&& req,
         ErrorCode::kNotFound,
         fmt::format("function '{}' not found; `kumo ls` lists the deployed ones", name))));
   }
-  int lines = static_cast<int>(query_int(req.query, "tail", 100));
+  int lines = static_cast<int>(query_int(req, "tail", 100));
   std::string path = log_path(deps.data_dir, name);
   LogTail tail = read_log_tail(path, lines);
-  if (query_int(req.query, "follow", 0) == 0) {
+  if (query_int(req, "follow", 0) == 0) {
     return res->send(http::Response{200, {{"content-type", "text/plain; charset=utf-8"}},
                                     std::move(tail.text)});
   }
@@ -73,7 +66,7 @@ void add_ops_routes(http::Router& router, ApiDeps& deps, FunctionCache& cache) {
              [&deps](http::Request&& req, std::shared_ptr<http::Responder> res) {
                auto flushed = deps.usage.flush();
                if (!flushed) return res->send(error_reply(flushed.error()));
-               int64_t since = query_int(req.query, "since_us", 0);
+               int64_t since = query_int(req, "since_us", 0);
                auto report = deps.usage.report(since, deps.prices);
                if (!report) return res->send(error_reply(report.error()));
                res->send(http::json_response(200, metering::to_json(*report, deps.prices)));
