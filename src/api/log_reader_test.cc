@@ -5,11 +5,14 @@
 
 #include <gtest/gtest.h>
 
+#include "common/ids.h"
+
 namespace kumo::api {
 namespace {
 
 std::string temp_log(const std::string& content) {
-  auto path = std::filesystem::temp_directory_path() / "kumo_log_reader_test.log";
+  // A name per call: ctest runs the tests of this file in parallel.
+  auto path = std::filesystem::temp_directory_path() / ("kumo_log_reader_" + new_short_id() + ".log");
   std::ofstream(path, std::ios::binary | std::ios::trunc) << content;
   return path.string();
 }

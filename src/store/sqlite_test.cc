@@ -4,11 +4,13 @@
 
 #include <gtest/gtest.h>
 
+#include "common/ids.h"
+
 namespace kumo::store {
 namespace {
 
 TEST(Database, PersistsRowsAcrossReopen) {
-  auto path = std::filesystem::temp_directory_path() / "kumo_store_test.db";
+  auto path = std::filesystem::temp_directory_path() / ("kumo_store_test_" + new_short_id() + ".db");
   std::filesystem::remove(path);
   {
     auto db = Database::open(path.string());
