@@ -17,6 +17,9 @@ void add_client_commands(CLI::App& app) {
   add_logs_command(app, options);
   add_usage_command(app, options);
   add_top_command(app, options);
+  add_event_commands(app, options);
+  add_objects_commands(app, options);
+  add_tables_commands(app, options);
 }
 
 CLI::App* add_client_subcommand(CLI::App& app, const std::string& name,

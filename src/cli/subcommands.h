@@ -21,5 +21,8 @@ void add_logs_command(CLI::App& app, std::shared_ptr<Options> options);      // 
 void add_invoke_command(CLI::App& app, std::shared_ptr<Options> options);    // invoke.cc
 void add_usage_command(CLI::App& app, std::shared_ptr<Options> options);     // usage.cc
 void add_top_command(CLI::App& app, std::shared_ptr<Options> options);       // top.cc
+void add_event_commands(CLI::App& app, std::shared_ptr<Options> options);    // events.cc
+void add_objects_commands(CLI::App& app, std::shared_ptr<Options> options);  // objects.cc
+void add_tables_commands(CLI::App& app, std::shared_ptr<Options> options);   // tables.cc
 
 }  // namespace kumo::cli

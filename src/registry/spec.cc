@@ -125,7 +125,8 @@ Result<std::string> read_string(const YAML::Node& n, std::string_view field) {
   return n.Scalar();
 }
 
-// Plain scalars get JSON types (true, 3, 1.5, null); quoted ones stay strings.
+}  // namespace
+
 nlohmann::json yaml_to_json(const YAML::Node& n) {
   if (n.IsMap()) {
     nlohmann::json out = nlohmann::json::object();
@@ -150,6 +151,8 @@ nlohmann::json yaml_to_json(const YAML::Node& n) {
   if (!s.empty() && dec == std::errc() && dend == s.data() + s.size()) return d;
   return s;
 }
+
+namespace {
 
 Result<nlohmann::json> read_triggers(const YAML::Node& n) {
   if (!n.IsSequence()) return invalid("triggers", "must be a list, e.g. - http: {path: /x}");

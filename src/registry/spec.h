@@ -47,3 +47,14 @@ nlohmann::json spec_to_json(const FunctionSpec& spec);
 Result<FunctionSpec> spec_from_json(const nlohmann::json& j);
 
 }  // namespace kumo::registry
+
+namespace YAML {
+class Node;
+}
+
+namespace kumo::registry {
+
+// YAML as JSON: plain scalars get JSON types (true, 3, 1.5, null); quoted ones stay strings.
+nlohmann::json yaml_to_json(const YAML::Node& n);
+
+}  // namespace kumo::registry

@@ -1,6 +1,7 @@
 #include <fmt/format.h>
 #include <yaml-cpp/yaml.h>
 
+#include "registry/spec.h"
 #include "server/serve.h"
 
 namespace kumo::server {
@@ -28,6 +29,9 @@ Result<ServeOptions> load_config(const std::string& path, ServeOptions base) {
         base.price_per_million_requests = v.as<double>();
       } else if (key == "log_level") {
         base.log_level = v.as<std::string>();
+      } else if (key == "storage" || key == "tables" || key == "connectors" ||
+                 key == "events") {
+        base.sections[key] = registry::yaml_to_json(v);
       } else {
         return make_error(ErrorCode::kInvalidArgument,
                           fmt::format("{}: unknown key '{}'", path, key));

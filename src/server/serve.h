@@ -4,6 +4,8 @@
 
 #include <string>
 
+#include <nlohmann/json.hpp>
+
 #include "common/result.h"
 
 namespace kumo::server {
@@ -16,11 +18,15 @@ struct ServeOptions {
   double price_per_gb_second = 0.0000166667;   // AWS Lambda x86, us-east-1
   double price_per_million_requests = 0.20;
   std::string log_level = "info";
+  // Sections of the config file for the event parts, as JSON: "storage", "tables",
+  // "connectors", "events" (each absent = defaults).
+  nlohmann::json sections = nlohmann::json::object();
 };
 
 // Reads a YAML configuration file whose keys are the option names above (listen, data,
 // python, threads, price_per_gb_second, price_per_million_requests, log_level); values it
-// names override `base`.
+// names override `base`. The sections storage, tables, connectors and events are kept whole
+// in `sections` for the parts that read them.
 Result<ServeOptions> load_config(const std::string& path, ServeOptions base);
 
 // Runs the server; returns the process exit code.

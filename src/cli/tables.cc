@@ -1,0 +1,7 @@
+#include "cli/subcommands.h"
+
+namespace kumo::cli {
+
+void add_tables_commands(CLI::App&, std::shared_ptr<Options>) {}
+
+}  // namespace kumo::cli
