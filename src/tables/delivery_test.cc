@@ -1,0 +1,76 @@
+#include "tables/delivery.h"
+
+#include <gtest/gtest.h>
+
+#include <thread>
+
+#include "tables/test_util.h"
+
+namespace kumo::tables {
+namespace {
+
+using Kind = events::TableChange::Kind;
+
+TEST(ChangeDelivery, DeliversInOrderAndEmptiesTheOutbox) {
+  auto store = ItemStore::open(testing::temp_db_path()).value();
+  testing::RecordingSink sink;
+  ChangeDelivery delivery(*store, sink);
+  ASSERT_TRUE(store->create_table("t"));
+  ASSERT_TRUE(store->put("t", "k", {{"v", 1}}));
+  ASSERT_TRUE(store->put("t", "k", {{"v", 2}}));
+  ASSERT_TRUE(store->remove("t", "k"));
+  EXPECT_EQ(delivery.deliver_pending().value(), 3);
+  auto got = sink.taken();
+  ASSERT_EQ(got.size(), 3u);
+  EXPECT_EQ(got[0].kind, Kind::kInsert);
+  EXPECT_EQ(got[1].kind, Kind::kModify);
+  EXPECT_EQ(got[2].kind, Kind::kRemove);
+  EXPECT_EQ(got[1].record["dynamodb"]["OldImage"]["v"]["N"], "1");
+  EXPECT_EQ(got[1].record["dynamodb"]["NewImage"]["v"]["N"], "2");
+  EXPECT_TRUE(store->pending(10)->empty());
+}
+
+TEST(ChangeDelivery, KeepsChangesWhileTheSinkFails) {
+  auto store = ItemStore::open(testing::temp_db_path()).value();
+  testing::RecordingSink sink;
+  sink.failing = true;
+  ChangeDelivery delivery(*store, sink);
+  ASSERT_TRUE(store->create_table("t"));
+  ASSERT_TRUE(store->put("t", "k", {{"v", 1}}));
+  EXPECT_FALSE(delivery.deliver_pending());
+  EXPECT_EQ(store->pending(10)->size(), 1u);
+  {
+    std::lock_guard lock(sink.mu);
+    sink.failing = false;
+  }
+  EXPECT_EQ(delivery.deliver_pending().value(), 1);
+  EXPECT_EQ(sink.taken().size(), 1u);
+}
+
+TEST(ChangeDelivery, TheThreadRetriesUntilTheSinkRecovers) {
+  auto store = ItemStore::open(testing::temp_db_path()).value();
+  testing::RecordingSink sink;
+  sink.failing = true;
+  DeliveryOptions options;
+  options.first_backoff = std::chrono::milliseconds(5);
+  options.max_backoff = std::chrono::milliseconds(20);
+  ChangeDelivery delivery(*store, sink, options);
+  delivery.start();
+  ASSERT_TRUE(store->create_table("t"));
+  ASSERT_TRUE(store->put("t", "k", {{"v", 1}}));
+  delivery.notify();
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  {
+    std::lock_guard lock(sink.mu);
+    sink.failing = false;
+  }
+  for (int i = 0; i < 200 && sink.taken().empty(); ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  delivery.stop();
+  EXPECT_EQ(sink.taken().size(), 1u);
+  EXPECT_TRUE(store->pending(10)->empty());
+}
+
+}  // namespace
+}  // namespace kumo::tables
