@@ -1,7 +1,20 @@
+#include <spdlog/spdlog.h>
+
 #include "server/wiring.h"
+#include "storage/s3_service.h"
 
 namespace kumo::server {
 
-Result<void> wire_storage(Wiring&) { return {}; }
+Result<void> wire_storage(Wiring& w) {
+  auto options = storage::parse_storage_options(w.config);
+  if (!options) return options.error();
+  auto store = storage::ObjectStore::open({w.data_dir});
+  if (!store) return store.error();
+  auto service = std::make_shared<storage::S3Service>(std::move(*store), w.events, *options);
+  storage::add_storage_routes(w.router, service);
+  w.on_stop.push_back([service] { service->stop(); });
+  spdlog::debug("storage: objects in {}/objects, S3 endpoint at /s3", w.data_dir);
+  return {};
+}
 
 }  // namespace kumo::server

@@ -1,0 +1,156 @@
+// S3Service's bucket operations: ListBuckets, CreateBucket, ListObjects (V1 and V2) and
+// DeleteObjects.
+#include <charconv>
+
+#include <fmt/format.h>
+
+#include "http/types.h"
+#include "storage/event_record.h"
+#include "storage/s3_call.h"
+#include "storage/s3_http.h"
+#include "storage/s3_service.h"
+#include "storage/xml.h"
+
+namespace kumo::storage {
+namespace {
+
+constexpr size_t kMaxDeleteKeys = 1000;
+
+S3Result<int> max_keys(const S3Call& call) {
+  std::string text = call.q("max-keys");
+  if (text.empty()) return 1000;
+  int v = 0;
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
+  if (ec != std::errc() || end != text.data() + text.size() || v < 0) {
+    return s3_error("InvalidArgument", fmt::format("max-keys must be a whole number, got '{}'",
+                                                   text));
+  }
+  return std::min(v, 1000);
+}
+
+// V2's continuation token is the base64 of where the next page starts (after this).
+S3Result<std::string> token_position(const std::string& token) {
+  auto raw = base64_decode(token);
+  if (!raw) {
+    return s3_error("InvalidArgument", "the continuation token provided is incorrect");
+  }
+  return *raw;
+}
+
+void write_contents(XmlWriter& w, const ListPage& page, bool url) {
+  auto enc = [url](const std::string& s) { return url ? http::url_encode(s, true) : s; };
+  for (const auto& o : page.objects) {
+    w.open("Contents")
+        .leaf("Key", enc(o.key))
+        .leaf("LastModified", iso8601_ms(o.mtime_ms))
+        .leaf("ETag", quote_etag(o.etag))
+        .leaf("Size", std::to_string(o.size))
+        .leaf("StorageClass", "STANDARD")
+        .close("Contents");
+  }
+  for (const auto& p : page.common_prefixes) {
+    w.open("CommonPrefixes").leaf("Prefix", enc(p)).close("CommonPrefixes");
+  }
+}
+
+}  // namespace
+
+S3Result<http::Response> S3Service::list_buckets() {
+  auto buckets = store_->list_buckets();
+  if (!buckets) return buckets.error();
+  XmlWriter w("ListAllMyBucketsResult");
+  w.open("Owner").leaf("ID", "kumo").leaf("DisplayName", "kumo").close("Owner");
+  w.open("Buckets");
+  for (const auto& b : *buckets) {
+    w.open("Bucket")
+        .leaf("Name", b.name)
+        .leaf("CreationDate", iso8601_ms(b.created_ms))
+        .close("Bucket");
+  }
+  w.close("Buckets");
+  return xml_response(200, w.finish());
+}
+
+S3Result<http::Response> S3Service::create_bucket(S3Call& call) {
+  // A CreateBucketConfiguration (a region) may come along; it must at least be XML.
+  if (!call.req.body.empty()) {
+    if (auto doc = parse_xml(call.req.body); !doc) return doc.error();
+  }
+  if (auto r = store_->create_bucket(call.bucket); !r) return r.error();
+  http::Response r;
+  r.headers.emplace_back("Location", "/" + call.bucket);
+  return r;
+}
+
+S3Result<http::Response> S3Service::list_objects(S3Call& call, bool v2) {
+  auto limit = max_keys(call);
+  if (!limit) return limit.error();
+  ListQuery q{call.q("prefix"), call.q("delimiter"), "", *limit};
+  std::string token = call.q("continuation-token");
+  if (v2) {
+    q.after = call.q("start-after");
+    if (call.has("continuation-token")) {
+      auto pos = token_position(token);
+      if (!pos) return pos.error();
+      q.after = std::max(q.after, *pos);
+    }
+  } else {
+    q.after = call.q("marker");
+  }
+  bool url = call.q("encoding-type") == "url";
+  auto page = store_->list(call.bucket, q);
+  if (!page) return page.error();
+  auto enc = [url](const std::string& s) { return url ? http::url_encode(s, true) : s; };
+  XmlWriter w("ListBucketResult");
+  w.leaf("Name", call.bucket).leaf("Prefix", enc(q.prefix));
+  if (!q.delimiter.empty()) w.leaf("Delimiter", enc(q.delimiter));
+  w.leaf("MaxKeys", std::to_string(q.max_keys));
+  if (url) w.leaf("EncodingType", "url");
+  w.leaf("IsTruncated", page->truncated ? "true" : "false");
+  if (v2) {
+    w.leaf("KeyCount", std::to_string(page->objects.size() + page->common_prefixes.size()));
+    if (call.has("continuation-token")) w.leaf("ContinuationToken", token);
+    if (page->truncated) w.leaf("NextContinuationToken", base64_encode(page->next_after));
+    if (call.has("start-after")) w.leaf("StartAfter", enc(call.q("start-after")));
+  } else {
+    w.leaf("Marker", enc(q.after));
+    if (page->truncated) w.leaf("NextMarker", enc(page->next_after));
+  }
+  write_contents(w, *page, url);
+  return xml_response(200, w.finish());
+}
+
+S3Result<http::Response> S3Service::delete_objects(S3Call& call) {
+  auto body = read_payload(call.req, options_.max_object_bytes);
+  if (!body) return body.error();
+  auto doc = parse_xml(body->data);
+  if (!doc) return doc.error();
+  if (doc->name != "Delete") return s3_error("MalformedXML", "the root element must be <Delete>");
+  const XmlElement* quiet = doc->child("Quiet");
+  bool is_quiet = quiet != nullptr && quiet->text == "true";
+  std::vector<std::string> keys;
+  for (const auto& c : doc->children) {
+    if (c.name != "Object") continue;
+    const XmlElement* key = c.child("Key");
+    if (key == nullptr) return s3_error("MalformedXML", "an <Object> has no <Key>");
+    keys.push_back(key->text);
+  }
+  if (keys.empty() || keys.size() > kMaxDeleteKeys) {
+    return s3_error("MalformedXML", "name 1 to 1000 <Object> elements to delete");
+  }
+  XmlWriter w("DeleteResult");
+  for (const auto& key : keys) {
+    auto gone = store_->remove(call.bucket, key);
+    if (!gone) {
+      if (gone.error().code == "NoSuchBucket") return gone.error();
+      w.open("Error").leaf("Key", key).leaf("Code", gone.error().code);
+      w.leaf("Message", gone.error().message).close("Error");
+      continue;
+    }
+    if (*gone) notify(call, "ObjectRemoved:Delete", **gone);
+    if (!is_quiet) w.open("Deleted").leaf("Key", key).close("Deleted");
+  }
+  return xml_response(200, w.finish());
+}
+
+}  // namespace kumo::storage

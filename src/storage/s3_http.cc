@@ -1,0 +1,202 @@
+#include "storage/s3_http.h"
+
+#include <openssl/evp.h>
+
+#include <algorithm>
+#include <cctype>
+#include <charconv>
+#include <ctime>
+
+#include <fmt/format.h>
+
+#include "storage/aws_chunked.h"
+#include "storage/xml.h"
+
+namespace kumo::storage {
+namespace {
+
+std::string lower(std::string_view s) {
+  std::string out(s);
+  std::transform(out.begin(), out.end(), out.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  return out;
+}
+
+// base64 of the raw digest of `data` with OpenSSL's `md`.
+std::string evp_base64(const EVP_MD* md, std::string_view data) {
+  unsigned char out[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+  EVP_Digest(data.data(), data.size(), out, &len, md, nullptr);
+  return base64_encode(std::string_view(reinterpret_cast<char*>(out), len));
+}
+
+// The value of checksum `name` from the headers, or from the aws-chunked trailers.
+std::string sent(const http::Request& req, const std::map<std::string, std::string>& trailers,
+                 std::string_view name) {
+  auto it = trailers.find(std::string(name));
+  return it != trailers.end() ? it->second : req.header(name);
+}
+
+S3Error mismatch(std::string_view what) {
+  return s3_error("BadDigest",
+                  fmt::format("the {} you specified did not match the calculated checksum", what));
+}
+
+S3Result<void> verify(const http::Request& req, const std::map<std::string, std::string>& trailers,
+                      const Payload& p) {
+  if (std::string md5 = req.header("content-md5"); !md5.empty()) {
+    auto raw = base64_decode(md5);
+    if (!raw || raw->size() != 16) {
+      return s3_error("InvalidDigest", "the Content-MD5 you specified is not valid base64 MD5");
+    }
+    if (to_hex(*raw) != p.digest.md5_hex) return mismatch("Content-MD5");
+  }
+  if (!p.crc32_sent.empty() && p.crc32_sent != p.digest.crc32_base64) {
+    return mismatch("CRC32");
+  }
+  std::string sha1 = sent(req, trailers, "x-amz-checksum-sha1");
+  if (!sha1.empty() && sha1 != evp_base64(EVP_sha1(), p.data)) return mismatch("SHA1");
+  std::string sha256 = sent(req, trailers, "x-amz-checksum-sha256");
+  if (!sha256.empty() && sha256 != evp_base64(EVP_sha256(), p.data)) return mismatch("SHA256");
+  std::string content_sha = lower(req.header("x-amz-content-sha256"));
+  if (content_sha.size() == 64 && content_sha.find_first_not_of("0123456789abcdef") ==
+                                      std::string::npos &&
+      content_sha != sha256_hex(p.data)) {
+    return s3_error("XAmzContentSHA256Mismatch",
+                    "the x-amz-content-sha256 you provided does not match the body");
+  }
+  return {};
+}
+
+bool is_aws_chunked(const http::Request& req) {
+  return lower(req.header("content-encoding")).find("aws-chunked") != std::string::npos ||
+         req.header("x-amz-content-sha256").starts_with("STREAMING-");
+}
+
+std::optional<int64_t> to_int(std::string_view s) {
+  int64_t v = 0;
+  auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+  if (ec != std::errc() || end != s.data() + s.size() || v < 0) return std::nullopt;
+  return v;
+}
+
+}  // namespace
+
+S3Result<Payload> read_payload(http::Request& req, int64_t max_bytes) {
+  Payload p;
+  p.data = std::move(req.body);
+  std::map<std::string, std::string> trailers;
+  if (is_aws_chunked(req)) {
+    auto decoded = decode_aws_chunked(p.data);
+    if (!decoded) return decoded.error();
+    trailers = std::move(*decoded);
+    std::string declared = req.header("x-amz-decoded-content-length");
+    if (!declared.empty() && to_int(declared) != static_cast<int64_t>(p.data.size())) {
+      return s3_error("IncompleteBody",
+                      fmt::format("x-amz-decoded-content-length says {} bytes, the body has {}",
+                                  declared, p.data.size()));
+    }
+  }
+  if (static_cast<int64_t>(p.data.size()) > max_bytes) {
+    return s3_error("EntityTooLarge",
+                    fmt::format("the body is {} bytes; this server takes at most {} per request "
+                                "(storage.max_object_bytes); use a multipart upload",
+                                p.data.size(), max_bytes));
+  }
+  p.digest = digest_of(p.data);
+  p.crc32_sent = sent(req, trailers, "x-amz-checksum-crc32");
+  if (auto ok = verify(req, trailers, p); !ok) return ok.error();
+  return p;
+}
+
+ObjectMeta meta_from_headers(const http::Headers& headers) {
+  ObjectMeta meta;
+  for (const auto& [name, value] : headers) {
+    std::string n = lower(name);
+    if (n == "content-type") {
+      meta.content_type = value;
+    } else if (n == "content-encoding") {
+      // aws-chunked describes the transfer, not the object.
+      std::string kept;
+      for (size_t pos = 0; pos <= value.size();) {
+        size_t comma = std::min(value.find(',', pos), value.size());
+        std::string token(value.substr(pos, comma - pos));
+        token.erase(0, token.find_first_not_of(' '));
+        token.erase(token.find_last_not_of(' ') + 1);
+        if (!token.empty() && lower(token) != "aws-chunked") {
+          kept += kept.empty() ? token : "," + token;
+        }
+        pos = comma + 1;
+      }
+      if (!kept.empty()) meta.headers.emplace_back("Content-Encoding", kept);
+    } else if (n.starts_with("x-amz-meta-") || n == "cache-control" ||
+               n == "content-disposition" || n == "content-language" || n == "expires") {
+      meta.headers.emplace_back(n, value);
+    }
+  }
+  return meta;
+}
+
+void add_object_headers(http::Headers& out, const ObjectInfo& info) {
+  out.emplace_back("Content-Type", info.meta.content_type.empty() ? "binary/octet-stream"
+                                                                  : info.meta.content_type);
+  out.emplace_back("ETag", quote_etag(info.etag));
+  out.emplace_back("Last-Modified", http_date(info.mtime_ms));
+  out.emplace_back("Accept-Ranges", "bytes");
+  for (const auto& h : info.meta.headers) out.push_back(h);
+}
+
+S3Result<std::optional<ByteRange>> parse_range(std::string_view header, int64_t size) {
+  std::optional<ByteRange> whole;
+  if (!header.starts_with("bytes=") || header.find(',') != std::string_view::npos) return whole;
+  std::string_view spec = header.substr(6);
+  size_t dash = spec.find('-');
+  if (dash == std::string_view::npos) return whole;
+  auto first = to_int(spec.substr(0, dash));
+  auto last = to_int(spec.substr(dash + 1));
+  auto unsatisfiable = s3_error(
+      "InvalidRange", fmt::format("the range '{}' is not satisfiable for an object of {} bytes",
+                                  header, size));
+  if (dash == 0) {  // "-n": the last n bytes
+    if (!last) return whole;
+    if (*last == 0 || size == 0) return unsatisfiable;
+    return std::optional(ByteRange{std::max<int64_t>(0, size - *last), size - 1});
+  }
+  if (!first || (dash + 1 < spec.size() && !last)) return whole;
+  if (last && *last < *first) return whole;
+  if (*first >= size) return unsatisfiable;
+  return std::optional(ByteRange{*first, last ? std::min(*last, size - 1) : size - 1});
+}
+
+std::string http_date(int64_t time_ms) {
+  std::time_t secs = static_cast<std::time_t>(time_ms / 1000);
+  std::tm tm{};
+  gmtime_r(&secs, &tm);
+  char buf[40];
+  std::strftime(buf, sizeof buf, "%a, %d %b %Y %H:%M:%S GMT", &tm);
+  return buf;
+}
+
+std::string quote_etag(std::string_view etag) { return fmt::format("\"{}\"", etag); }
+
+http::Response xml_response(int status, std::string body) {
+  http::Response r;
+  r.status = status;
+  r.headers.emplace_back("Content-Type", "application/xml");
+  r.body = std::move(body);
+  return r;
+}
+
+http::Response error_response(const S3Error& error, std::string_view resource,
+                              std::string_view request_id, bool json) {
+  int status = s3_status(error.code);
+  if (json) return http::error_response(status, error.code, error.message, request_id);
+  std::string body = fmt::format(
+      "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>{}</Code><Message>{}</Message>"
+      "<Resource>{}</Resource><RequestId>{}</RequestId></Error>",
+      xml_escape(error.code), xml_escape(error.message), xml_escape(resource),
+      xml_escape(request_id));
+  return xml_response(status, std::move(body));
+}
+
+}  // namespace kumo::storage

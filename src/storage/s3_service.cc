@@ -1,0 +1,187 @@
+#include "storage/s3_service.h"
+
+#include <algorithm>
+#include <array>
+#include <cctype>
+
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include "common/ids.h"
+#include "http/types.h"
+#include "storage/s3_call.h"
+#include "storage/s3_http.h"
+
+namespace kumo::storage {
+namespace {
+
+// Sub-resources of S3's API this store does not have; anything else in the query is
+// ignored, as S3 does (the SDK adds x-id=PutObject and the like).
+constexpr std::array<std::string_view, 26> kUnsupported{
+    "acl",           "accelerate",        "analytics",   "attributes",   "cors",
+    "encryption",    "intelligent-tiering", "inventory", "legal-hold",   "lifecycle",
+    "logging",       "metrics",           "notification", "object-lock", "ownershipControls",
+    "policy",        "policyStatus",      "publicAccessBlock", "replication", "requestPayment",
+    "restore",       "retention",         "select",      "tagging",      "versioning",
+    "website"};
+
+S3Error not_implemented(std::string_view what) {
+  return s3_error("NotImplemented",
+                  fmt::format("Kumo's object store does not implement {}", what));
+}
+
+bool wants_json(const http::Request& req) {
+  return req.header("accept").find("application/json") != std::string::npos;
+}
+
+std::string new_s3_request_id() {
+  std::string id = new_short_id();
+  std::transform(id.begin(), id.end(), id.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::toupper(c)); });
+  return id;
+}
+
+}  // namespace
+
+S3Service::S3Service(std::unique_ptr<ObjectStore> store, events::EventSink& events,
+                     StorageOptions options)
+    : store_(std::move(store)), events_(events), options_(options), pool_(options.workers) {}
+
+S3Service::~S3Service() { pool_.stop(); }
+
+http::Response S3Service::handle(http::Request req) {
+  S3Call call;
+  call.query = http::parse_query(req.query);
+  call.bucket = req.params.count("bucket") ? req.params["bucket"] : "";
+  call.key = req.params.count("key") ? req.params["key"] : "";
+  call.request_id = new_s3_request_id();
+  bool json = wants_json(req);
+  call.req = std::move(req);
+  S3Result<http::Response> result = [&]() -> S3Result<http::Response> {
+    try {
+      return dispatch(call);
+    } catch (const std::exception& e) {  // bad_alloc for a huge body, a library throw
+      return internal_error(fmt::format("{} {}: {}", call.req.method, call.resource(), e.what()));
+    }
+  }();
+  http::Response r = result ? std::move(*result)
+                            : error_response(result.error(), call.resource(), call.request_id,
+                                             json);
+  if (!result && call.req.method == "HEAD") r.body.clear();  // S3 sends no body on HEAD
+  r.headers.emplace_back("x-amz-request-id", call.request_id);
+  r.headers.emplace_back("Server", "Kumo");
+  return r;
+}
+
+S3Result<http::Response> S3Service::dispatch(S3Call& call) {
+  for (std::string_view sub : kUnsupported) {
+    if (call.has(sub)) return not_implemented(fmt::format("the ?{} sub-resource", sub));
+  }
+  if (call.bucket.empty()) {
+    if (call.req.method == "GET" || call.req.method == "HEAD") return list_buckets();
+    return s3_error("MethodNotAllowed", "only GET is allowed on the service; name a bucket");
+  }
+  return call.key.empty() ? bucket_call(call) : object_call(call);
+}
+
+S3Result<http::Response> S3Service::bucket_call(S3Call& call) {
+  const std::string& m = call.req.method;
+  if (m == "PUT") return create_bucket(call);
+  if (m == "HEAD") {
+    if (!store_->bucket_exists(call.bucket)) {
+      return s3_error("NoSuchBucket", fmt::format("the bucket '{}' does not exist", call.bucket));
+    }
+    http::Response r;
+    r.headers.emplace_back("x-amz-bucket-region", "us-east-1");
+    return r;
+  }
+  if (m == "GET") {
+    if (call.has("uploads")) return not_implemented("ListMultipartUploads");
+    if (call.has("location")) {
+      if (!store_->bucket_exists(call.bucket)) {
+        return s3_error("NoSuchBucket", fmt::format("the bucket '{}' does not exist", call.bucket));
+      }
+      return xml_response(200,
+                          "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<LocationConstraint "
+                          "xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\"/>");
+    }
+    return list_objects(call, call.q("list-type") == "2");
+  }
+  if (m == "DELETE") {
+    if (auto r = store_->delete_bucket(call.bucket); !r) return r.error();
+    http::Response r;
+    r.status = 204;
+    return r;
+  }
+  if (m == "POST" && call.has("delete")) return delete_objects(call);
+  return s3_error("MethodNotAllowed",
+                  fmt::format("{} is not allowed on a bucket", call.req.method));
+}
+
+S3Result<http::Response> S3Service::object_call(S3Call& call) {
+  const std::string& m = call.req.method;
+  if (m == "PUT") {
+    if (call.has("uploadId") || call.has("partNumber")) return upload_part(call);
+    if (!call.req.header("x-amz-copy-source").empty()) return copy_object(call);
+    return put_object(call);
+  }
+  if (m == "GET" && call.has("uploadId")) return list_parts(call);
+  if (m == "GET" || m == "HEAD") return get_object(call, m == "HEAD");
+  if (m == "DELETE") {
+    if (call.has("uploadId")) {
+      if (auto r = store_->abort_upload(call.bucket, call.key, call.q("uploadId")); !r) {
+        return r.error();
+      }
+      http::Response r;
+      r.status = 204;
+      return r;
+    }
+    return delete_object(call);
+  }
+  if (m == "POST" && call.has("uploads")) return create_upload(call);
+  if (m == "POST" && call.has("uploadId")) return complete_upload(call);
+  if (m == "POST") return not_implemented("POST on an object (browser form uploads)");
+  return s3_error("MethodNotAllowed",
+                  fmt::format("{} is not allowed on an object", call.req.method));
+}
+
+void S3Service::notify(const S3Call& call, const std::string& event_name,
+                       const ObjectInfo& info) {
+  ObjectChange change{event_name,
+                      info.bucket,
+                      info.key,
+                      info.size,
+                      info.etag,
+                      now_ms(),
+                      sequencer_.next(now_ms() * 1000),
+                      call.req.remote_address,
+                      call.request_id};
+  auto queued = events_.object_changed(object_event(change));
+  if (!queued) {
+    spdlog::warn("storage: {} {}/{}: the event was not delivered: {}", event_name, info.bucket,
+                 info.key, queued.error().message);
+  }
+}
+
+void add_storage_routes(http::Router& router, std::shared_ptr<S3Service> service) {
+  auto s3 = [service](http::Request&& req, std::shared_ptr<http::Responder> responder) {
+    service->submit([service, req = std::move(req), responder]() mutable {
+      responder->send(service->handle(std::move(req)));
+    });
+  };
+  // Bodies a little over the object limit still reach the handler, which answers S3's
+  // EntityTooLarge; the slack covers aws-chunked framing and XML request bodies.
+  size_t limit = static_cast<size_t>(service->options().max_object_bytes) +
+                 static_cast<size_t>(service->options().max_object_bytes / 16) + (1 << 20);
+  router.add("*", "/s3", s3);
+  router.add("*", "/s3/", s3);
+  router.add("*", "/s3/{bucket}/{key...}", s3, limit);
+  router.add("POST", "/api/v1/storage/events",
+             [service](http::Request&& req, std::shared_ptr<http::Responder> responder) {
+               service->submit([service, req = std::move(req), responder] {
+                 responder->send(service->handle_notification(req));
+               });
+             });
+}
+
+}  // namespace kumo::storage

@@ -1,0 +1,87 @@
+// S3Service: the S3 REST subset (path-style) over an ObjectStore, and the endpoint that
+// takes S3/MinIO event notifications from an external store.
+//
+// Routes (add_storage_routes): ANY /s3 and /s3/{bucket}/{key...} (endpoint `$KUMO_URL/s3`),
+// POST /api/v1/storage/events. Handlers hand each request to the service's WorkPool, so
+// disk I/O never blocks an HTTP thread. After a change is committed, the service passes an
+// S3 event notification record to the EventSink; a sink failure is logged, the object stays.
+// Authorization headers are accepted as they come (SigV4 is not verified).
+//
+// Threading: thread-safe. The EventSink must outlive the service; stop() (run at shutdown,
+// after the listener stopped) finishes queued work and joins the workers.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+#include "common/result.h"
+#include "events/sink.h"
+#include "http/router.h"
+#include "storage/event_record.h"
+#include "storage/object_store.h"
+#include "storage/work_pool.h"
+
+namespace kumo::storage {
+
+struct StorageOptions {
+  int64_t max_object_bytes = 512LL * 1024 * 1024;  // one PutObject or UploadPart body
+  int workers = 4;                                  // threads for disk work
+};
+
+// The config file's `storage:` section: {max_object_bytes: 536870912 | "512MiB", workers: 4}.
+// Null gives the defaults; kInvalidArgument names a bad or unknown field.
+Result<StorageOptions> parse_storage_options(const nlohmann::json& section);
+
+struct S3Call;
+
+class S3Service {
+ public:
+  S3Service(std::unique_ptr<ObjectStore> store, events::EventSink& events,
+            StorageOptions options);
+  ~S3Service();
+
+  // Answers one S3 request; blocks on disk I/O (the routes call it on the pool).
+  http::Response handle(http::Request req);
+  // Answers POST /api/v1/storage/events: {"Records": [...]} -> 200 {"accepted": N, ...}.
+  http::Response handle_notification(const http::Request& req);
+
+  void submit(std::function<void()> work) { pool_.submit(std::move(work)); }
+  void stop() { pool_.stop(); }
+  const StorageOptions& options() const { return options_; }
+
+ private:
+  S3Result<http::Response> dispatch(S3Call& call);
+  S3Result<http::Response> bucket_call(S3Call& call);
+  S3Result<http::Response> object_call(S3Call& call);
+  // Buckets (s3_buckets.cc).
+  S3Result<http::Response> list_buckets();
+  S3Result<http::Response> create_bucket(S3Call& call);
+  S3Result<http::Response> list_objects(S3Call& call, bool v2);
+  S3Result<http::Response> delete_objects(S3Call& call);
+  // Objects (s3_objects.cc).
+  S3Result<http::Response> put_object(S3Call& call);
+  S3Result<http::Response> copy_object(S3Call& call);
+  S3Result<http::Response> get_object(S3Call& call, bool head);
+  S3Result<http::Response> delete_object(S3Call& call);
+  // Multipart (s3_multipart.cc).
+  S3Result<http::Response> create_upload(S3Call& call);
+  S3Result<http::Response> upload_part(S3Call& call);
+  S3Result<http::Response> complete_upload(S3Call& call);
+  S3Result<http::Response> list_parts(S3Call& call);
+  // Hands the change's record to the EventSink; logs a failure.
+  void notify(const S3Call& call, const std::string& event_name, const ObjectInfo& info);
+
+  std::unique_ptr<ObjectStore> store_;
+  events::EventSink& events_;
+  const StorageOptions options_;
+  Sequencer sequencer_;
+  WorkPool pool_;  // last: its threads start after the fields they use
+};
+
+// Adds the routes above; each handler holds `service` and runs the work on its pool.
+void add_storage_routes(http::Router& router, std::shared_ptr<S3Service> service);
+
+}  // namespace kumo::storage
