@@ -45,6 +45,15 @@ void MqttConnector::on_connect(mosquitto* mosq, void* self_ptr, int rc) {
     (void)mosquitto_disconnect(mosq);
     return;
   }
+}
+
+void MqttConnector::on_subscribe(mosquitto*, void* self_ptr, int, int count, const int* granted) {
+  auto* self = static_cast<MqttConnector*>(self_ptr);
+  if (count < 1 || granted[0] > 2) {  // 0x80: the broker refused the subscription
+    spdlog::warn("{}: the broker refused the subscription to {}", self->config_.name,
+                 self->mqtt_.subscribe);
+    return;
+  }
   self->connected_ = true;
   self->reported_ = false;
   spdlog::info("{}: connected", describe(self->config_));
@@ -84,6 +93,7 @@ void MqttConnector::run(std::stop_token stop) {
     return;
   }
   mosquitto_connect_callback_set(client.get(), &MqttConnector::on_connect);
+  mosquitto_subscribe_callback_set(client.get(), &MqttConnector::on_subscribe);
   mosquitto_message_callback_set(client.get(), &MqttConnector::on_message);
 
   Backoff backoff = reconnect_backoff();

@@ -22,6 +22,8 @@ class MqttConnector final : public Connector {
 
  private:
   static void on_connect(mosquitto* mosq, void* self, int rc);
+  // Logs "connected" once the subscription is in place (SUBACK), not at CONNACK.
+  static void on_subscribe(mosquitto* mosq, void* self, int mid, int count, const int* granted);
   static void on_message(mosquitto* mosq, void* self, const mosquitto_message* msg);
   // Runs the network loop of one connection until it fails (returns why) or stop.
   std::string serve(mosquitto* mosq, std::stop_token stop);
@@ -31,7 +33,7 @@ class MqttConnector final : public Connector {
   events::EventSink& sink_;
   // Set by run(), read by the callbacks, which run on run()'s thread inside mosquitto_loop.
   std::stop_token stop_;
-  bool connected_ = false;  // this connection got its CONNACK
+  bool connected_ = false;  // this connection got its SUBACK
   bool reported_ = false;   // this outage was logged (one line per outage, not per attempt)
 };
 
