@@ -77,7 +77,7 @@ Result<NatsConfig> parse_nats(const json& e, const std::string& n) {
   }
   NatsConfig c;
   if (auto r = read_string(e, n, "url", c.url); !r) return r.error();
-  if (!c.url.starts_with("nats://") && !c.url.starts_with("tls://")) {
+  if (!c.url.starts_with("nats://")) {
     return invalid(n + ".url", fmt::format("'{}' is not a nats:// URL", c.url));
   }
   if (auto r = read_string(e, n, "stream", c.stream, true); !r) return r.error();
