@@ -107,7 +107,7 @@ bool ObjectStore::bucket_exists(const std::string& name) {
 
 S3Result<void> ObjectStore::check_bucket(const std::string& bucket) {
   if (bucket_exists(bucket)) return {};
-  return s3_error("NoSuchBucket", fmt::format("the bucket '{}' does not exist", bucket));
+  return no_such_bucket(bucket);
 }
 
 S3Result<void> ObjectStore::create_bucket(const std::string& name) {

@@ -11,6 +11,7 @@
 #include "http/types.h"
 #include "storage/s3_call.h"
 #include "storage/s3_http.h"
+#include "storage/store_rows.h"
 
 namespace kumo::storage {
 namespace {
@@ -89,7 +90,7 @@ S3Result<http::Response> S3Service::bucket_call(S3Call& call) {
   if (m == "PUT") return create_bucket(call);
   if (m == "HEAD") {
     if (!store_->bucket_exists(call.bucket)) {
-      return s3_error("NoSuchBucket", fmt::format("the bucket '{}' does not exist", call.bucket));
+      return no_such_bucket(call.bucket);
     }
     http::Response r;
     r.headers.emplace_back("x-amz-bucket-region", "us-east-1");
@@ -99,7 +100,7 @@ S3Result<http::Response> S3Service::bucket_call(S3Call& call) {
     if (call.has("uploads")) return not_implemented("ListMultipartUploads");
     if (call.has("location")) {
       if (!store_->bucket_exists(call.bucket)) {
-        return s3_error("NoSuchBucket", fmt::format("the bucket '{}' does not exist", call.bucket));
+        return no_such_bucket(call.bucket);
       }
       return xml_response(200,
                           "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<LocationConstraint "

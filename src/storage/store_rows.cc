@@ -19,7 +19,15 @@ S3Result<void> check_key(const std::string& key) {
 
 S3Error no_such_key(const std::string& bucket, const std::string& key) {
   return s3_error("NoSuchKey",
-                  fmt::format("the key '{}' does not exist in bucket '{}'", key, bucket));
+                  fmt::format("the key '{}' does not exist in bucket '{}'; `kumo ls-objects {}` "
+                              "lists its keys",
+                              key, bucket, bucket));
+}
+
+S3Error no_such_bucket(const std::string& bucket) {
+  return s3_error("NoSuchBucket",
+                  fmt::format("the bucket '{}' does not exist; `kumo mb {}` creates it", bucket,
+                              bucket));
 }
 
 std::string headers_to_json(const StoredHeaders& headers) {

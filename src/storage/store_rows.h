@@ -16,6 +16,7 @@ namespace kumo::storage {
 // KeyTooLongError past 1024 bytes; InvalidArgument for an empty key or one with a NUL.
 S3Result<void> check_key(const std::string& key);
 S3Error no_such_key(const std::string& bucket, const std::string& key);
+S3Error no_such_bucket(const std::string& bucket);
 
 std::string headers_to_json(const StoredHeaders& headers);
 StoredHeaders headers_from_json(const std::string& text);
