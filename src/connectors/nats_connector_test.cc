@@ -115,5 +115,31 @@ TEST_F(NatsConnectorTest, MessagesPublishedWhileStoppedArriveOnRestart) {
   EXPECT_EQ(sink_.published()[0].message.body, "while away");
 }
 
+TEST_F(NatsConnectorTest, ReconnectsAndSetsUpAServerThatLostItsStream) {
+  start_connector();
+  int port = nats_->port();
+  jsCtx_Destroy(js_);
+  natsConnection_Destroy(conn_);
+  js_ = nullptr;
+  conn_ = nullptr;
+  nats_.reset();  // the server goes away with its store
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  nats_ = BrokerProcess::start_on(port, "nats-server",
+                                  {"-a", "127.0.0.1", "-p", "{port}", "-js", "-sd", "{dir}"});
+  ASSERT_TRUE(nats_);
+  ASSERT_EQ(natsConnection_ConnectTo(&conn_, url_.c_str()), NATS_OK) << nats_->log();
+  ASSERT_EQ(natsConnection_JetStream(&js_, conn_, nullptr), NATS_OK);
+  for (int i = 0; i < 400; ++i) {  // up to the 5 s backoff cap, plus setup
+    jsConsumerInfo* ci = nullptr;
+    natsStatus st = js_GetConsumerInfo(&ci, js_, "EVENTS", "kumo", nullptr, nullptr);
+    jsConsumerInfo_Destroy(ci);
+    if (st == NATS_OK) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  publish("events.b", "after the outage");
+  ASSERT_TRUE(sink_.wait_for(1)) << nats_->log();
+  EXPECT_EQ(sink_.published()[0].message.body, "after the outage");
+}
+
 }  // namespace
 }  // namespace kumo::connectors
