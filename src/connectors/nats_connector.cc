@@ -14,15 +14,17 @@ namespace {
 constexpr int64_t kFetchWaitMs = 500;  // how long a fetch waits; bounds the stop latency
 constexpr int64_t kNakDelayMs = 1000;  // a refused message comes back after this
 
+// The library's last error text without its "(file.c:line): " prefix, else the status text.
 Error nats_error(const std::string& what, natsStatus s,
                  jsErrCode jerr = static_cast<jsErrCode>(0)) {
-  const char* detail = nats_GetLastError(nullptr);
-  return make_error(
-      ErrorCode::kUnavailable,
-      fmt::format(
-          "{}: {}{}{}", what, natsStatus_GetText(s),
-          detail != nullptr && *detail != '\0' ? fmt::format(" ({})", detail) : std::string(),
-          jerr != 0 ? fmt::format(" [JetStream error {}]", int(jerr)) : std::string()));
+  const char* last = nats_GetLastError(nullptr);
+  std::string detail = last != nullptr ? last : "";
+  if (size_t at = detail.find("): "); detail.starts_with("(") && at != std::string::npos) {
+    detail.erase(0, at + 3);
+  }
+  if (detail.empty()) detail = natsStatus_GetText(s);
+  if (jerr != 0) detail += fmt::format(" (JetStream error {})", static_cast<int>(jerr));
+  return make_error(ErrorCode::kUnavailable, fmt::format("{}: {}", what, detail));
 }
 
 Fields headers_of(natsMsg* msg) {

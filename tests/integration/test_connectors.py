@@ -199,35 +199,46 @@ class ConnectorsTest(harness.KumoTestCase):
         return self.wait_for(find, timeout=timeout, interval=0.2,
                              what=f"'{body}' in the logs of {function}")
 
+    def attributes(self, record):
+        """The connector's attributes, from SQS's messageAttributes form."""
+        return {k: v["stringValue"] for k, v in record["messageAttributes"].items()}
+
+    def assert_from_topic(self, record, topic):
+        self.assertEqual(record["eventSource"], "kumo:queue")
+        self.assertEqual(record["eventSourceARN"], f"arn:kumo:queue:local:{topic}")
+
     # --- tests ----------------------------------------------------------------------------
     def test_nats_jetstream_message_reaches_the_function(self):
         function = self.need("nats", "node")
         body = json.dumps({"order": str(uuid.uuid4())})
         self.publish("nats", body)
         record = self.record_with_body(function, body)
-        self.assertEqual(record["eventSource"], "kumo:queue")
-        self.assertEqual(record["eventSourceARN"], "events")
-        self.assertEqual(record["attributes"]["subject"], "events.orders")
-        self.assertEqual(record["attributes"]["Tenant"], "acme")
+        self.assert_from_topic(record, "events")
+        attributes = self.attributes(record)
+        self.assertEqual(attributes["subject"], "events.orders")
+        self.assertEqual(attributes["Tenant"], "acme")
+        self.assertIn("nats_sequence", attributes)
 
     def test_mqtt_message_from_an_edge_device_reaches_the_function(self):
         function = self.need("mqtt", "node")
         body = "door opened " + str(uuid.uuid4())
         self.publish("mqtt", body)
         record = self.record_with_body(function, body)
-        self.assertEqual(record["eventSourceARN"], "readings")
-        self.assertEqual(record["attributes"]["mqtt_topic"], "sensors/door/1")
-        self.assertEqual(record["attributes"]["qos"], "1")
-        self.assertEqual(record["attributes"]["retain"], "false")
+        self.assert_from_topic(record, "readings")
+        attributes = self.attributes(record)
+        self.assertEqual(attributes["mqtt_topic"], "sensors/door/1")
+        self.assertEqual(attributes["qos"], "1")
+        self.assertEqual(attributes["retain"], "false")
 
     def test_redis_stream_entry_reaches_the_function(self):
         function = self.need("redis", "redis-cli")
         body = "resize " + str(uuid.uuid4())
         entry_id = self.publish("redis", body)
         record = self.record_with_body(function, body)
-        self.assertEqual(record["eventSourceARN"], "jobs")
-        self.assertEqual(record["attributes"]["redis_stream"], "jobs")
-        self.assertEqual(record["attributes"]["redis_id"], entry_id)
+        self.assert_from_topic(record, "jobs")
+        attributes = self.attributes(record)
+        self.assertEqual(attributes["redis_stream"], "jobs")
+        self.assertEqual(attributes["redis_id"], entry_id)
 
     def test_messages_sent_while_kumo_is_stopped_arrive_after_restart(self):
         clients = {"nats": "node", "mqtt": "node", "redis": "redis-cli"}
