@@ -75,10 +75,23 @@ Result<void> NatsConnector::open(Session& s) {
   if (st == NATS_OK) st = natsConnection_Connect(&s.conn, s.opts);
   if (st == NATS_OK) st = natsConnection_JetStream(&s.js, s.conn, nullptr);
   if (st != NATS_OK) return nats_error("connect to " + nats_.url, st);
+  if (auto r = ensure_stream(s); !r) return r;
+  if (auto r = ensure_consumer(s); !r) return r;
+  jsSubOptions so;
+  jsSubOptions_Init(&so);
+  so.Stream = nats_.stream.c_str();
+  so.Consumer = nats_.durable.c_str();
+  jsErrCode jerr = static_cast<jsErrCode>(0);
+  st = js_PullSubscribe(&s.sub, s.js, nullptr, nats_.durable.c_str(), nullptr, &so, &jerr);
+  if (st != NATS_OK) return nats_error("subscribe as " + nats_.durable, st, jerr);
+  return {};
+}
 
+Result<void> NatsConnector::ensure_stream(Session& s) {
+  jsCtx* js = s.js;
   jsErrCode jerr = static_cast<jsErrCode>(0);
   jsStreamInfo* si = nullptr;
-  st = js_GetStreamInfo(&si, s.js, nats_.stream.c_str(), nullptr, &jerr);
+  natsStatus st = js_GetStreamInfo(&si, js, nats_.stream.c_str(), nullptr, &jerr);
   jsStreamInfo_Destroy(si);
   if (st == NATS_NOT_FOUND) {
     std::vector<const char*> subjects;
@@ -89,35 +102,34 @@ Result<void> NatsConnector::open(Session& s) {
     cfg.Subjects = subjects.data();
     cfg.SubjectsLen = static_cast<int>(subjects.size());
     cfg.Storage = js_FileStorage;
-    st = js_AddStream(nullptr, s.js, &cfg, nullptr, &jerr);
+    st = js_AddStream(nullptr, js, &cfg, nullptr, &jerr);
     if (st == NATS_OK) spdlog::info("{}: created stream {}", config_.name, nats_.stream);
   }
   if (st != NATS_OK) return nats_error("stream " + nats_.stream, st, jerr);
+  return {};
+}
 
+Result<void> NatsConnector::ensure_consumer(Session& s) {
+  jsCtx* js = s.js;
+  jsErrCode jerr = static_cast<jsErrCode>(0);
   jsConsumerInfo* ci = nullptr;
-  st = js_GetConsumerInfo(&ci, s.js, nats_.stream.c_str(), nats_.durable.c_str(), nullptr, &jerr);
+  natsStatus st =
+      js_GetConsumerInfo(&ci, js, nats_.stream.c_str(), nats_.durable.c_str(), nullptr, &jerr);
   jsConsumerInfo_Destroy(ci);
   if (st == NATS_NOT_FOUND) {
     jsConsumerConfig cc;
     jsConsumerConfig_Init(&cc);
     cc.Durable = nats_.durable.c_str();
     cc.AckPolicy = js_AckExplicit;
-    st = js_AddConsumer(nullptr, s.js, nats_.stream.c_str(), &cc, nullptr, &jerr);
+    st = js_AddConsumer(nullptr, js, nats_.stream.c_str(), &cc, nullptr, &jerr);
   }
   if (st != NATS_OK) return nats_error("durable consumer " + nats_.durable, st, jerr);
-
-  jsSubOptions so;
-  jsSubOptions_Init(&so);
-  so.Stream = nats_.stream.c_str();
-  so.Consumer = nats_.durable.c_str();
-  st = js_PullSubscribe(&s.sub, s.js, nullptr, nats_.durable.c_str(), nullptr, &so, &jerr);
-  if (st != NATS_OK) return nats_error("subscribe as " + nats_.durable, st, jerr);
   return {};
 }
 
-void NatsConnector::handle(void* raw, bool& failing) {
+bool NatsConnector::settle(void* raw, bool try_delivery) {
   natsMsg* msg = static_cast<natsMsg*>(raw);
-  if (!failing) {
+  if (try_delivery) {
     jsMsgMetaData* meta = nullptr;
     uint64_t seq = 0;
     if (natsMsg_GetMetaData(&meta, msg) == NATS_OK) {
@@ -128,11 +140,11 @@ void NatsConnector::handle(void* raw, bool& failing) {
     auto message = nats_message(natsMsg_GetSubject(msg), seq, headers_of(msg), std::move(data));
     if (deliver(sink_, config_.topic, std::move(message), config_.name)) {
       (void)natsMsg_Ack(msg, nullptr);  // a lost ack means a redelivery, which is allowed
-      return;
+      return true;
     }
-    failing = true;  // the rest of the batch goes back too
   }
   (void)natsMsg_NakWithDelay(msg, kNakDelayMs, nullptr);
+  return false;
 }
 
 std::string NatsConnector::consume(Session& s, std::stop_token stop) {
@@ -147,10 +159,11 @@ std::string NatsConnector::consume(Session& s, std::stop_token stop) {
     }
     if (st == NATS_TIMEOUT) continue;
     if (st != NATS_OK) return nats_error("fetch", st, jerr).message;
-    bool failing = false;
-    for (int i = 0; i < list.Count; ++i) handle(list.Msgs[i], failing);
+    // After the first refusal the rest of the batch goes back too (nak), to come again later.
+    bool accepted = true;
+    for (int i = 0; i < list.Count; ++i) accepted = settle(list.Msgs[i], accepted);
     natsMsgList_Destroy(&list);
-    if (!failing) {
+    if (accepted) {
       refused.reset();
     } else if (!sleep_for(stop, refused.next())) {
       break;

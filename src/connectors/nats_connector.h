@@ -18,9 +18,12 @@ class NatsConnector final : public Connector {
  private:
   struct Session;
   Result<void> open(Session& s);
+  Result<void> ensure_stream(Session& s);
+  Result<void> ensure_consumer(Session& s);
   // Consumes until the connection fails (returns why) or stop is requested.
   std::string consume(Session& s, std::stop_token stop);
-  void handle(void* msg, bool& failing);
+  // Delivers and acks a natsMsg (when `try_delivery`), else naks it. True when acked.
+  bool settle(void* msg, bool try_delivery);
 
   ConnectorConfig config_;
   const NatsConfig& nats_;  // config_'s broker

@@ -84,19 +84,20 @@ Result<RedisConnector::Context> RedisConnector::open() {
   return c;
 }
 
-Result<bool> RedisConnector::deliver_all(redisContext* c, const std::vector<StreamEntry>& entries,
-                                         std::string& last_id) {
+Result<size_t> RedisConnector::deliver_all(redisContext* c,
+                                           const std::vector<StreamEntry>& entries) {
+  size_t done = 0;
   for (const StreamEntry& e : entries) {
     // An entry deleted while pending has no fields left to deliver: just settle it.
     if (e.fields && !deliver(sink_, config_.topic, redis_message(redis_.stream, e.id, *e.fields),
                              config_.name)) {
-      return false;
+      break;
     }
     Reply r = command(c, {"XACK", redis_.stream, redis_.group, e.id});
     if (auto why = failure(c, r)) return make_error(ErrorCode::kUnavailable, "XACK: " + *why);
-    last_id = e.id;
+    ++done;
   }
-  return true;
+  return done;
 }
 
 std::string RedisConnector::consume(redisContext* c, std::stop_token stop) {
@@ -118,9 +119,10 @@ std::string RedisConnector::consume(redisContext* c, std::stop_token stop) {
       pending = false;
       continue;
     }
-    auto delivered = deliver_all(c, entries, after);
+    auto delivered = deliver_all(c, entries);
     if (!delivered) return delivered.error().message;
-    if (*delivered) {
+    if (*delivered > 0) after = entries[*delivered - 1].id;
+    if (*delivered == entries.size()) {
       refused.reset();
       continue;
     }

@@ -34,9 +34,9 @@ class RedisConnector final : public Connector {
   Result<Context> open();
   // Consumes until the connection fails (returns why) or stop is requested.
   std::string consume(redisContext* c, std::stop_token stop);
-  // Delivers and acks entries in order; false at the first one the sink refused.
-  Result<bool> deliver_all(redisContext* c, const std::vector<StreamEntry>& entries,
-                           std::string& last_id);
+  // Delivers and acks entries in order up to the first one the sink refuses; returns how
+  // many were acked.
+  Result<size_t> deliver_all(redisContext* c, const std::vector<StreamEntry>& entries);
 
   ConnectorConfig config_;
   const RedisConfig& redis_;  // config_'s broker
