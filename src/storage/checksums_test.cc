@@ -46,7 +46,7 @@ TEST(Xml, WritesEscapedDocumentsAndParsesElements) {
   XmlWriter w("Root");
   w.open("Item").leaf("Key", "a<b&\"c\"").close("Item");
   std::string doc = w.finish();
-  EXPECT_NE(doc.find("<Key>a&lt;b&amp;&quot;c&quot;</Key>"), std::string::npos);
+  EXPECT_NE(doc.find("<Key>a&lt;b&amp;\"c\"</Key>"), std::string::npos);
   auto parsed = parse_xml(doc);
   ASSERT_TRUE(parsed.has_value());
   EXPECT_EQ(parsed->name, "Root");

@@ -62,8 +62,6 @@ std::string xml_escape(std::string_view text) {
       case '&': out += "&amp;"; break;
       case '<': out += "&lt;"; break;
       case '>': out += "&gt;"; break;
-      case '"': out += "&quot;"; break;
-      case '\'': out += "&apos;"; break;
       case '\r': out += "&#13;"; break;
       default: out.push_back(c);
     }

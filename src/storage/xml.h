@@ -11,6 +11,7 @@
 
 namespace kumo::storage {
 
+// Escapes character data (&, <, > and CR); the writer puts no text in attributes.
 std::string xml_escape(std::string_view text);
 
 // Builds a document: XmlWriter w("ListBucketResult"); w.leaf("Name", b); ...; w.finish().
