@@ -41,7 +41,7 @@ bool take(Scan& s, ObjectInfo info) {
   ++s.count;
   if (!common.empty()) {
     s.cursor = past(common);
-    s.page.next_after = s.cursor;
+    s.page.next_after = common;
     s.page.common_prefixes.push_back(std::move(common));
     return false;
   }
@@ -56,6 +56,13 @@ bool take(Scan& s, ObjectInfo info) {
 S3Result<ListPage> ObjectStore::list(const std::string& bucket, const ListQuery& query) {
   if (auto b = check_bucket(bucket); !b) return b.error();
   Scan s{query, {}, 0, query.after};
+  // Starting after a common prefix (V1's NextMarker, our V2 token) skips every key under it.
+  if (!query.delimiter.empty() && query.after.starts_with(query.prefix)) {
+    size_t at = query.after.find(query.delimiter, query.prefix.size());
+    if (at != std::string::npos && at + query.delimiter.size() == query.after.size()) {
+      s.cursor = past(query.after);
+    }
+  }
   auto st = db_->prepare(fmt::format(
       "SELECT {} FROM objects WHERE bucket = ?1 AND key > ?2 AND key >= ?3 ORDER BY key "
       "LIMIT ?4",

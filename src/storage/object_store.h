@@ -57,14 +57,15 @@ struct BucketInfo {
 struct ListQuery {
   std::string prefix;
   std::string delimiter;  // "" for a flat listing
-  std::string after;      // list keys strictly after this one
+  std::string after;      // list keys strictly after this one; with a delimiter, a common
+                          // prefix here skips every key under it
   int max_keys = 1000;    // objects and common prefixes together
 };
 struct ListPage {
   std::vector<ObjectInfo> objects;
   std::vector<std::string> common_prefixes;
   bool truncated = false;
-  std::string next_after;  // when truncated: pass as `after` for the next page
+  std::string next_after;  // when truncated: the last key or prefix, `after` for the next page
 };
 
 struct PartInfo {
