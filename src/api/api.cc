@@ -51,6 +51,7 @@ void Api::configure_deployed() {
   for (const registry::FunctionVersion& fv : deps_.registry.list()) {
     cache_->put(fv);
     deps_.scheduler.configure(pool_config(fv, deps_.data_dir));
+    deps_.events.configure(fv.spec);
     spdlog::info("function {} version {} restored", fv.spec.name, fv.version);
   }
 }
@@ -60,6 +61,7 @@ http::Router Api::router() {
   add_function_routes(router, deps_, *cache_, *background_);
   add_invoke_routes(router, deps_, *cache_);
   add_ops_routes(router, deps_, *cache_);
+  add_event_routes(router, deps_);
   return router;
 }
 

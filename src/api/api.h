@@ -3,9 +3,11 @@
 // statuses. The ApiDeps references must outlive the router; handlers are thread-safe.
 #pragma once
 
+#include <map>
 #include <memory>
 #include <string>
 
+#include "events/events.h"
 #include "http/server.h"
 #include "metering/billing.h"
 #include "metering/metrics.h"
@@ -21,12 +23,16 @@ class FunctionCache;
 struct ApiDeps {
   registry::Registry& registry;
   scheduler::Scheduler& scheduler;
+  events::Events& events;
   metering::UsageStore& usage;
   metering::Metrics& metrics;
   metering::Prices prices;
   std::string data_dir;
   size_t max_invoke_body = 6 * 1024 * 1024;
   size_t max_package = 256 * 1024 * 1024;
+  size_t max_async_body = 1024 * 1024;
+  // CloudEvents type -> topic; a type with no route goes to the topic named like it.
+  std::map<std::string, std::string> cloudevent_routes;
 };
 
 // Where a function's instances live and log, under the data directory.

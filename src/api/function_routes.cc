@@ -31,6 +31,7 @@ void deploy(ApiDeps& deps, FunctionCache& cache, http::Request&& req,
   if (!fv) return res->send(error_reply(fv.error()));
   cache.put(*fv);
   deps.scheduler.configure(pool_config(*fv, deps.data_dir));
+  deps.events.configure(fv->spec);
   json body = summary_json(*fv, deps.scheduler.stats(fv->spec.name));
   body["package_bytes"] = fv->package_bytes;
   body["spec"] = registry::spec_to_json(fv->spec);
@@ -66,6 +67,7 @@ void remove(ApiDeps& deps, FunctionCache& cache, const std::string& name,
   if (!removed) return res->send(error_reply(removed.error()));
   cache.erase(name);
   deps.scheduler.remove(name);
+  deps.events.remove(name);
   spdlog::info("removed {}", name);
   res->send(http::json_response(200, {{"name", name}, {"deleted", true}}));
 }

@@ -80,22 +80,39 @@ FunctionCache::Entry find_or_404(const FunctionCache& cache, const std::string& 
   return fv;
 }
 
+// Queues the invocation durably (committed before the 202) for the events dispatcher.
+void invoke_async(ApiDeps& deps, const std::string& function, const std::string& request_id,
+                  std::string body, const std::shared_ptr<http::Responder>& res) {
+  if (body.size() > deps.max_async_body) {
+    return res->send(error_reply(
+        make_error(ErrorCode::kTooLarge,
+                   fmt::format("an asynchronous invocation's event is limited to {} KiB; this "
+                               "one is {} KiB",
+                               deps.max_async_body / 1024, body.size() / 1024)),
+        request_id));
+  }
+  events::AsyncRequest request{function, body.empty() ? "{}" : std::move(body), request_id,
+                               "api"};
+  auto queued = deps.events.invoke_async(std::move(request));
+  if (!queued) return res->send(error_reply(queued.error(), request_id));
+  http::Response r = http::json_response(202, {{"request_id", *queued}});
+  r.headers.emplace_back(std::string(kRequestIdHeader), *queued);
+  res->send(std::move(r));
+}
+
 void invoke(ApiDeps& deps, FunctionCache& cache, http::Request&& req,
             const std::shared_ptr<http::Responder>& res) {
   std::string request_id = new_request_id();
   auto fv = find_or_404(cache, req.params["name"], request_id, res);
   if (!fv) return;
-  if (req.header("x-kumo-invocation-type") == "async") {
-    return res->send(error_reply(
-        make_error(ErrorCode::kInvalidArgument,
-                   "asynchronous invocation is not available yet; invoke synchronously"),
-        request_id));
-  }
   if (!req.body.empty() && !nlohmann::json::accept(req.body)) {
     return res->send(error_reply(
         make_error(ErrorCode::kInvalidArgument,
                    "the request body is not JSON; an invocation's event must be a JSON value"),
         request_id));
+  }
+  if (req.header("x-kumo-invocation-type") == "async") {
+    return invoke_async(deps, fv->spec.name, request_id, std::move(req.body), res);
   }
   executor::Invocation inv;
   inv.request_id = request_id;

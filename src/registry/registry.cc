@@ -117,6 +117,9 @@ Result<FunctionVersion> Registry::deploy(std::string_view targz) {
   if (!text) return text.error();
   auto spec = parse_spec(*text);
   if (!spec) return spec.error();
+  if (spec_check_) {
+    if (auto checked = spec_check_(*spec); !checked) return checked.error();
+  }
   std::string sha = sha256_hex(targz);
 
   std::lock_guard lock(mu_);

@@ -12,6 +12,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -49,6 +50,11 @@ class Registry {
   // kInvalidArgument for a bad package or spec, kTooLarge over the limits.
   Result<FunctionVersion> deploy(std::string_view targz);
 
+  // A further check of each deployed spec by the parts that interpret it (the events part
+  // checks triggers); its error fails the deploy. Set it before serving.
+  using SpecCheck = std::function<Result<void>(const FunctionSpec&)>;
+  void set_spec_check(SpecCheck check) { spec_check_ = std::move(check); }
+
   // The latest version of a deployed function; kNotFound if unknown or removed.
   Result<FunctionVersion> get(const std::string& name);
   // One specific version; kNotFound if the function or that version is unknown.
@@ -75,6 +81,7 @@ class Registry {
   store::Database& db_;  // Guarded by mu_.
   const std::string data_dir_;
   const RegistryOptions options_;
+  SpecCheck spec_check_;
 };
 
 // Lower-case hex SHA-256 of the bytes.

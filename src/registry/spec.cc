@@ -15,9 +15,10 @@ namespace {
 
 using std::chrono::milliseconds;
 
-constexpr std::array<const char*, 12> kKnownKeys = {
+constexpr std::array<const char*, 13> kKnownKeys = {
     "name",          "runtime",       "handler",      "memory",    "timeout", "concurrency",
-    "min_instances", "max_instances", "idle_timeout", "max_queue", "env",     "triggers"};
+    "min_instances", "max_instances", "idle_timeout", "max_queue", "env",     "triggers",
+    "async"};
 constexpr std::array<const char*, 5> kTriggerKinds = {"http", "storage", "queue", "table",
                                                       "schedule"};
 
@@ -218,7 +219,7 @@ Result<void> check_keys(const YAML::Node& root) {
       return invalid(key,
                      "unknown field; known fields are name, runtime, handler, memory, "
                      "timeout, concurrency, min_instances, max_instances, idle_timeout, "
-                     "max_queue, env, triggers");
+                     "max_queue, env, triggers, async");
     }
   }
   for (const char* required : {"name", "runtime", "handler"}) {
@@ -261,6 +262,10 @@ Result<void> read_fields(const YAML::Node& root, FunctionSpec& spec) {
     auto triggers = read_triggers(root["triggers"]);
     if (!triggers) return triggers.error();
     spec.triggers = std::move(*triggers);
+  }
+  if (root["async"]) {
+    if (!root["async"].IsMap()) return invalid("async", "must be a map, e.g. {retries: 2}");
+    spec.async = yaml_to_json(root["async"]);
   }
   return {};
 }
@@ -344,6 +349,7 @@ nlohmann::json spec_to_json(const FunctionSpec& spec) {
       {"max_queue", spec.max_queue},
       {"env", spec.env},
       {"triggers", spec.triggers},
+      {"async", spec.async},
   };
 }
 
@@ -369,6 +375,7 @@ Result<FunctionSpec> spec_from_json(const nlohmann::json& j) {
     spec.max_queue = j.value("max_queue", spec.max_queue);
     spec.env = j.value("env", spec.env);
     spec.triggers = j.value("triggers", nlohmann::json::array());
+    spec.async = j.value("async", nlohmann::json::object());
     if (auto r = validate_spec(spec); !r) return r.error();
     return spec;
   } catch (const nlohmann::json::exception& e) {

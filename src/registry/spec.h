@@ -34,6 +34,7 @@ struct FunctionSpec {
   int max_queue = 100;               // requests waiting for an instance before 429
   std::map<std::string, std::string> env;
   nlohmann::json triggers = nlohmann::json::array();  // kept as written; events interpret them
+  nlohmann::json async = nlohmann::json::object();    // retries, backoff, on_failure, dead_letter
 };
 
 // Parses and validates kumo.yaml text. Unknown top-level keys are rejected (typos are bugs).
@@ -41,7 +42,7 @@ Result<FunctionSpec> parse_spec(std::string_view yaml_text);
 
 // The spec as JSON, as `kumo describe --json` shows it and as it is persisted. Keys are the
 // struct's: name, runtime, handler, memory_mb, timeout_ms, concurrency, min_instances,
-// max_instances, idle_timeout_ms, max_queue, env, triggers. spec_from_json validates as
+// max_instances, idle_timeout_ms, max_queue, env, triggers, async. spec_from_json validates as
 // parse_spec does.
 nlohmann::json spec_to_json(const FunctionSpec& spec);
 Result<FunctionSpec> spec_from_json(const nlohmann::json& j);

@@ -11,6 +11,7 @@
 
 #include "api/api.h"
 #include "common/log.h"
+#include "events/events.h"
 #include "executor/process_launcher.h"
 #include "http/server.h"
 #include "metering/metrics.h"
@@ -18,6 +19,7 @@
 #include "metering/usage_store.h"
 #include "registry/registry.h"
 #include "scheduler/pool_scheduler.h"
+#include "server/wiring.h"
 #include "store/sqlite.h"
 
 namespace kumo::server {
@@ -84,6 +86,47 @@ void clear_instances(const std::string& data_dir) {
   std::filesystem::create_directories(data_dir + "/instances", ec);
 }
 
+// The config's events.cloudevents.routes: {type: topic}.
+Result<std::map<std::string, std::string>> cloudevent_routes(const nlohmann::json& sections) {
+  std::map<std::string, std::string> out;
+  const nlohmann::json* routes = nullptr;
+  if (auto e = sections.find("events"); e != sections.end() && e->is_object()) {
+    if (auto c = e->find("cloudevents"); c != e->end() && c->is_object()) {
+      if (auto r = c->find("routes"); r != c->end()) routes = &*r;
+    }
+  }
+  if (routes == nullptr) return out;
+  if (!routes->is_object()) {
+    return make_error(ErrorCode::kInvalidArgument,
+                      "events.cloudevents.routes: must be a map of CloudEvents type: topic");
+  }
+  for (const auto& [type, topic] : routes->items()) {
+    if (!topic.is_string()) {
+      return make_error(ErrorCode::kInvalidArgument,
+                        fmt::format("events.cloudevents.routes.{}: must be a topic name", type));
+    }
+    out[type] = topic.get<std::string>();
+  }
+  return out;
+}
+
+// Storage, tables and connectors, each with its config section.
+Result<void> wire_parts(const nlohmann::json& sections, const std::string& data_dir,
+                        http::Router& router, events::Events& ev,
+                        std::vector<std::function<void()>>& on_stop) {
+  auto section = [&sections](const char* name) {
+    return sections.value(name, nlohmann::json());
+  };
+  Wiring storage{data_dir, section("storage"), router, ev, on_stop};
+  if (auto r = wire_storage(storage); !r) return r;
+  Wiring tables{data_dir, section("tables"), router, ev, on_stop};
+  events::TableCatalog* catalog = nullptr;
+  if (auto r = wire_tables(tables, catalog); !r) return r;
+  ev.set_table_catalog(catalog);
+  Wiring connectors{data_dir, section("connectors"), router, ev, on_stop};
+  return wire_connectors(connectors);
+}
+
 }  // namespace
 
 int serve(const ServeOptions& options) {
@@ -129,11 +172,38 @@ int serve(const ServeOptions& options) {
   scheduler::PoolScheduler sched(launcher, clock, fanout, scale_logger);
   sched_ptr = &sched;
 
-  api::Api api_layer(api::ApiDeps{reg, sched, **usage, metrics, *prices, data_dir});
+  auto events = events::Events::open(
+      {data_dir + "/kumo.db", options.sections.value("events", nlohmann::json())}, sched, clock);
+  if (!events) return spdlog::error("{}", events.error().message), 1;
+  events::Events& ev = **events;
+  reg.set_spec_check([&ev](const registry::FunctionSpec& spec) { return ev.validate(spec); });
+
+  api::ApiDeps deps{reg, sched, ev, **usage, metrics, *prices, data_dir,
+                    6 * 1024 * 1024, size_t{256} << 20, 1024 * 1024, {}};
+  if (auto routes = cloudevent_routes(options.sections); routes) {
+    deps.cloudevent_routes = *routes;
+  } else {
+    return spdlog::error("{}", routes.error().message), 2;
+  }
+  api::Api api_layer(deps);
+  http::Router router = api_layer.router();
+  std::vector<std::function<void()>> on_stop;
+  auto stop_parts = [&on_stop] {
+    for (auto it = on_stop.rbegin(); it != on_stop.rend(); ++it) (*it)();
+    on_stop.clear();
+  };
+  if (auto wired = wire_parts(options.sections, data_dir, router, ev, on_stop); !wired) {
+    spdlog::error("{}", wired.error().message);
+    stop_parts();
+    return 2;
+  }
   api_layer.configure_deployed();
-  http::Server http_server(*listen, api_layer.router());
+  ev.start();
+  http::Server http_server(*listen, std::move(router));
   if (auto started = http_server.start(); !started) {
     spdlog::error("{}", started.error().message);
+    stop_parts();
+    ev.stop();
     sched.shutdown();
     return 1;
   }
@@ -151,6 +221,8 @@ int serve(const ServeOptions& options) {
   sigwait(&stop_signals, &sig);
   spdlog::info("stopping (signal {})", sig);
   http_server.stop();
+  stop_parts();
+  ev.stop();
   running = false;
   ticker.join();
   sched.shutdown();
