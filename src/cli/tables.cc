@@ -154,7 +154,7 @@ void add_tables_commands(CLI::App& app, std::shared_ptr<Options> options) {
   query_cmd->add_option("--prefix", args->prefix, "Only keys that start with this");
   query_cmd->add_option("--limit", args->limit, "At most this many items (default: all)")
       ->check(CLI::NonNegativeNumber);
-  json_flag(query_cmd);
+  query_cmd->add_flag("--json", args->json, "Print the items as JSON");
 }
 
 }  // namespace kumo::cli

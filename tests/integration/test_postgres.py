@@ -58,6 +58,12 @@ class PostgresServer:
         if r.returncode != 0:
             raise RuntimeError("pg_ctl start failed:\n" + r.stdout + r.stderr)
 
+    def restart(self):
+        r = self.as_postgres(f"{self.bindir}/pg_ctl", "-D", self.data, "-m", "fast", "-w",
+                             "restart")
+        if r.returncode != 0:
+            raise RuntimeError("pg_ctl restart failed:\n" + r.stdout + r.stderr)
+
     def stop(self):
         self.as_postgres(f"{self.bindir}/pg_ctl", "-D", self.data, "-m", "immediate", "stop")
         shutil.rmtree(self.root, ignore_errors=True)
@@ -111,14 +117,14 @@ class PostgresConnector(KumoTestCase):
         cls.pg.stop()
         shutil.rmtree(cls.tmp, ignore_errors=True)
 
-    def records(self):
-        out = self.kumo("logs", "on-order").stdout
+    def records(self, function="on-order"):
+        out = self.kumo("logs", function).stdout
         return [r for line in out.splitlines() if "EVENT " in line
                 for r in json.loads(line.split("EVENT ", 1)[1])["Records"]]
 
-    def wait_records(self, n):
-        return self.wait_for(lambda: len(self.records()) >= n and self.records(), timeout=30,
-                             what=f"{n} records")
+    def wait_records(self, n, function="on-order"):
+        return self.wait_for(lambda: len(self.records(function)) >= n and self.records(function),
+                             timeout=30, what=f"{n} records for {function}")
 
     def test_row_changes_arrive_in_order_also_those_made_while_kumo_was_down(self):
         self.deploy("on-order", PRINTER, "max_instances: 1\ntriggers:\n"
@@ -163,6 +169,17 @@ class PostgresConnector(KumoTestCase):
         self.assertEqual(records[0]["dynamodb"]["Keys"], {"id": {"N": "2"}})
         self.assertEqual(records[1]["dynamodb"]["NewImage"]["paid"], {"BOOL": True})
         self.assertEqual(records[1]["dynamodb"]["OldImage"]["paid"], {"BOOL": False})
+
+    def test_changes_after_a_database_restart_arrive(self):
+        self.deploy("on-restart", PRINTER, "triggers:\n  - table: {name: shop-orders}\n")
+        self.pg.psql("INSERT INTO orders (id, item, qty) VALUES (100, 'cup', 1)")
+        self.wait_records(1, "on-restart")
+        self.pg.restart()
+        self.pg.psql("UPDATE orders SET qty = 5 WHERE id = 100")
+        records = self.wait_records(2, "on-restart")
+        self.assertEqual([r["eventName"] for r in records], ["INSERT", "MODIFY"])
+        self.assertEqual(records[1]["dynamodb"]["NewImage"]["qty"], {"N": "5"})
+        self.assertIn("lost the connection", self.server.log_text())
 
     def test_the_postgres_table_cannot_be_written_through_kumo(self):
         r = self.request("PUT", "/api/v1/tables/shop-orders/items/9", {"id": 9})
