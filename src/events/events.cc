@@ -328,7 +328,8 @@ void EventsImpl::run() {
   while (true) {
     {
       std::unique_lock lock(mu_);
-      wake_.wait_for(lock, milliseconds(50), [this] { return poked_ || stopping_; });
+      wake_.wait_for(lock, milliseconds(50),
+                     [this] { return poked_ || stopping_ || !done_.empty(); });
       if (stopping_) return;
       poked_ = false;
     }
@@ -337,7 +338,7 @@ void EventsImpl::run() {
     apply_completions(fns);
     form_batches(fns, now);
     fire_schedules(fns, now);
-    dispatch(fns, now);
+    dispatch(fns, wall_micros());  // later than `now`: batches formed just now are due
     if (now - last_collect_us_ > 600'000'000) {
       last_collect_us_ = now;
       if (auto r = db_->collect(now - us(retention_)); !r) spdlog::error("{}", r.error().message);

@@ -192,12 +192,14 @@ int serve(const ServeOptions& options) {
     for (auto it = on_stop.rbegin(); it != on_stop.rend(); ++it) (*it)();
     on_stop.clear();
   };
+  // Functions first: a connector may hand over messages the moment it connects, and a
+  // topic's subscribers are the functions configured by then.
+  api_layer.configure_deployed();
   if (auto wired = wire_parts(options.sections, data_dir, router, ev, on_stop); !wired) {
     spdlog::error("{}", wired.error().message);
     stop_parts();
     return 2;
   }
-  api_layer.configure_deployed();
   ev.start();
   http::Server http_server(*listen, std::move(router));
   if (auto started = http_server.start(); !started) {
