@@ -487,26 +487,27 @@ void EventsImpl::bury(const InvocationRow& row, const FunctionInfo* info,
 }
 
 void EventsImpl::form_batches(const std::vector<Snapshot>& fns, int64_t now) {
+  constexpr int kMaxBatchesPerPass = 256;
   for (const auto& f : fns) {
     for (const auto& q : f.info.triggers.queues) {
-      for (int round = 0; round < 100; ++round) {
-        auto p = db_->pending(f.name, q.topic);
-        if (!p) return spdlog::error("{}", p.error().message);
-        if (p->count == 0) break;
-        if (p->count < q.batch_size && now - p->oldest_us < us(q.batch_window)) break;
-        int max_attempts = f.info.triggers.async.retries + 1;
-        auto make = [&](const std::vector<StoredMessage>& batch) {
-          InvocationRow row = new_row(f.name, queue_event(batch, 1).dump(), "queue:" + q.topic,
-                                      max_attempts);
-          json seqs = json::array();
-          for (const auto& m : batch) seqs.push_back(m.seq);
-          row.messages = seqs.dump();
-          return row;
-        };
-        auto taken = db_->take_batch(f.name, q.topic, q.batch_size, make);
-        if (!taken) return spdlog::error("{}", taken.error().message);
-        if (*taken < q.batch_size) break;
-      }
+      auto p = db_->pending(f.name, q.topic);
+      if (!p) return spdlog::error("{}", p.error().message);
+      // Full batches now; a short one only once its oldest message waited the window.
+      int batches = std::min(kMaxBatchesPerPass, p->count / q.batch_size);
+      if (batches == 0 && p->count > 0 && now - p->oldest_us >= us(q.batch_window)) batches = 1;
+      if (batches == 0) continue;
+      int max_attempts = f.info.triggers.async.retries + 1;
+      auto make = [&](const std::vector<StoredMessage>& batch) {
+        InvocationRow row = new_row(f.name, queue_event(batch, 1).dump(), "queue:" + q.topic,
+                                    max_attempts);
+        json seqs = json::array();
+        for (const auto& m : batch) seqs.push_back(m.seq);
+        row.messages = seqs.dump();
+        return row;
+      };
+      auto taken = db_->take_batches(f.name, q.topic, q.batch_size, batches, make);
+      if (!taken) return spdlog::error("{}", taken.error().message);
+      if (batches == kMaxBatchesPerPass) poke();  // more may be waiting
     }
   }
 }

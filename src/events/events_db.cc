@@ -1,5 +1,7 @@
 #include "events/events_db.h"
 
+#include <algorithm>
+
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
@@ -283,8 +285,9 @@ Result<EventsDb::PendingInfo> EventsDb::pending(const std::string& function,
   return PendingInfo{static_cast<int>(st->int64(0)), st->int64(1)};
 }
 
-Result<int> EventsDb::take_batch(const std::string& function, const std::string& topic,
-                                 int limit, const BatchMaker& make) {
+Result<int> EventsDb::take_batches(const std::string& function, const std::string& topic,
+                                   int batch_size, int batches, const BatchMaker& make) {
+  const int limit = batch_size * batches;
   std::lock_guard lock(mu_);
   return transaction(*db_, [&]() -> Result<int> {
     auto sel = db_->prepare(fmt::format(
@@ -309,7 +312,12 @@ Result<int> EventsDb::take_batch(const std::string& function, const std::string&
       del->bind(1, std::string_view(function)).bind(2, std::string_view(topic)).bind(3, m.seq);
       if (auto r = del->run(); !r) return r.error();
     }
-    if (auto r = insert_locked(make(batch)); !r) return r.error();
+    for (size_t i = 0; i < batch.size(); i += static_cast<size_t>(batch_size)) {
+      size_t end = std::min(batch.size(), i + static_cast<size_t>(batch_size));
+      std::vector<StoredMessage> part(batch.begin() + static_cast<std::ptrdiff_t>(i),
+                                      batch.begin() + static_cast<std::ptrdiff_t>(end));
+      if (auto r = insert_locked(make(part)); !r) return r.error();
+    }
     return static_cast<int>(batch.size());
   });
 }

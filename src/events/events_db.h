@@ -94,11 +94,12 @@ class EventsDb {
     int64_t oldest_us = 0;
   };
   Result<PendingInfo> pending(const std::string& function, const std::string& topic) const;
-  // Takes up to `limit` pending messages for (function, topic) and turns them into one
-  // invocation built by `make`, atomically. Returns how many messages it took.
+  // Takes up to `batches` x `batch_size` pending messages for (function, topic), oldest
+  // first, and turns each run of `batch_size` (the last may be shorter) into one invocation
+  // built by `make`, atomically. Returns how many messages it took.
   using BatchMaker = std::function<InvocationRow(const std::vector<StoredMessage>&)>;
-  Result<int> take_batch(const std::string& function, const std::string& topic, int limit,
-                         const BatchMaker& make);
+  Result<int> take_batches(const std::string& function, const std::string& topic,
+                           int batch_size, int batches, const BatchMaker& make);
   Result<std::vector<StoredMessage>> messages_by_seq(const std::vector<int64_t>& seqs) const;
   Result<std::vector<StoredMessage>> messages(const std::string& topic, int64_t after,
                                               int limit) const;
