@@ -1,4 +1,5 @@
 #include "connectors/config.h"
+#include "events/triggers.h"
 
 #include <fmt/format.h>
 
@@ -53,16 +54,6 @@ Result<void> known_keys(const json& entry, const std::string& name,
     }
   }
   return {};
-}
-
-// Same rule as the events part's topics: 1..128 of [A-Za-z0-9._-], starting alphanumeric.
-bool valid_topic(const std::string& t) {
-  if (t.empty() || t.size() > 128 || !std::isalnum(static_cast<unsigned char>(t[0]))) {
-    return false;
-  }
-  return std::all_of(t.begin(), t.end(), [](char c) {
-    return std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '_' || c == '-';
-  });
 }
 
 // JetStream stream and consumer names may not hold '.', '*', '>' or whitespace.
@@ -148,7 +139,7 @@ Result<ConnectorConfig> parse_entry(const json& e, const std::string& n) {
   std::string type;
   if (auto r = read_string(e, n, "type", type, true); !r) return r.error();
   if (auto r = read_string(e, n, "topic", c.topic, true); !r) return r.error();
-  if (!valid_topic(c.topic)) {
+  if (!events::valid_topic_name(c.topic)) {
     return invalid(n + ".topic", fmt::format("'{}' is not a topic name (letters, digits, '.', "
                                              "'_', '-'; up to 128)",
                                              c.topic));
