@@ -60,7 +60,7 @@ class PostgresServer:
 
     def restart(self):
         r = self.as_postgres(f"{self.bindir}/pg_ctl", "-D", self.data, "-m", "fast", "-w",
-                             "restart")
+                             "-l", os.path.join(self.root, "pg.log"), "restart")
         if r.returncode != 0:
             raise RuntimeError("pg_ctl restart failed:\n" + r.stdout + r.stderr)
 
