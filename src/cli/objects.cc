@@ -21,7 +21,7 @@ using nlohmann::json;
 using namespace std::chrono_literals;
 
 // Files above this go up as a multipart upload in parts of this size.
-constexpr size_t kPartBytes = 16 * 1024 * 1024;
+constexpr size_t kPartBytes = size_t{16} << 20;
 
 struct ObjectArgs {
   std::string bucket;
@@ -53,8 +53,8 @@ std::vector<std::string> xml_values(std::string_view xml, std::string_view tag) 
     std::string decoded;
     for (size_t i = 0; i < text.size(); ++i) {
       static constexpr std::pair<std::string_view, char> kEntities[] = {
-          {"&lt;", '<'}, {"&gt;", '>'}, {"&quot;", '"'}, {"&apos;", '\''}, {"&#13;", '\r'},
-          {"&amp;", '&'}};
+          {"&lt;", '<'},    {"&gt;", '>'},   {"&quot;", '"'},
+          {"&apos;", '\''}, {"&#13;", '\r'}, {"&amp;", '&'}};
       bool replaced = false;
       for (const auto& [entity, c] : kEntities) {
         if (text.compare(i, entity.size(), entity) == 0) {
@@ -86,7 +86,8 @@ void make_bucket(const Options& options, const ObjectArgs& a) {
 std::string read_some(std::FILE* in, size_t n, const std::string& name) {
   std::string out(n, '\0');
   size_t got = std::fread(out.data(), 1, n, in);
-  if (std::ferror(in)) fail(kExitFailed, fmt::format("cannot read {}: {}", name, std::strerror(errno)));
+  if (std::ferror(in))
+    fail(kExitFailed, fmt::format("cannot read {}: {}", name, std::strerror(errno)));
   out.resize(got);
   return out;
 }
@@ -161,10 +162,9 @@ void get(const Options& options, const ObjectArgs& a) {
   size_t total = 0;
   try {
     ProgressNote note("downloading " + s3_url(a));
-    s->stream("GET", object_path(a), {}, kJsonErrors, 10min, {},
-              [&](std::string_view chunk) {
-                total += std::fwrite(chunk.data(), 1, chunk.size(), out);
-              });
+    s->stream("GET", object_path(a), {}, kJsonErrors, 10min, {}, [&](std::string_view chunk) {
+      total += std::fwrite(chunk.data(), 1, chunk.size(), out);
+    });
   } catch (...) {
     std::fclose(out);
     std::remove(temp.c_str());
@@ -182,8 +182,8 @@ json list_all(Session& s, const ObjectArgs& a) {
   json objects = json::array();
   std::string token;
   while (true) {
-    std::string target = "/s3/" + url_escape(a.bucket) + "?list-type=2&prefix=" +
-                         url_escape(a.prefix);
+    std::string target =
+        "/s3/" + url_escape(a.bucket) + "?list-type=2&prefix=" + url_escape(a.prefix);
     if (!token.empty()) target += "&continuation-token=" + url_escape(token);
     auto reply = s.call("GET", target, {}, kJsonErrors);
     for (const auto& item : xml_values(reply.body, "Contents")) {

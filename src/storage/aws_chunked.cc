@@ -22,8 +22,7 @@ S3Result<size_t> chunk_size(std::string_view line) {
     if (!std::isxdigit(static_cast<unsigned char>(c))) {
       return malformed("a chunk size is not hex");
     }
-    int digit = std::isdigit(static_cast<unsigned char>(c)) ? c - '0'
-                                                            : std::tolower(c) - 'a' + 10;
+    int digit = std::isdigit(static_cast<unsigned char>(c)) ? c - '0' : std::tolower(c) - 'a' + 10;
     size = size * 16 + static_cast<size_t>(digit);
   }
   return size;

@@ -111,8 +111,7 @@ uint32_t crc32_update(uint32_t crc, std::string_view data) {
   uLong value = crc;
   for (size_t pos = 0; pos < data.size(); pos += kStep) {
     size_t n = std::min(kStep, data.size() - pos);
-    value = ::crc32(value, reinterpret_cast<const Bytef*>(data.data() + pos),
-                    static_cast<uInt>(n));
+    value = ::crc32(value, reinterpret_cast<const Bytef*>(data.data() + pos), static_cast<uInt>(n));
   }
   return static_cast<uint32_t>(value);
 }

@@ -1,8 +1,8 @@
 #include "storage/checksums.h"
 
-#include <vector>
-
 #include <gtest/gtest.h>
+
+#include <vector>
 
 #include "storage/xml.h"
 
@@ -26,8 +26,8 @@ TEST(Checksums, FedInPiecesEqualsWhole) {
 }
 
 TEST(Checksums, Base64RoundTripsAndRejectsGarbage) {
-  for (const std::string& s : std::vector<std::string>{"", "a", "ab", "abc", "abcd",
-                                                     std::string("\0\xff\x10", 3)}) {
+  for (const std::string& s :
+       std::vector<std::string>{"", "a", "ab", "abc", "abcd", std::string("\0\xff\x10", 3)}) {
     auto back = base64_decode(base64_encode(s));
     ASSERT_TRUE(back.has_value());
     EXPECT_EQ(*back, s);

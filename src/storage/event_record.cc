@@ -1,11 +1,11 @@
 #include "storage/event_record.h"
 
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <ctime>
 #include <initializer_list>
 #include <optional>
-
-#include <fmt/format.h>
 
 #include "http/types.h"
 
@@ -37,8 +37,7 @@ std::string string_at(const nlohmann::json& j, std::initializer_list<const char*
 }
 
 Error bad_record(size_t index, std::string_view what) {
-  return make_error(ErrorCode::kInvalidArgument,
-                    fmt::format("Records[{}]: {}", index, what));
+  return make_error(ErrorCode::kInvalidArgument, fmt::format("Records[{}]: {}", index, what));
 }
 
 // One posted record; nullopt for a kind the triggers do not take.

@@ -18,8 +18,7 @@ namespace kumo::storage {
 inline constexpr std::string_view kTempPrefix = ".tmp-";
 
 // Writes `data` to dir/name so that the name shows either nothing or all of it.
-S3Result<void> write_atomic(const std::string& dir, const std::string& name,
-                            std::string_view data);
+S3Result<void> write_atomic(const std::string& dir, const std::string& name, std::string_view data);
 
 // Writes the concatenation of `sources` to dir/name, atomically, feeding every byte to
 // `digests` on the way.

@@ -1,9 +1,9 @@
 // ObjectStore's multipart uploads: parts are files in .uploads/<id>/ with a row each;
 // completing concatenates them into one object file and switches rows in one transaction.
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <filesystem>
-
-#include <fmt/format.h>
 
 #include "common/ids.h"
 #include "storage/object_store.h"
@@ -28,9 +28,9 @@ S3Result<std::vector<StoredPart>> load_parts(store::Database& db, const std::str
     auto row = st->step();
     if (!row) return internal_error(row.error().message);
     if (!*row) break;
-    out.push_back({{static_cast<int>(st->int64(0)), st->int64(1), st->text(2), st->text(3),
-                    st->int64(4)},
-                   st->text(5)});
+    out.push_back(
+        {{static_cast<int>(st->int64(0)), st->int64(1), st->text(2), st->text(3), st->int64(4)},
+         st->text(5)});
   }
   return out;
 }
@@ -67,9 +67,9 @@ S3Result<std::vector<StoredPart>> match_parts(const std::vector<CompletedPart>& 
     auto it = std::find_if(stored.begin(), stored.end(),
                            [&](const StoredPart& p) { return p.info.number == wanted[i].number; });
     if (it == stored.end() || it->info.etag != unquote(wanted[i].etag)) {
-      return s3_error("InvalidPart",
-                      fmt::format("part {} was not uploaded or its ETag does not match",
-                                  wanted[i].number));
+      return s3_error(
+          "InvalidPart",
+          fmt::format("part {} was not uploaded or its ETag does not match", wanted[i].number));
     }
     out.push_back(*it);
   }
@@ -94,8 +94,9 @@ std::string multipart_etag(const std::vector<StoredPart>& parts) {
 
 S3Result<ObjectMeta> ObjectStore::find_upload(const std::string& bucket, const std::string& key,
                                               const std::string& upload_id) {
-  auto st = db_->prepare("SELECT content_type, headers FROM uploads "
-                         "WHERE id = ?1 AND bucket = ?2 AND key = ?3");
+  auto st = db_->prepare(
+      "SELECT content_type, headers FROM uploads "
+      "WHERE id = ?1 AND bucket = ?2 AND key = ?3");
   if (!st) return internal_error(st.error().message);
   st->bind(1, std::string_view(upload_id))
       .bind(2, std::string_view(bucket))
@@ -111,13 +112,14 @@ S3Result<ObjectMeta> ObjectStore::find_upload(const std::string& bucket, const s
   return ObjectMeta{st->text(0), headers_from_json(st->text(1))};
 }
 
-S3Result<std::string> ObjectStore::create_upload(const std::string& bucket,
-                                                 const std::string& key, ObjectMeta meta) {
+S3Result<std::string> ObjectStore::create_upload(const std::string& bucket, const std::string& key,
+                                                 const ObjectMeta& meta) {
   if (auto k = check_key(key); !k) return k.error();
   if (auto b = check_bucket(bucket); !b) return b.error();
   std::string id = new_short_id() + new_short_id();
-  auto st = db_->prepare("INSERT INTO uploads (id, bucket, key, content_type, headers, "
-                         "created_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6)");
+  auto st = db_->prepare(
+      "INSERT INTO uploads (id, bucket, key, content_type, headers, "
+      "created_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6)");
   if (!st) return internal_error(st.error().message);
   std::string headers = headers_to_json(meta.headers);
   st->bind(1, std::string_view(id))
@@ -159,8 +161,9 @@ S3Result<PartInfo> ObjectStore::upload_part(const std::string& bucket, const std
     for (const auto& p : *parts) {
       if (p.info.number == number) old_file = p.file;
     }
-    auto st = db_->prepare("INSERT OR REPLACE INTO parts (upload_id, number, file, size, etag, "
-                           "crc32, mtime_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)");
+    auto st = db_->prepare(
+        "INSERT OR REPLACE INTO parts (upload_id, number, file, size, etag, "
+        "crc32, mtime_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)");
     if (!st) return internal_error(st.error().message);
     st->bind(1, std::string_view(upload_id))
         .bind(2, static_cast<int64_t>(number))
@@ -175,8 +178,7 @@ S3Result<PartInfo> ObjectStore::upload_part(const std::string& bucket, const std
   return part;
 }
 
-S3Result<ObjectInfo> ObjectStore::complete_upload(const std::string& bucket,
-                                                  const std::string& key,
+S3Result<ObjectInfo> ObjectStore::complete_upload(const std::string& bucket, const std::string& key,
                                                   const std::string& upload_id,
                                                   const std::vector<CompletedPart>& parts) {
   if (auto b = check_bucket(bucket); !b) return b.error();
@@ -203,8 +205,9 @@ S3Result<ObjectInfo> ObjectStore::complete_upload(const std::string& bucket,
   Digests digests;
   std::string file = new_short_id();
   if (auto w = concat_atomic(bucket_dir(bucket), file, sources, digests); !w) return w.error();
-  ObjectInfo info{bucket, key, size, multipart_etag(chosen), crc32_base64(digests.crc32()),
-                  now_ms(), std::move(meta)};
+  ObjectInfo info{
+      bucket,         key, size, multipart_etag(chosen), crc32_base64(digests.crc32()), now_ms(),
+      std::move(meta)};
   return finish_upload(std::move(info), file, upload_id);
 }
 

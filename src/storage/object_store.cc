@@ -1,12 +1,12 @@
 #include "storage/object_store.h"
 
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
 #include <chrono>
 #include <filesystem>
-#include <set>
-
-#include <fmt/format.h>
 #include <nlohmann/json.hpp>
-#include <spdlog/spdlog.h>
+#include <set>
 
 #include "common/ids.h"
 #include "storage/store_rows.h"
@@ -73,8 +73,8 @@ Result<std::unique_ptr<ObjectStore>> ObjectStore::open(StoreOptions options) {
   std::error_code ec;
   std::filesystem::create_directories(options.data_dir + "/objects/.uploads", ec);
   if (ec) {
-    return make_error(ErrorCode::kInternal, fmt::format("cannot create {}/objects: {}",
-                                                        options.data_dir, ec.message()));
+    return make_error(ErrorCode::kInternal,
+                      fmt::format("cannot create {}/objects: {}", options.data_dir, ec.message()));
   }
   auto db = store::Database::open(options.data_dir + "/objects.db");
   if (!db) return db.error();
@@ -119,12 +119,12 @@ S3Result<void> ObjectStore::create_bucket(const std::string& name) {
   }
   std::lock_guard lock(mu_);
   if (bucket_exists(name)) {
-    return s3_error("BucketAlreadyOwnedByYou",
-                    fmt::format("the bucket '{}' already exists", name));
+    return s3_error("BucketAlreadyOwnedByYou", fmt::format("the bucket '{}' already exists", name));
   }
   std::error_code ec;
   std::filesystem::create_directories(bucket_dir(name), ec);
-  if (ec) return internal_error(fmt::format("cannot create {}: {}", bucket_dir(name), ec.message()));
+  if (ec)
+    return internal_error(fmt::format("cannot create {}: {}", bucket_dir(name), ec.message()));
   auto st = db_->prepare("INSERT INTO buckets (name, created_ms) VALUES (?1, ?2)");
   if (!st) return internal_error(st.error().message);
   st->bind(1, std::string_view(name)).bind(2, now_ms());
@@ -177,8 +177,13 @@ S3Result<ObjectInfo> ObjectStore::put(const std::string& bucket, const std::stri
   if (auto b = check_bucket(bucket); !b) return b.error();
   std::string file = new_short_id();
   if (auto w = write_atomic(bucket_dir(bucket), file, data); !w) return w.error();
-  ObjectInfo info{bucket, key, static_cast<int64_t>(data.size()), digest.md5_hex,
-                  digest.crc32_base64, now_ms(), std::move(meta)};
+  ObjectInfo info{bucket,
+                  key,
+                  static_cast<int64_t>(data.size()),
+                  digest.md5_hex,
+                  digest.crc32_base64,
+                  now_ms(),
+                  std::move(meta)};
   return commit(std::move(info), file);
 }
 

@@ -87,7 +87,7 @@ struct OpenObject {
 };
 
 struct StoreOptions {
-  std::string data_dir;                     // objects/ and objects.db go here
+  std::string data_dir;                      // objects/ and objects.db go here
   int64_t min_part_bytes = 5 * 1024 * 1024;  // every part but the last (S3's rule)
 };
 
@@ -105,8 +105,8 @@ class ObjectStore {
   S3Result<std::vector<BucketInfo>> list_buckets();
 
   // `digest` is that of `data` (the caller has it from verifying the request).
-  S3Result<ObjectInfo> put(const std::string& bucket, const std::string& key,
-                           std::string_view data, ObjectMeta meta, const BodyDigest& digest);
+  S3Result<ObjectInfo> put(const std::string& bucket, const std::string& key, std::string_view data,
+                           ObjectMeta meta, const BodyDigest& digest);
   // NoSuchBucket, NoSuchKey.
   S3Result<ObjectInfo> head(const std::string& bucket, const std::string& key);
   S3Result<OpenObject> open_object(const std::string& bucket, const std::string& key);
@@ -121,7 +121,7 @@ class ObjectStore {
   // Multipart uploads (multipart.cc). Each takes the bucket and key the upload was made
   // for; NoSuchUpload when the id is unknown or belongs to another key.
   S3Result<std::string> create_upload(const std::string& bucket, const std::string& key,
-                                      ObjectMeta meta);
+                                      const ObjectMeta& meta);
   // InvalidArgument for a part number outside 1..10000.
   S3Result<PartInfo> upload_part(const std::string& bucket, const std::string& key,
                                  const std::string& upload_id, int number, std::string_view data,

@@ -1,9 +1,9 @@
 #include "storage/object_store.h"
 
+#include <gtest/gtest.h>
+
 #include <filesystem>
 #include <fstream>
-
-#include <gtest/gtest.h>
 
 #include "common/ids.h"
 
@@ -30,8 +30,8 @@ class ObjectStoreTest : public ::testing::Test {
     store_ = std::move(*s);
   }
   ObjectInfo put(const std::string& key, const std::string& data) {
-    auto r = store_->put("photos", key, data, {"text/plain", {{"x-amz-meta-a", "1"}}},
-                         digest_of(data));
+    auto r =
+        store_->put("photos", key, data, {"text/plain", {{"x-amz-meta-a", "1"}}}, digest_of(data));
     EXPECT_TRUE(r.has_value()) << r.error().message;
     return r.value_or(ObjectInfo{});
   }
@@ -140,8 +140,8 @@ TEST_F(ObjectStoreTest, MultipartUploadConcatenatesPartsWithS3Etag) {
   auto p1 = store_->upload_part("photos", "big", *id, 1, "aaaa", digest_of("aaaa"));
   auto p2 = store_->upload_part("photos", "big", *id, 2, "bb", digest_of("bb"));
   ASSERT_TRUE(p1.has_value() && p2.has_value());
-  auto done = store_->complete_upload("photos", "big", *id,
-                                      {{1, "\"" + p1->etag + "\""}, {2, p2->etag}});
+  auto done =
+      store_->complete_upload("photos", "big", *id, {{1, "\"" + p1->etag + "\""}, {2, p2->etag}});
   ASSERT_TRUE(done.has_value()) << done.error().message;
   EXPECT_EQ(read_all("big"), "aaaabb");
   std::string md5s = md5_raw("aaaa") + md5_raw("bb");
@@ -158,7 +158,7 @@ TEST_F(ObjectStoreTest, MultipartRejectsBadPartLists) {
   auto p1 = store_->upload_part("photos", "big", *id, 1, "aa", digest_of("aa"));
   auto p2 = store_->upload_part("photos", "big", *id, 2, "bbbb", digest_of("bbbb"));
   ASSERT_TRUE(p1.has_value() && p2.has_value());
-  auto code = [&](std::vector<CompletedPart> parts) {
+  auto code = [&](const std::vector<CompletedPart>& parts) {
     auto r = store_->complete_upload("photos", "big", *id, parts);
     return r ? std::string("ok") : r.error().code;
   };

@@ -1,8 +1,8 @@
 // S3Service's bucket operations: ListBuckets, CreateBucket, ListObjects (V1 and V2) and
 // DeleteObjects.
-#include <charconv>
-
 #include <fmt/format.h>
+
+#include <charconv>
 
 #include "http/types.h"
 #include "storage/event_record.h"
@@ -22,8 +22,8 @@ S3Result<int> max_keys(const S3Call& call) {
   int v = 0;
   auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
   if (ec != std::errc() || end != text.data() + text.size() || v < 0) {
-    return s3_error("InvalidArgument", fmt::format("max-keys must be a whole number, got '{}'",
-                                                   text));
+    return s3_error("InvalidArgument",
+                    fmt::format("max-keys must be a whole number, got '{}'", text));
   }
   return std::min(v, 1000);
 }

@@ -12,8 +12,8 @@ namespace kumo::storage {
 struct S3Call {
   http::Request req;
   std::map<std::string, std::string> query;  // decoded
-  std::string bucket;                         // "" for the service (ListBuckets)
-  std::string key;                            // "" for bucket operations
+  std::string bucket;                        // "" for the service (ListBuckets)
+  std::string key;                           // "" for bucket operations
   std::string request_id;
 
   bool has(std::string_view name) const { return query.count(std::string(name)) > 0; }

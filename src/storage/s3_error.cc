@@ -1,9 +1,9 @@
 #include "storage/s3_error.h"
 
+#include <spdlog/spdlog.h>
+
 #include <array>
 #include <utility>
-
-#include <spdlog/spdlog.h>
 
 namespace kumo::storage {
 namespace {

@@ -1,13 +1,12 @@
 #include "storage/s3_http.h"
 
+#include <fmt/format.h>
 #include <openssl/evp.h>
 
 #include <algorithm>
 #include <cctype>
 #include <charconv>
 #include <ctime>
-
-#include <fmt/format.h>
 
 #include "storage/aws_chunked.h"
 #include "storage/xml.h"
@@ -59,8 +58,8 @@ S3Result<void> verify(const http::Request& req, const std::map<std::string, std:
   std::string sha256 = sent(req, trailers, "x-amz-checksum-sha256");
   if (!sha256.empty() && sha256 != evp_base64(EVP_sha256(), p.data)) return mismatch("SHA256");
   std::string content_sha = lower(req.header("x-amz-content-sha256"));
-  if (content_sha.size() == 64 && content_sha.find_first_not_of("0123456789abcdef") ==
-                                      std::string::npos &&
+  if (content_sha.size() == 64 &&
+      content_sha.find_first_not_of("0123456789abcdef") == std::string::npos &&
       content_sha != sha256_hex(p.data)) {
     return s3_error("XAmzContentSHA256Mismatch",
                     "the x-amz-content-sha256 you provided does not match the body");
@@ -129,8 +128,8 @@ ObjectMeta meta_from_headers(const http::Headers& headers) {
         pos = comma + 1;
       }
       if (!kept.empty()) meta.headers.emplace_back("Content-Encoding", kept);
-    } else if (n.starts_with("x-amz-meta-") || n == "cache-control" ||
-               n == "content-disposition" || n == "content-language" || n == "expires") {
+    } else if (n.starts_with("x-amz-meta-") || n == "cache-control" || n == "content-disposition" ||
+               n == "content-language" || n == "expires") {
       meta.headers.emplace_back(n, value);
     }
   }
@@ -138,8 +137,8 @@ ObjectMeta meta_from_headers(const http::Headers& headers) {
 }
 
 void add_object_headers(http::Headers& out, const ObjectInfo& info) {
-  out.emplace_back("Content-Type", info.meta.content_type.empty() ? "binary/octet-stream"
-                                                                  : info.meta.content_type);
+  out.emplace_back("Content-Type",
+                   info.meta.content_type.empty() ? "binary/octet-stream" : info.meta.content_type);
   out.emplace_back("ETag", quote_etag(info.etag));
   out.emplace_back("Last-Modified", http_date(info.mtime_ms));
   out.emplace_back("Accept-Ranges", "bytes");
@@ -155,8 +154,8 @@ S3Result<std::optional<ByteRange>> parse_range(std::string_view header, int64_t 
   auto first = to_int(spec.substr(0, dash));
   auto last = to_int(spec.substr(dash + 1));
   auto unsatisfiable = s3_error(
-      "InvalidRange", fmt::format("the range '{}' is not satisfiable for an object of {} bytes",
-                                  header, size));
+      "InvalidRange",
+      fmt::format("the range '{}' is not satisfiable for an object of {} bytes", header, size));
   if (dash == 0) {  // "-n": the last n bytes
     if (!last) return whole;
     if (*last == 0 || size == 0) return unsatisfiable;

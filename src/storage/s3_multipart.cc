@@ -1,8 +1,8 @@
 // S3Service's multipart operations: CreateMultipartUpload, UploadPart,
 // CompleteMultipartUpload, ListParts (AbortMultipartUpload is one call in s3_service.cc).
-#include <charconv>
-
 #include <fmt/format.h>
+
+#include <charconv>
 
 #include "http/types.h"
 #include "storage/event_record.h"
@@ -84,8 +84,8 @@ S3Result<http::Response> S3Service::complete_upload(S3Call& call) {
   notify(call, "ObjectCreated:CompleteMultipartUpload", *info);
   XmlWriter w("CompleteMultipartUploadResult");
   std::string host = call.req.header("host");
-  w.leaf("Location", fmt::format("http://{}/s3/{}/{}", host, call.bucket,
-                                 http::url_encode(call.key, true)))
+  w.leaf("Location",
+         fmt::format("http://{}/s3/{}/{}", host, call.bucket, http::url_encode(call.key, true)))
       .leaf("Bucket", call.bucket)
       .leaf("Key", call.key)
       .leaf("ETag", quote_etag(info->etag))

@@ -1,8 +1,8 @@
 // S3Service's object operations: PutObject, CopyObject, GetObject/HeadObject (ranges,
 // conditions, checksums) and DeleteObject.
-#include <array>
-
 #include <fmt/format.h>
+
+#include <array>
 
 #include "http/types.h"
 #include "storage/event_record.h"
@@ -60,8 +60,7 @@ S3Result<CopySource> parse_copy_source(std::string_view header) {
   if (!source.empty() && source.front() == '/') source.erase(0, 1);
   size_t slash = source.find('/');
   if (slash == std::string::npos || slash == 0 || slash + 1 == source.size()) {
-    return s3_error("InvalidArgument",
-                    "x-amz-copy-source must name the source as /bucket/key");
+    return s3_error("InvalidArgument", "x-amz-copy-source must name the source as /bucket/key");
   }
   return CopySource{source.substr(0, slash), source.substr(slash + 1)};
 }
@@ -71,8 +70,8 @@ S3Result<CopySource> parse_copy_source(std::string_view header) {
 S3Result<http::Response> S3Service::put_object(S3Call& call) {
   auto body = read_payload(call.req, options_.max_object_bytes);
   if (!body) return body.error();
-  auto info = store_->put(call.bucket, call.key, body->data,
-                          meta_from_headers(call.req.headers), body->digest);
+  auto info = store_->put(call.bucket, call.key, body->data, meta_from_headers(call.req.headers),
+                          body->digest);
   if (!info) return info.error();
   notify(call, "ObjectCreated:Put", *info);
   http::Response r;

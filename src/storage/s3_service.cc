@@ -1,11 +1,11 @@
 #include "storage/s3_service.h"
 
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
 #include <algorithm>
 #include <array>
 #include <cctype>
-
-#include <fmt/format.h>
-#include <spdlog/spdlog.h>
 
 #include "common/ids.h"
 #include "http/types.h"
@@ -18,17 +18,35 @@ namespace {
 
 // Sub-resources of S3's API this store does not have; anything else in the query is
 // ignored, as S3 does (the SDK adds x-id=PutObject and the like).
-constexpr std::array<std::string_view, 26> kUnsupported{
-    "acl",           "accelerate",        "analytics",   "attributes",   "cors",
-    "encryption",    "intelligent-tiering", "inventory", "legal-hold",   "lifecycle",
-    "logging",       "metrics",           "notification", "object-lock", "ownershipControls",
-    "policy",        "policyStatus",      "publicAccessBlock", "replication", "requestPayment",
-    "restore",       "retention",         "select",      "tagging",      "versioning",
-    "website"};
+constexpr std::array<std::string_view, 26> kUnsupported{"acl",
+                                                        "accelerate",
+                                                        "analytics",
+                                                        "attributes",
+                                                        "cors",
+                                                        "encryption",
+                                                        "intelligent-tiering",
+                                                        "inventory",
+                                                        "legal-hold",
+                                                        "lifecycle",
+                                                        "logging",
+                                                        "metrics",
+                                                        "notification",
+                                                        "object-lock",
+                                                        "ownershipControls",
+                                                        "policy",
+                                                        "policyStatus",
+                                                        "publicAccessBlock",
+                                                        "replication",
+                                                        "requestPayment",
+                                                        "restore",
+                                                        "retention",
+                                                        "select",
+                                                        "tagging",
+                                                        "versioning",
+                                                        "website"};
 
 S3Error not_implemented(std::string_view what) {
-  return s3_error("NotImplemented",
-                  fmt::format("Kumo's object store does not implement {}", what));
+  return s3_error("NotImplemented", fmt::format("Kumo's object store does not implement {}", what));
 }
 
 bool wants_json(const http::Request& req) {
@@ -65,9 +83,9 @@ http::Response S3Service::handle(http::Request req) {
       return internal_error(fmt::format("{} {}: {}", call.req.method, call.resource(), e.what()));
     }
   }();
-  http::Response r = result ? std::move(*result)
-                            : error_response(result.error(), call.resource(), call.request_id,
-                                             json);
+  http::Response r = result
+                         ? std::move(*result)
+                         : error_response(result.error(), call.resource(), call.request_id, json);
   if (!result && call.req.method == "HEAD") r.body.clear();  // S3 sends no body on HEAD
   r.headers.emplace_back("x-amz-request-id", call.request_id);
   r.headers.emplace_back("Server", "Kumo");
@@ -146,8 +164,7 @@ S3Result<http::Response> S3Service::object_call(S3Call& call) {
                   fmt::format("{} is not allowed on an object", call.req.method));
 }
 
-void S3Service::notify(const S3Call& call, const std::string& event_name,
-                       const ObjectInfo& info) {
+void S3Service::notify(const S3Call& call, const std::string& event_name, const ObjectInfo& info) {
   ObjectChange change{event_name,
                       info.bucket,
                       info.key,
@@ -164,9 +181,9 @@ void S3Service::notify(const S3Call& call, const std::string& event_name,
   }
 }
 
-void add_storage_routes(http::Router& router, std::shared_ptr<S3Service> service) {
+void add_storage_routes(http::Router& router, const std::shared_ptr<S3Service>& service) {
   auto s3 = [service](http::Request&& req, std::shared_ptr<http::Responder> responder) {
-    service->submit([service, req = std::move(req), responder]() mutable {
+    service->submit([service, req = std::move(req), responder = std::move(responder)]() mutable {
       responder->send(service->handle(std::move(req)));
     });
   };
@@ -179,7 +196,7 @@ void add_storage_routes(http::Router& router, std::shared_ptr<S3Service> service
   router.add("*", "/s3/{bucket}/{key...}", s3, limit);
   router.add("POST", "/api/v1/storage/events",
              [service](http::Request&& req, std::shared_ptr<http::Responder> responder) {
-               service->submit([service, req = std::move(req), responder] {
+               service->submit([service, req = std::move(req), responder = std::move(responder)] {
                  responder->send(service->handle_notification(req));
                });
              });

@@ -13,9 +13,8 @@
 
 #include <cstdint>
 #include <memory>
-#include <string>
-
 #include <nlohmann/json.hpp>
+#include <string>
 
 #include "common/result.h"
 #include "events/sink.h"
@@ -28,7 +27,7 @@ namespace kumo::storage {
 
 struct StorageOptions {
   int64_t max_object_bytes = 512LL * 1024 * 1024;  // one PutObject or UploadPart body
-  int workers = 4;                                  // threads for disk work
+  int workers = 4;                                 // threads for disk work
 };
 
 // The config file's `storage:` section: {max_object_bytes: 536870912 | "512MiB", workers: 4}.
@@ -39,8 +38,7 @@ struct S3Call;
 
 class S3Service {
  public:
-  S3Service(std::unique_ptr<ObjectStore> store, events::EventSink& events,
-            StorageOptions options);
+  S3Service(std::unique_ptr<ObjectStore> store, events::EventSink& events, StorageOptions options);
   ~S3Service();
 
   // Answers one S3 request; blocks on disk I/O (the routes call it on the pool).
@@ -82,6 +80,6 @@ class S3Service {
 };
 
 // Adds the routes above; each handler holds `service` and runs the work on its pool.
-void add_storage_routes(http::Router& router, std::shared_ptr<S3Service> service);
+void add_storage_routes(http::Router& router, const std::shared_ptr<S3Service>& service);
 
 }  // namespace kumo::storage

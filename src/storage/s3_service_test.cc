@@ -3,14 +3,13 @@
 #include "storage/s3_service.h"
 
 #include <arpa/inet.h>
+#include <gtest/gtest.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include <filesystem>
 #include <mutex>
-
-#include <gtest/gtest.h>
 
 #include "common/ids.h"
 #include "http/client.h"
@@ -73,8 +72,8 @@ class S3ServiceTest : public ::testing::Test {
     service_ = std::make_shared<S3Service>(std::move(*store), sink_, options);
     http::Router router;
     add_storage_routes(router, service_);
-    server_ = std::make_unique<http::Server>(http::ServerOptions{"127.0.0.1", 0, 2},
-                                             std::move(router));
+    server_ =
+        std::make_unique<http::Server>(http::ServerOptions{"127.0.0.1", 0, 2}, std::move(router));
     ASSERT_TRUE(server_->start().has_value());
     client_ = std::make_unique<http::Client>(http::Endpoint{"127.0.0.1", server_->port()});
     EXPECT_EQ(call("PUT", "/s3/photos").status, 200);
@@ -85,7 +84,7 @@ class S3ServiceTest : public ::testing::Test {
     fs::remove_all(dir_);
   }
   http::ClientResponse call(std::string_view method, std::string_view target,
-                            std::string_view body = {}, http::Headers headers = {}) {
+                            std::string_view body = {}, const http::Headers& headers = {}) {
     auto r = client_->request(method, target, body, headers);
     EXPECT_TRUE(r.has_value());
     return r.value_or(http::ClientResponse{});
@@ -192,15 +191,16 @@ TEST_F(S3ServiceTest, AnswersRangesAndHead) {
 }
 
 TEST_F(S3ServiceTest, ListsObjectsV2WithPages) {
-  for (const char* k : {"a/1", "a/2", "b"}) ASSERT_EQ(call("PUT", std::string("/s3/photos/") + k, "x").status, 200);
+  for (const char* k : {"a/1", "a/2", "b"})
+    ASSERT_EQ(call("PUT", std::string("/s3/photos/") + k, "x").status, 200);
   auto page = call("GET", "/s3/photos?list-type=2&delimiter=%2F&max-keys=1");
   EXPECT_NE(page.body.find("<CommonPrefixes><Prefix>a/</Prefix></CommonPrefixes>"),
             std::string::npos);
   EXPECT_NE(page.body.find("<IsTruncated>true</IsTruncated>"), std::string::npos);
   size_t at = page.body.find("<NextContinuationToken>") + 23;
   std::string token = page.body.substr(at, page.body.find('<', at) - at);
-  auto next = call("GET", "/s3/photos?list-type=2&delimiter=%2F&continuation-token=" +
-                              http::url_encode(token));
+  auto next = call(
+      "GET", "/s3/photos?list-type=2&delimiter=%2F&continuation-token=" + http::url_encode(token));
   EXPECT_NE(next.body.find("<Key>b</Key>"), std::string::npos);
   EXPECT_EQ(next.body.find("a/"), std::string::npos);
 }
@@ -221,8 +221,10 @@ TEST_F(S3ServiceTest, PostedNotificationsBecomeObjectEvents) {
   EXPECT_EQ(events[1].key, "dir/c");
 
   EXPECT_EQ(call("POST", "/api/v1/storage/events", "not json").status, 400);
-  EXPECT_EQ(call("POST", "/api/v1/storage/events", R"({"Records":[{"eventName":"ObjectCreated:Put"}]})").status,
-            400);
+  EXPECT_EQ(
+      call("POST", "/api/v1/storage/events", R"({"Records":[{"eventName":"ObjectCreated:Put"}]})")
+          .status,
+      400);
   sink_.fail = true;
   EXPECT_EQ(call("POST", "/api/v1/storage/events", minio).status, 503);
 }

@@ -1,6 +1,7 @@
 #include "storage/store_rows.h"
 
 #include <fmt/format.h>
+
 #include <nlohmann/json.hpp>
 
 namespace kumo::storage {
@@ -25,9 +26,9 @@ S3Error no_such_key(const std::string& bucket, const std::string& key) {
 }
 
 S3Error no_such_bucket(const std::string& bucket) {
-  return s3_error("NoSuchBucket",
-                  fmt::format("the bucket '{}' does not exist; `kumo mb {}` creates it", bucket,
-                              bucket));
+  return s3_error(
+      "NoSuchBucket",
+      fmt::format("the bucket '{}' does not exist; `kumo mb {}` creates it", bucket, bucket));
 }
 
 std::string headers_to_json(const StoredHeaders& headers) {
@@ -61,8 +62,9 @@ ObjectInfo object_from_row(const store::Statement& st) {
   return info;
 }
 
-S3Result<std::optional<std::pair<ObjectInfo, std::string>>> find_object(
-    store::Database& db, const std::string& bucket, const std::string& key) {
+S3Result<std::optional<std::pair<ObjectInfo, std::string>>> find_object(store::Database& db,
+                                                                        const std::string& bucket,
+                                                                        const std::string& key) {
   auto st = db.prepare(
       fmt::format("SELECT {} FROM objects WHERE bucket = ?1 AND key = ?2", kObjectColumns));
   if (!st) return internal_error(st.error().message);
@@ -73,8 +75,7 @@ S3Result<std::optional<std::pair<ObjectInfo, std::string>>> find_object(
   return std::optional(std::pair(object_from_row(*st), st->text(8)));
 }
 
-S3Result<void> upsert_object(store::Database& db, const ObjectInfo& info,
-                             const std::string& file) {
+S3Result<void> upsert_object(store::Database& db, const ObjectInfo& info, const std::string& file) {
   auto st = db.prepare(
       "INSERT OR REPLACE INTO objects (bucket, key, file, size, etag, crc32, content_type, "
       "headers, mtime_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)");

@@ -22,10 +22,10 @@ std::string headers_to_json(const StoredHeaders& headers);
 StoredHeaders headers_from_json(const std::string& text);
 
 // The object's row and its file name, or nullopt.
-S3Result<std::optional<std::pair<ObjectInfo, std::string>>> find_object(
-    store::Database& db, const std::string& bucket, const std::string& key);
-S3Result<void> upsert_object(store::Database& db, const ObjectInfo& info,
-                             const std::string& file);
+S3Result<std::optional<std::pair<ObjectInfo, std::string>>> find_object(store::Database& db,
+                                                                        const std::string& bucket,
+                                                                        const std::string& key);
+S3Result<void> upsert_object(store::Database& db, const ObjectInfo& info, const std::string& file);
 S3Result<void> delete_object_row(store::Database& db, const std::string& bucket,
                                  const std::string& key);
 

@@ -59,11 +59,20 @@ std::string xml_escape(std::string_view text) {
   out.reserve(text.size());
   for (char c : text) {
     switch (c) {
-      case '&': out += "&amp;"; break;
-      case '<': out += "&lt;"; break;
-      case '>': out += "&gt;"; break;
-      case '\r': out += "&#13;"; break;
-      default: out.push_back(c);
+      case '&':
+        out += "&amp;";
+        break;
+      case '<':
+        out += "&lt;";
+        break;
+      case '>':
+        out += "&gt;";
+        break;
+      case '\r':
+        out += "&#13;";
+        break;
+      default:
+        out.push_back(c);
     }
   }
   return out;
@@ -116,8 +125,8 @@ S3Result<XmlElement> parse_xml(std::string_view document) {
   XML_SetUserData(parser.get(), &st);
   XML_SetElementHandler(parser.get(), on_start, on_end);
   XML_SetCharacterDataHandler(parser.get(), on_text);
-  bool ok = XML_Parse(parser.get(), document.data(), static_cast<int>(document.size()),
-                      XML_TRUE) == XML_STATUS_OK;
+  bool ok = XML_Parse(parser.get(), document.data(), static_cast<int>(document.size()), XML_TRUE) ==
+            XML_STATUS_OK;
   if (st.too_deep) return s3_error("MalformedXML", "the XML body nests too deeply");
   if (!ok || !st.has_root) {
     std::string why = st.has_root || document.find('<') != std::string_view::npos
