@@ -17,9 +17,9 @@ using nlohmann::json;
 struct TableArgs {
   std::string name;
   std::string key;
-  std::string item;    // JSON text, or "-" for stdin
+  std::string item;  // JSON text, or "-" for stdin
   std::string prefix;
-  int limit = 0;       // 0: every item
+  int limit = 0;  // 0: every item
   bool json = false;
 };
 
@@ -64,8 +64,9 @@ void put(const Options& options, const TableArgs& args) {
                                             {{"Content-Type", "application/json"}});
   if (args.json) return print_line(reply.body);
   json r = parse_reply(reply.body);
-  const char* what = r.value("created", false) ? "created" : r.value("changed", true)
-                                                                  ? "updated" : "unchanged";
+  const char* what = r.value("created", false)  ? "created"
+                     : r.value("changed", true) ? "updated"
+                                                : "unchanged";
   print_line(fmt::format("{} {} in {}", what, args.key, args.name));
 }
 

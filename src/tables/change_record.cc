@@ -8,9 +8,12 @@ namespace kumo::tables {
 
 const char* event_name(events::TableChange::Kind kind) {
   switch (kind) {
-    case events::TableChange::Kind::kInsert: return "INSERT";
-    case events::TableChange::Kind::kModify: return "MODIFY";
-    case events::TableChange::Kind::kRemove: return "REMOVE";
+    case events::TableChange::Kind::kInsert:
+      return "INSERT";
+    case events::TableChange::Kind::kModify:
+      return "MODIFY";
+    case events::TableChange::Kind::kRemove:
+      return "REMOVE";
   }
   return "INSERT";
 }

@@ -5,9 +5,8 @@
 #pragma once
 
 #include <cstdint>
-#include <string>
-
 #include <nlohmann/json.hpp>
+#include <string>
 
 #include "events/sink.h"
 
@@ -15,13 +14,13 @@ namespace kumo::tables {
 
 struct ChangeRecord {
   events::TableChange::Kind kind = events::TableChange::Kind::kInsert;
-  std::string table;          // the Kumo table name triggers use
-  nlohmann::json keys;        // attribute-value map, e.g. {"key": {"S": "user/1"}}
-  nlohmann::json old_item;    // plain JSON object; null for an insert
-  nlohmann::json new_item;    // plain JSON object; null for a remove
-  int64_t sequence = 0;       // increasing per source
-  int64_t at_seconds = 0;     // Unix time of the change
-  std::string event_id;       // stable across redeliveries, so handlers can drop duplicates
+  std::string table;        // the Kumo table name triggers use
+  nlohmann::json keys;      // attribute-value map, e.g. {"key": {"S": "user/1"}}
+  nlohmann::json old_item;  // plain JSON object; null for an insert
+  nlohmann::json new_item;  // plain JSON object; null for a remove
+  int64_t sequence = 0;     // increasing per source
+  int64_t at_seconds = 0;   // Unix time of the change
+  std::string event_id;     // stable across redeliveries, so handlers can drop duplicates
 };
 
 // "INSERT", "MODIFY" or "REMOVE".

@@ -36,8 +36,7 @@ TEST(ChangeRecord, ModifyCarriesBothImagesInDynamoDbShape) {
   EXPECT_EQ(d["NewImage"], json::parse(R"({"name": {"S": "ada"}, "age": {"N": "36"}})"));
   EXPECT_EQ(d["SequenceNumber"], "000000000000000000012");
   EXPECT_EQ(d["StreamViewType"], "NEW_AND_OLD_IMAGES");
-  size_t size = d["Keys"].dump().size() + d["NewImage"].dump().size() +
-                d["OldImage"].dump().size();
+  size_t size = d["Keys"].dump().size() + d["NewImage"].dump().size() + d["OldImage"].dump().size();
   EXPECT_EQ(d["SizeBytes"], size);
 }
 

@@ -1,8 +1,8 @@
 #include "tables/config.h"
 
-#include <set>
-
 #include <fmt/format.h>
+
+#include <set>
 
 #include "tables/names.h"
 
@@ -34,10 +34,9 @@ Result<PostgresSource> parse_source(const nlohmann::json& entry, const std::stri
     }
   }
   PostgresSource s;
-  for (auto [field, out, required] : {std::tuple{"dsn", &s.dsn, true},
-                                      std::tuple{"table", &s.table, true},
-                                      std::tuple{"key", &s.key, true},
-                                      std::tuple{"name", &s.name, false}}) {
+  for (auto [field, out, required] :
+       {std::tuple{"dsn", &s.dsn, true}, std::tuple{"table", &s.table, true},
+        std::tuple{"key", &s.key, true}, std::tuple{"name", &s.name, false}}) {
     auto value = text_field(entry, where, field, required);
     if (!value) return value.error();
     *out = std::move(*value);

@@ -1,8 +1,8 @@
 #include "tables/delivery.h"
 
-#include <algorithm>
-
 #include <spdlog/spdlog.h>
+
+#include <algorithm>
 
 namespace kumo::tables {
 

@@ -51,7 +51,7 @@ class ChangeDelivery {
   const DeliveryOptions options_;
   std::mutex mu_;
   std::condition_variable wake_;
-  bool stop_ = false;     // Guarded by mu_.
+  bool stop_ = false;      // Guarded by mu_.
   bool notified_ = false;  // Guarded by mu_.
   std::thread thread_;
 };

@@ -153,8 +153,14 @@ Result<void> ItemStore::record_change_locked(events::TableChange::Kind kind,
   if (!st) return st.error();
   st->bind(1, std::string_view(table)).bind(2, std::string_view(event_name(kind)));
   st->bind(3, std::string_view(key));
-  if (old_item) st->bind(4, std::string_view(*old_item)); else st->bind_null(4);
-  if (new_item) st->bind(5, std::string_view(*new_item)); else st->bind_null(5);
+  if (old_item)
+    st->bind(4, std::string_view(*old_item));
+  else
+    st->bind_null(4);
+  if (new_item)
+    st->bind(5, std::string_view(*new_item));
+  else
+    st->bind_null(5);
   st->bind(6, now_us).bind(7, std::string_view(compact_event_id()));
   return st->run();
 }
@@ -180,8 +186,8 @@ Result<PutResult> ItemStore::put(const std::string& table, const std::string& ke
     st->bind(1, std::string_view(table)).bind(2, std::string_view(key));
     st->bind(3, std::string_view(text)).bind(4, now);
     if (auto ran = st->run(); !ran) return ran;
-    auto kind = result.created ? events::TableChange::Kind::kInsert
-                               : events::TableChange::Kind::kModify;
+    auto kind =
+        result.created ? events::TableChange::Kind::kInsert : events::TableChange::Kind::kModify;
     return record_change_locked(kind, table, key, old->has_value() ? &**old : nullptr, &text, now);
   });
   if (!r) return r.error();

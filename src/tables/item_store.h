@@ -14,11 +14,10 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "common/result.h"
 #include "store/sqlite.h"
@@ -39,8 +38,8 @@ struct Item {
 };
 
 struct Page {
-  std::vector<Item> items;            // ordered by key (bytewise)
-  std::optional<std::string> next;    // pass as `after` for the next page; none at the end
+  std::vector<Item> items;          // ordered by key (bytewise)
+  std::optional<std::string> next;  // pass as `after` for the next page; none at the end
 };
 
 struct PutResult {
@@ -66,8 +65,8 @@ class ItemStore {
   Result<Item> get(const std::string& table, const std::string& key);
   Result<void> remove(const std::string& table, const std::string& key);
   // Items whose key starts with `prefix` and sorts after `after` ("" = from the start).
-  Result<Page> query(const std::string& table, const std::string& prefix,
-                     const std::string& after, int limit);
+  Result<Page> query(const std::string& table, const std::string& prefix, const std::string& after,
+                     int limit);
 
   // The oldest unacked changes, oldest first.
   Result<std::vector<ChangeRecord>> pending(int limit);

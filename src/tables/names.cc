@@ -20,8 +20,11 @@ bool valid_utf8(std::string_view s) {
 }
 
 const char* json_type_name(const nlohmann::json& v) {
-  return v.is_array() ? "an array" : v.is_string() ? "a string" : v.is_number() ? "a number"
-         : v.is_boolean() ? "a boolean" : "null";
+  return v.is_array()     ? "an array"
+         : v.is_string()  ? "a string"
+         : v.is_number()  ? "a number"
+         : v.is_boolean() ? "a boolean"
+                          : "null";
 }
 
 }  // namespace
@@ -44,9 +47,9 @@ Result<void> check_key(std::string_view key) {
     return make_error(ErrorCode::kInvalidArgument, "the item key must not be empty");
   }
   if (key.size() > kMaxKeyBytes) {
-    return make_error(ErrorCode::kInvalidArgument,
-                      fmt::format("the item key is {} bytes; the limit is {}", key.size(),
-                                  kMaxKeyBytes));
+    return make_error(
+        ErrorCode::kInvalidArgument,
+        fmt::format("the item key is {} bytes; the limit is {}", key.size(), kMaxKeyBytes));
   }
   if (!valid_utf8(key)) {
     return make_error(ErrorCode::kInvalidArgument, "the item key must be valid UTF-8");
@@ -57,7 +60,8 @@ Result<void> check_key(std::string_view key) {
 Result<nlohmann::json> parse_item(std::string_view key, std::string_view body) {
   nlohmann::json item = nlohmann::json::parse(body, nullptr, /*allow_exceptions=*/false);
   if (item.is_discarded()) {
-    return make_error(ErrorCode::kInvalidArgument, "the body must be a JSON object; it is not JSON");
+    return make_error(ErrorCode::kInvalidArgument,
+                      "the body must be a JSON object; it is not JSON");
   }
   if (!item.is_object()) {
     return make_error(ErrorCode::kInvalidArgument,

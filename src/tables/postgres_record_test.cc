@@ -11,8 +11,8 @@ using Kind = events::TableChange::Kind;
 const PostgresSource kOrders{"host=db", "public.orders", "id", "shop-orders"};
 
 TEST(PostgresRecord, InsertTakesItsKeyFromTheNewRow) {
-  auto r = record_from_row(kOrders, {7, "INSERT", "", R"({"id": 1, "item": "book"})", 1700000000,
-                                     "e1"});
+  auto r =
+      record_from_row(kOrders, {7, "INSERT", "", R"({"id": 1, "item": "book"})", 1700000000, "e1"});
   ASSERT_TRUE(r) << r.error().message;
   EXPECT_EQ(r->kind, Kind::kInsert);
   EXPECT_EQ(r->table, "shop-orders");
@@ -28,8 +28,8 @@ TEST(PostgresRecord, InsertTakesItsKeyFromTheNewRow) {
 }
 
 TEST(PostgresRecord, UpdateIsModifyAndDeleteTakesItsKeyFromTheOldRow) {
-  auto update = record_from_row(kOrders, {8, "UPDATE", R"({"id": 1, "qty": 1})",
-                                          R"({"id": 1, "qty": 2})", 0, "e2"});
+  auto update = record_from_row(
+      kOrders, {8, "UPDATE", R"({"id": 1, "qty": 1})", R"({"id": 1, "qty": 2})", 0, "e2"});
   ASSERT_TRUE(update);
   EXPECT_EQ(update->kind, Kind::kModify);
   EXPECT_EQ(update->old_item["qty"], 1);

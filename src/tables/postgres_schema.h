@@ -59,7 +59,8 @@ inline constexpr const char* kHasTrigger =
     "SELECT 1 FROM pg_trigger WHERE tgrelid = to_regclass($1) AND tgname = 'kumo_capture'";
 
 // Followed by the quoted table name.
-inline constexpr const char* kCreateTriggerOn = "CREATE TRIGGER kumo_capture AFTER INSERT OR "
+inline constexpr const char* kCreateTriggerOn =
+    "CREATE TRIGGER kumo_capture AFTER INSERT OR "
     "UPDATE OR DELETE ON ";
 inline constexpr const char* kCreateTriggerTail = " FOR EACH ROW EXECUTE FUNCTION kumo_capture()";
 

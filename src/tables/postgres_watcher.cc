@@ -1,15 +1,14 @@
 #include "tables/postgres_watcher.h"
 
 #include <fcntl.h>
+#include <fmt/format.h>
 #include <libpq-fe.h>
 #include <poll.h>
+#include <spdlog/spdlog.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <vector>
-
-#include <fmt/format.h>
-#include <spdlog/spdlog.h>
 
 #include "common/check.h"
 #include "tables/attribute_value.h"
@@ -143,8 +142,13 @@ bool PostgresWatcher::wait(Connection* conn, std::chrono::milliseconds timeout) 
 Result<std::unique_ptr<PostgresWatcher::Connection>> PostgresWatcher::connect() {
   // The DSN comes last so that its own settings win over these defaults. Keepalives notice
   // a database host that vanished without closing the connection within about 25 s.
-  const char* keys[] = {"connect_timeout", "application_name", "keepalives_idle",
-                        "keepalives_interval", "keepalives_count", "dbname", nullptr};
+  const char* keys[] = {"connect_timeout",
+                        "application_name",
+                        "keepalives_idle",
+                        "keepalives_interval",
+                        "keepalives_count",
+                        "dbname",
+                        nullptr};
   const char* values[] = {"10", "kumo", "10", "5", "3", source_.dsn.c_str(), nullptr};
   auto conn = std::make_unique<Connection>(PQconnectStartParams(keys, values, 1));
   if (conn->raw() == nullptr) return make_error(ErrorCode::kInternal, "postgres: out of memory");
@@ -155,7 +159,8 @@ Result<std::unique_ptr<PostgresWatcher::Connection>> PostgresWatcher::connect() 
     }
     short events = state == PGRES_POLLING_READING ? POLLIN : POLLOUT;
     pollfd fds[2] = {{wake_fds_[0], POLLIN, 0}, {conn->socket(), events, 0}};
-    if (poll(fds, 2, 10000) == 0) return make_error(ErrorCode::kUnavailable, "postgres: connect timed out");
+    if (poll(fds, 2, 10000) == 0)
+      return make_error(ErrorCode::kUnavailable, "postgres: connect timed out");
     if (stop_) return make_error(ErrorCode::kUnavailable, "stopping");
     state = PQconnectPoll(conn->raw());
   }
@@ -170,8 +175,8 @@ Result<std::string> PostgresWatcher::install(Connection& conn) {
     auto table = conn.query(pg_sql::kResolveTable, {source_.table}, "looking up the table");
     if (!table) return table.error();
     if (PQntuples(table->get()) == 0) {
-      return make_error(ErrorCode::kNotFound,
-                        fmt::format("table '{}' does not exist in {}", source_.table, conn.where()));
+      return make_error(ErrorCode::kNotFound, fmt::format("table '{}' does not exist in {}",
+                                                          source_.table, conn.where()));
     }
     std::string quoted = PQgetvalue(table->get(), 0, 0);
     std::string recorded = PQgetvalue(table->get(), 0, 1);
@@ -179,7 +184,8 @@ Result<std::string> PostgresWatcher::install(Connection& conn) {
     if (!key) return key.error();
     if (PQntuples(key->get()) == 0) {
       return make_error(ErrorCode::kNotFound, fmt::format("table '{}' has no column '{}' (the "
-                                                          "configured key)", source_.table, source_.key));
+                                                          "configured key)",
+                                                          source_.table, source_.key));
     }
     auto has = conn.query(pg_sql::kHasTrigger, {source_.table}, "looking up the trigger");
     if (!has) return has.error();
@@ -202,8 +208,12 @@ PostgresWatcher::Sweep PostgresWatcher::sweep(Connection& conn, const std::strin
     for (int i = 0; i < n; ++i) {
       if (stop_) return {Sweep::kDone, {}};
       PGresult* r = rows->get();
-      PgChangeRow row{std::stoll(PQgetvalue(r, i, 0)), PQgetvalue(r, i, 1), PQgetvalue(r, i, 2),
-                      PQgetvalue(r, i, 3), std::stoll(PQgetvalue(r, i, 4)), PQgetvalue(r, i, 5)};
+      PgChangeRow row{std::stoll(PQgetvalue(r, i, 0)),
+                      PQgetvalue(r, i, 1),
+                      PQgetvalue(r, i, 2),
+                      PQgetvalue(r, i, 3),
+                      std::stoll(PQgetvalue(r, i, 4)),
+                      PQgetvalue(r, i, 5)};
       auto record = record_from_row(source_, row);
       if (!record) {
         // Written by our own trigger, so this should not happen; skip it rather than stall.
@@ -269,8 +279,8 @@ void PostgresWatcher::run() {
       backoff = std::min(backoff * 2, options_.max_backoff);
       continue;
     }
-    spdlog::info("tables: watching PostgreSQL table {} at {} as '{}'", *recorded,
-                 (*conn)->where(), source_.name);
+    spdlog::info("tables: watching PostgreSQL table {} at {} as '{}'", *recorded, (*conn)->where(),
+                 source_.name);
     backoff = options_.first_backoff;
     last_error.clear();
     serve(**conn, *recorded);

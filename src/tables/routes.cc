@@ -1,8 +1,8 @@
 // The /api/v1/tables routes. Each handler runs one short SQLite call on the I/O thread
 // (WAL, no fsync per commit), so none hands work elsewhere.
-#include <charconv>
-
 #include <fmt/format.h>
+
+#include <charconv>
 
 #include "tables/names.h"
 #include "tables/tables.h"
@@ -20,23 +20,28 @@ constexpr int kMaxLimit = 1000;
 
 int status_of(ErrorCode code) {
   switch (code) {
-    case ErrorCode::kInvalidArgument: return 400;
-    case ErrorCode::kNotFound: return 404;
-    case ErrorCode::kConflict: return 409;
-    case ErrorCode::kTooLarge: return 413;
-    case ErrorCode::kUnavailable: return 503;
-    default: return 500;
+    case ErrorCode::kInvalidArgument:
+      return 400;
+    case ErrorCode::kNotFound:
+      return 404;
+    case ErrorCode::kConflict:
+      return 409;
+    case ErrorCode::kTooLarge:
+      return 413;
+    case ErrorCode::kUnavailable:
+      return 503;
+    default:
+      return 500;
   }
 }
 
 void send_error(Responder& out, const Error& error) {
-  out.send(http::error_response(status_of(error.code), error_code_name(error.code),
-                                error.message));
+  out.send(http::error_response(status_of(error.code), error_code_name(error.code), error.message));
 }
 
 nlohmann::json item_json(const std::string& table, const Item& item) {
-  return {{"table", table}, {"key", item.key}, {"item", item.value},
-          {"updated_us", item.updated_us}};
+  return {
+      {"table", table}, {"key", item.key}, {"item", item.value}, {"updated_us", item.updated_us}};
 }
 
 Result<int> parse_limit(const std::string& text) {
@@ -44,8 +49,9 @@ Result<int> parse_limit(const std::string& text) {
   int limit = 0;
   auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), limit);
   if (ec != std::errc() || end != text.data() + text.size() || limit < 1 || limit > kMaxLimit) {
-    return make_error(ErrorCode::kInvalidArgument,
-                      fmt::format("limit must be a number from 1 to {}, got '{}'", kMaxLimit, text));
+    return make_error(
+        ErrorCode::kInvalidArgument,
+        fmt::format("limit must be a number from 1 to {}, got '{}'", kMaxLimit, text));
   }
   return limit;
 }
@@ -59,9 +65,9 @@ void put_item(Tables& tables, Request&& req, Responder& out) {
   if (!item) return send_error(out, item.error());
   auto put = tables.put(table, key, *item);
   if (!put) return send_error(out, put.error());
-  out.send(http::json_response(put->created ? 201 : 200,
-                               {{"table", table}, {"key", key}, {"created", put->created},
-                                {"changed", put->changed}}));
+  out.send(http::json_response(
+      put->created ? 201 : 200,
+      {{"table", table}, {"key", key}, {"created", put->created}, {"changed", put->changed}}));
 }
 
 void query_items(Tables& tables, Request&& req, Responder& out) {

@@ -77,11 +77,13 @@ Result<nlohmann::json> Tables::list_tables() {
   if (!embedded) return embedded.error();
   std::map<std::string, nlohmann::json> by_name;
   for (const TableInfo& t : *embedded) {
-    by_name[t.name] = {{"name", t.name}, {"source", "embedded"}, {"items", t.items},
-                       {"created_us", t.created_us}};
+    by_name[t.name] = {
+        {"name", t.name}, {"source", "embedded"}, {"items", t.items}, {"created_us", t.created_us}};
   }
   for (const auto& [name, source] : postgres_) {
-    by_name[name] = {{"name", name}, {"source", "postgres"}, {"postgres_table", source.table},
+    by_name[name] = {{"name", name},
+                     {"source", "postgres"},
+                     {"postgres_table", source.table},
                      {"key", source.key}};
   }
   nlohmann::json out = nlohmann::json::array();

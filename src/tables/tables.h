@@ -9,10 +9,9 @@
 
 #include <map>
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "common/result.h"
 #include "events/sink.h"
@@ -25,8 +24,8 @@
 namespace kumo::tables {
 
 struct TablesOptions {
-  std::string db_path;        // SQLite file for the embedded tables
-  nlohmann::json config;      // the config file's `tables:` section (null: none)
+  std::string db_path;    // SQLite file for the embedded tables
+  nlohmann::json config;  // the config file's `tables:` section (null: none)
   DeliveryOptions delivery;
   WatcherOptions watcher;
 };
@@ -56,8 +55,8 @@ class Tables final : public events::TableCatalog {
                         const nlohmann::json& item);
   Result<Item> get(const std::string& table, const std::string& key);
   Result<void> remove(const std::string& table, const std::string& key);
-  Result<Page> query(const std::string& table, const std::string& prefix,
-                     const std::string& after, int limit);
+  Result<Page> query(const std::string& table, const std::string& prefix, const std::string& after,
+                     int limit);
 
  private:
   Tables(std::unique_ptr<ItemStore> store, TablesConfig config, events::EventSink& sink,

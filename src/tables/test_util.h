@@ -1,14 +1,13 @@
 // Helpers for the tables unit tests: a temp SQLite path per test and a recording sink.
 #pragma once
 
+#include <gtest/gtest.h>
 #include <unistd.h>
 
 #include <filesystem>
 #include <mutex>
 #include <string>
 #include <vector>
-
-#include <gtest/gtest.h>
 
 #include "events/sink.h"
 
@@ -42,8 +41,8 @@ class RecordingSink final : public events::EventSink {
   }
 
   std::mutex mu;
-  bool failing = false;                       // Guarded by mu.
-  std::vector<events::TableChange> changes;   // Guarded by mu.
+  bool failing = false;                      // Guarded by mu.
+  std::vector<events::TableChange> changes;  // Guarded by mu.
 };
 
 }  // namespace kumo::tables::testing
