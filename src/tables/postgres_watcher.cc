@@ -22,8 +22,15 @@ using PgResult = std::unique_ptr<PGresult, decltype(&PQclear)>;
 constexpr int kBatch = 200;
 
 Error pg_error(PGconn* conn, std::string_view what) {
-  std::string message = PQerrorMessage(conn);
-  while (!message.empty() && (message.back() == '\n' || message.back() == ' ')) message.pop_back();
+  // libpq's messages span lines ("...failed\n\tIs the server running..."): one log line.
+  std::string message;
+  bool space = false;
+  for (char c : std::string_view(PQerrorMessage(conn))) {
+    bool blank = c == '\n' || c == '\t' || c == ' ';
+    if (!blank && space && !message.empty()) message += ' ';
+    if (!blank) message += c;
+    space = blank;
+  }
   return make_error(ErrorCode::kUnavailable, fmt::format("postgres {}: {}", what, message));
 }
 
