@@ -29,6 +29,10 @@ scheduler::PoolConfig pool_config(const registry::FunctionVersion& fv,
   launch.timeout = spec.timeout;
   launch.concurrency = spec.concurrency;
   launch.env = spec.env;
+  launch.zygote = spec.zygote;
+  launch.batch_max_size = spec.batch_max_size;
+  launch.batch_max_delay = spec.batch_max_delay;
+  config.gpu = spec.gpu;
   config.min_instances = spec.min_instances;
   config.max_instances = spec.max_instances;
   config.max_queue = spec.max_queue;

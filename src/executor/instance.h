@@ -39,6 +39,9 @@ struct LaunchSpec {
   std::chrono::milliseconds timeout{30'000};  // per invocation; the instance is killed past it
   int concurrency = 1;
   std::map<std::string, std::string> env;     // the spec's env, added to the platform's own
+  bool zygote = true;          // python3: may fork from a template that ran the init phase
+  int batch_max_size = 1;      // model: requests per forward pass
+  std::chrono::milliseconds batch_max_delay{0};
 };
 
 // An HTTP request to pass to an `exec` function as it came (the HTTP trigger).

@@ -110,6 +110,10 @@ std::vector<std::string> ProcessLauncher::environment(const LaunchSpec& spec,
   env["HOME"] = workdir;
   env["TMPDIR"] = workdir + "/tmp";
   if (!uses_cgroups()) env["MALLOC_ARENA_MAX"] = "2";
+  {
+    std::lock_guard lock(env_mu_);
+    for (const auto& [key, value] : platform_env_) env[key] = value;
+  }
   for (const auto& [key, value] : spec.env) env[key] = value;
   std::string version = std::to_string(spec.version);
   std::string memory = std::to_string(spec.memory_mb);

@@ -10,7 +10,9 @@
 // Owned by the composition root; must outlive its instances. launch() is thread-safe.
 #pragma once
 
+#include <map>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <vector>
@@ -45,6 +47,12 @@ class ProcessLauncher final : public Launcher {
   // True when each instance's tasks are capped at options.max_pids.
   bool limits_pids() const { return pids_version_.has_value(); }
   const std::string& shim_path() const { return shim_path_; }
+  // Variables every instance started from now on gets, e.g. KUMO_URL once the server
+  // listens (a function reaches Kumo's own API through it). Thread-safe.
+  void set_platform_env(std::map<std::string, std::string> env) {
+    std::lock_guard lock(env_mu_);
+    platform_env_ = std::move(env);
+  }
 
  private:
   explicit ProcessLauncher(LauncherOptions options) : options_(std::move(options)) {}
@@ -55,6 +63,8 @@ class ProcessLauncher final : public Launcher {
   Result<int64_t> make_cgroups(InstanceSetup& setup, int64_t memory_bytes) const;
 
   LauncherOptions options_;
+  mutable std::mutex env_mu_;
+  std::map<std::string, std::string> platform_env_;  // Guarded by env_mu_.
   std::string shim_path_;
   std::optional<CgroupVersion> cgroup_version_;
   std::optional<CgroupVersion> pids_version_;  // kV2: pids.max in the memory cgroup

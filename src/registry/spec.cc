@@ -15,10 +15,10 @@ namespace {
 
 using std::chrono::milliseconds;
 
-constexpr std::array<const char*, 13> kKnownKeys = {
+constexpr std::array<const char*, 16> kKnownKeys = {
     "name",          "runtime",       "handler",      "memory",    "timeout", "concurrency",
     "min_instances", "max_instances", "idle_timeout", "max_queue", "env",     "triggers",
-    "async"};
+    "async",         "zygote",        "gpu",          "batch"};
 constexpr std::array<const char*, 5> kTriggerKinds = {"http", "storage", "queue", "table",
                                                       "schedule"};
 
@@ -30,7 +30,8 @@ struct IntField {
   int64_t hi;
   const char* unit;
 };
-constexpr std::array<IntField, 5> kIntFields = {{
+constexpr std::array<IntField, 6> kIntFields = {{
+    {"gpu", &FunctionSpec::gpu, 0, 16, ""},
     {"memory", &FunctionSpec::memory_mb, 128, 10240, " MB"},
     {"concurrency", &FunctionSpec::concurrency, 1, 1000, ""},
     {"min_instances", &FunctionSpec::min_instances, 0, 1000, ""},
@@ -204,10 +205,12 @@ Result<Runtime> read_runtime(const YAML::Node& n) {
   if (!s) return s.error();
   if (*s == "python3") return Runtime::kPython3;
   if (*s == "exec") return Runtime::kExec;
-  if (*s == "node" || *s == "provided" || *s == "model") {
-    return invalid("runtime", fmt::format("'{}' is not supported yet; use python3 or exec", *s));
+  if (*s == "model") return Runtime::kModel;
+  if (*s == "node" || *s == "provided") {
+    return invalid("runtime",
+                   fmt::format("'{}' is not supported yet; use python3, exec or model", *s));
   }
-  return invalid("runtime", fmt::format("'{}' is not one of python3, exec", *s));
+  return invalid("runtime", fmt::format("'{}' is not one of python3, exec, model", *s));
 }
 
 Result<void> check_keys(const YAML::Node& root) {
@@ -219,11 +222,33 @@ Result<void> check_keys(const YAML::Node& root) {
       return invalid(key,
                      "unknown field; known fields are name, runtime, handler, memory, "
                      "timeout, concurrency, min_instances, max_instances, idle_timeout, "
-                     "max_queue, env, triggers, async");
+                     "max_queue, env, triggers, async, zygote, gpu, batch");
     }
   }
   for (const char* required : {"name", "runtime", "handler"}) {
     if (!root[required]) return invalid(required, "required");
+  }
+  return {};
+}
+
+// batch: {max_size: 8, max_delay: 5ms}
+Result<void> read_batch(const YAML::Node& n, FunctionSpec& spec) {
+  if (!n.IsMap()) return invalid("batch", "must be a map, e.g. {max_size: 8, max_delay: 5ms}");
+  for (const auto& kv : n) {
+    std::string key = kv.first.Scalar();
+    if (key == "max_size") {
+      auto v = read_int(kv.second, "batch.max_size");
+      if (!v) return v.error();
+      if (*v < 1 || *v > 1024) return invalid("batch.max_size", fmt::format("must be 1..1024, got {}", *v));
+      spec.batch_max_size = static_cast<int>(*v);
+    } else if (key == "max_delay") {
+      auto d = read_duration(kv.second, "batch.max_delay");
+      if (!d) return d.error();
+      if (*d > milliseconds(10'000)) return invalid("batch.max_delay", "must be at most 10s");
+      spec.batch_max_delay = *d;
+    } else {
+      return invalid("batch." + key, "unknown field; use max_size, max_delay");
+    }
   }
   return {};
 }
@@ -262,6 +287,16 @@ Result<void> read_fields(const YAML::Node& root, FunctionSpec& spec) {
     auto triggers = read_triggers(root["triggers"]);
     if (!triggers) return triggers.error();
     spec.triggers = std::move(*triggers);
+  }
+  if (root["zygote"]) {
+    const YAML::Node& z = root["zygote"];
+    if (!z.IsScalar() || (z.Scalar() != "true" && z.Scalar() != "false")) {
+      return invalid("zygote", "must be true or false");
+    }
+    spec.zygote = z.Scalar() == "true";
+  }
+  if (root["batch"]) {
+    if (auto r = read_batch(root["batch"], spec); !r) return r;
   }
   if (root["async"]) {
     if (!root["async"].IsMap()) return invalid("async", "must be a map, e.g. {retries: 2}");
@@ -311,6 +346,8 @@ const char* runtime_name(Runtime r) {
       return "python3";
     case Runtime::kExec:
       return "exec";
+    case Runtime::kModel:
+      return "model";
   }
   return "unknown";
 }
@@ -350,6 +387,10 @@ nlohmann::json spec_to_json(const FunctionSpec& spec) {
       {"env", spec.env},
       {"triggers", spec.triggers},
       {"async", spec.async},
+      {"zygote", spec.zygote},
+      {"gpu", spec.gpu},
+      {"batch", {{"max_size", spec.batch_max_size},
+                 {"max_delay_ms", spec.batch_max_delay.count()}}},
   };
 }
 
@@ -362,8 +403,10 @@ Result<FunctionSpec> spec_from_json(const nlohmann::json& j) {
       spec.runtime = Runtime::kPython3;
     } else if (runtime == "exec") {
       spec.runtime = Runtime::kExec;
+    } else if (runtime == "model") {
+      spec.runtime = Runtime::kModel;
     } else {
-      return invalid("runtime", fmt::format("'{}' is not one of python3, exec", runtime));
+      return invalid("runtime", fmt::format("'{}' is not one of python3, exec, model", runtime));
     }
     spec.handler = j.at("handler").get<std::string>();
     spec.memory_mb = j.value("memory_mb", spec.memory_mb);
@@ -376,6 +419,12 @@ Result<FunctionSpec> spec_from_json(const nlohmann::json& j) {
     spec.env = j.value("env", spec.env);
     spec.triggers = j.value("triggers", nlohmann::json::array());
     spec.async = j.value("async", nlohmann::json::object());
+    spec.zygote = j.value("zygote", spec.zygote);
+    spec.gpu = j.value("gpu", spec.gpu);
+    if (auto b = j.find("batch"); b != j.end() && b->is_object()) {
+      spec.batch_max_size = b->value("max_size", spec.batch_max_size);
+      spec.batch_max_delay = milliseconds(b->value("max_delay_ms", int64_t{0}));
+    }
     if (auto r = validate_spec(spec); !r) return r.error();
     return spec;
   } catch (const nlohmann::json::exception& e) {

@@ -17,14 +17,15 @@
 
 namespace kumo::registry {
 
-enum class Runtime { kPython3, kExec };
+enum class Runtime { kPython3, kExec, kModel };
 
 const char* runtime_name(Runtime r);
 
 struct FunctionSpec {
   std::string name;                  // [a-z0-9-], 1..63 chars, starts with a letter
   Runtime runtime = Runtime::kPython3;
-  std::string handler;               // python3: "module.function"; exec: a command line
+  std::string handler;               // python3: "module.function"; exec: a command line;
+                                     // model: the model file in the package (model.onnx)
   int memory_mb = 128;               // 128..10240
   std::chrono::milliseconds timeout{30'000};       // 1ms..15m
   int concurrency = 1;               // 1..1000 requests one instance serves at once
@@ -35,6 +36,10 @@ struct FunctionSpec {
   std::map<std::string, std::string> env;
   nlohmann::json triggers = nlohmann::json::array();  // kept as written; events interpret them
   nlohmann::json async = nlohmann::json::object();    // retries, backoff, on_failure, dead_letter
+  bool zygote = true;                // python3: fork instances from a template that ran init
+  int gpu = 0;                       // 0..16 devices each instance needs
+  int batch_max_size = 1;            // model: requests stacked into one forward pass, 1..1024
+  std::chrono::milliseconds batch_max_delay{0};  // model: wait up to this to fill a batch
 };
 
 // Parses and validates kumo.yaml text. Unknown top-level keys are rejected (typos are bugs).
@@ -42,7 +47,8 @@ Result<FunctionSpec> parse_spec(std::string_view yaml_text);
 
 // The spec as JSON, as `kumo describe --json` shows it and as it is persisted. Keys are the
 // struct's: name, runtime, handler, memory_mb, timeout_ms, concurrency, min_instances,
-// max_instances, idle_timeout_ms, max_queue, env, triggers, async. spec_from_json validates as
+// max_instances, idle_timeout_ms, max_queue, env, triggers, async, zygote, gpu, batch
+// ({max_size, max_delay_ms}). spec_from_json validates as
 // parse_spec does.
 nlohmann::json spec_to_json(const FunctionSpec& spec);
 Result<FunctionSpec> spec_from_json(const nlohmann::json& j);

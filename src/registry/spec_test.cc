@@ -101,8 +101,8 @@ TEST(Spec, RejectsBadNames) {
 TEST(Spec, RejectsUnknownAndUnsupportedRuntimes) {
   auto ruby = parse_spec("name: a\nruntime: ruby\nhandler: m.f\n");
   ASSERT_FALSE(ruby.has_value());
-  EXPECT_EQ(ruby.error().message, "runtime: 'ruby' is not one of python3, exec");
-  for (const char* later : {"node", "provided", "model"}) {
+  EXPECT_EQ(ruby.error().message, "runtime: 'ruby' is not one of python3, exec, model");
+  for (const char* later : {"node", "provided"}) {
     auto r = parse_spec(std::string("name: a\nruntime: ") + later + "\nhandler: m.f\n");
     ASSERT_FALSE(r.has_value());
     EXPECT_NE(r.error().message.find("not supported yet"), std::string::npos);
@@ -201,6 +201,41 @@ TEST(Spec, FromJsonValidates) {
   EXPECT_EQ(spec_from_json(j).error().message, "memory: must be 128..10240 MB, got 64");
   EXPECT_FALSE(spec_from_json(nlohmann::json{{"name", 3}}).has_value());
   EXPECT_FALSE(spec_from_json(nlohmann::json::array()).has_value());
+}
+
+}  // namespace
+}  // namespace kumo::registry
+
+namespace kumo::registry {
+namespace {
+
+TEST(SpecAiFields, ReadsZygoteGpuBatchAndTheModelRuntime) {
+  auto spec = parse_spec(
+      "name: m\nruntime: model\nhandler: model.onnx\nzygote: false\ngpu: 1\n"
+      "batch: {max_size: 8, max_delay: 5ms}\n");
+  ASSERT_TRUE(spec.has_value()) << spec.error().message;
+  EXPECT_EQ(spec->runtime, Runtime::kModel);
+  EXPECT_FALSE(spec->zygote);
+  EXPECT_EQ(spec->gpu, 1);
+  EXPECT_EQ(spec->batch_max_size, 8);
+  EXPECT_EQ(spec->batch_max_delay, std::chrono::milliseconds(5));
+  auto back = spec_from_json(spec_to_json(*spec));
+  ASSERT_TRUE(back.has_value()) << back.error().message;
+  EXPECT_EQ(back->batch_max_size, 8);
+  EXPECT_EQ(back->batch_max_delay, std::chrono::milliseconds(5));
+  EXPECT_FALSE(back->zygote);
+}
+
+TEST(SpecAiFields, RejectsBadValuesNamingTheField) {
+  auto bad_batch = parse_spec("name: m\nruntime: model\nhandler: m.onnx\nbatch: {max_size: 0}\n");
+  ASSERT_FALSE(bad_batch.has_value());
+  EXPECT_NE(bad_batch.error().message.find("batch.max_size"), std::string::npos);
+  auto bad_gpu = parse_spec("name: m\nruntime: python3\nhandler: a.b\ngpu: 99\n");
+  ASSERT_FALSE(bad_gpu.has_value());
+  EXPECT_NE(bad_gpu.error().message.find("gpu"), std::string::npos);
+  auto bad_zygote = parse_spec("name: m\nruntime: python3\nhandler: a.b\nzygote: maybe\n");
+  ASSERT_FALSE(bad_zygote.has_value());
+  EXPECT_NE(bad_zygote.error().message.find("zygote"), std::string::npos);
 }
 
 }  // namespace

@@ -26,6 +26,7 @@ struct PoolConfig {
   int max_instances = 10;
   int max_queue = 100;
   std::chrono::milliseconds idle_timeout{60'000};
+  int gpu = 0;  // devices each instance needs (CUDA_VISIBLE_DEVICES is set to them)
 };
 
 // One finished invocation, as metering records it.

@@ -209,6 +209,8 @@ int serve(const ServeOptions& options) {
     sched.shutdown();
     return 1;
   }
+  std::string host = listen->host == "0.0.0.0" || listen->host.empty() ? "127.0.0.1" : listen->host;
+  launcher.set_platform_env({{"KUMO_URL", fmt::format("http://{}:{}", host, http_server.port())}});
   spdlog::info("kumo listening on http://{}:{} (data in {})", listen->host, http_server.port(),
                data_dir);
 
