@@ -66,6 +66,7 @@ http::Router Api::router() {
   add_invoke_routes(router, deps_, *cache_);
   add_ops_routes(router, deps_, *cache_);
   add_event_routes(router, deps_);
+  add_model_routes(router, deps_, *cache_);
   return router;
 }
 
