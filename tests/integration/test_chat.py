@@ -223,6 +223,12 @@ class ChatTest(KumoTestCase):
         self.assertEqual(r.status, 400)
         self.assertEqual(self.request("GET", "/fn/chat-badkey/").status, 405)
 
+    def test_an_llm_without_a_model_fails_the_init_with_what_to_set(self):
+        self.deploy_chat("chat-nomodel", self.llm.url, API_KEY, "")
+        r = self.request("POST", "/fn/chat-nomodel/", {"message": "What is a topic?"})
+        self.assertEqual((r.status, r.json()["error"]["type"]), (502, "init_error"))
+        self.assertIn("LLM_MODEL is not", r.json()["error"]["message"])
+
 
 if __name__ == "__main__":
     unittest.main()
