@@ -27,6 +27,16 @@ std::string describe_exit(const executor::ExitInfo& info) {
   return fmt::format("exit code {}", info.exit_code);
 }
 
+// Pins an instance to its devices. When the server has devices, an instance that asked for
+// none sees none, so it cannot take memory on a device another instance was given.
+executor::LaunchSpec with_devices(executor::LaunchSpec spec,
+                                  const std::vector<std::string>& devices) {
+  std::string list = join_devices(devices);
+  spec.env["CUDA_VISIBLE_DEVICES"] = list;
+  spec.env["NVIDIA_VISIBLE_DEVICES"] = devices.empty() ? "none" : list;
+  return spec;
+}
+
 }  // namespace
 
 bool Actions::empty() const {
@@ -47,13 +57,22 @@ KpaConfig bounded_by_idle_timeout(KpaConfig kpa, std::chrono::milliseconds idle_
 
 }  // namespace
 
-Pool::Pool(PoolConfig config, KpaConfig kpa, TimePoint now)
+Pool::Pool(PoolConfig config, KpaConfig kpa, TimePoint now, GpuInventory* gpus)
     : config_(std::move(config)),
+      gpus_(gpus),
       autoscaler_(bounded_by_idle_timeout(kpa, config_.idle_timeout), now),
       proactive_after_(now) {}
 
 Result<Actions> Pool::submit(executor::Invocation inv, executor::ReplyHandler handler,
                              TimePoint now) {
+  int devices = gpus_ ? gpus_->total() : 0;
+  if (config_.gpu > devices) {
+    return make_error(ErrorCode::kUnavailable,
+                      fmt::format("function '{}' needs {} GPU{} per instance but this server "
+                                  "has {}; redeploy with a lower gpu or restart `kumo serve` "
+                                  "with --gpus",
+                                  function(), config_.gpu, config_.gpu == 1 ? "" : "s", devices));
+  }
   Request req{std::move(inv), std::move(handler), now, {}};
   req.deadline = now + req.inv.timeout;
   Actions out;
@@ -77,7 +96,15 @@ Result<Actions> Pool::submit(executor::Invocation inv, executor::ReplyHandler ha
 
 Actions Pool::configure(PoolConfig config, TimePoint now) {
   config_ = std::move(config);
-  return settle(now, {});
+  Actions out;
+  int devices = gpus_ ? gpus_->total() : 0;
+  if (config_.gpu > devices) {
+    out.events.push_back(
+        {fmt::format("needs {} GPUs per instance, the server has {}: it cannot start",
+                     config_.gpu, devices),
+         stats().total()});
+  }
+  return settle(now, std::move(out));
 }
 
 Actions Pool::attach(uint64_t token, SlotPtr slot, TimePoint now) {
@@ -182,9 +209,15 @@ Actions Pool::drain_all(const executor::Reply& reply) {
   return out;
 }
 
+std::optional<TimePoint> Pool::waiting_for_gpus_since() const {
+  if (config_.gpu == 0 || queue_.empty()) return std::nullopt;
+  return queue_.front().enqueued;
+}
+
 PoolStats Pool::stats() const {
   PoolStats s;
   for (const auto& [token, m] : members_) {
+    s.gpus += static_cast<int>(m.gpus.size());  // a dying one holds them until it exits
     if (m.dying) {
       continue;  // already gone, as far as anyone can use it
     }
@@ -304,9 +337,10 @@ void Pool::expire(TimePoint now, Actions& out) {
     executor::Reply reply;
     reply.outcome = executor::Outcome::kThrottled;
     reply.error_type = "Throttled";
-    reply.error_message = fmt::format(
-        "function '{}': no instance was free within {} ms; retry later or raise max_instances",
-        function(), millis(r.inv.timeout));
+    reply.error_message =
+        fmt::format("function '{}': no instance was free within {} ms{}; retry later or raise "
+                    "max_instances",
+                    function(), millis(r.inv.timeout), gpu_wait_note());
     out.failures.push_back(
         {std::move(r), std::move(reply), config_.launch.version, config_.launch.memory_mb});
   }
@@ -315,18 +349,35 @@ void Pool::expire(TimePoint now, Actions& out) {
 
 // ---- scaling -------------------------------------------------------------------------
 
+// Starts up to n instances; one that needs devices starts only while enough are free.
 void Pool::launch(int n, Actions& out, TimePoint now) {
-  for (int i = 0; i < n; ++i) {
+  int launched = 0;
+  for (; launched < n; ++launched) {
+    std::vector<std::string> devices;
+    if (config_.gpu > 0) {
+      auto taken = gpus_ ? gpus_->acquire(config_.gpu) : std::nullopt;
+      if (!taken) break;
+      devices = std::move(*taken);
+    }
     uint64_t token = next_token_++;
     Member m;
     m.version = config_.launch.version;
     m.concurrency = std::max(1, config_.launch.concurrency);
     m.memory_mb = config_.launch.memory_mb;
     m.last_used = now;
+    m.gpus = devices;
     members_.emplace(token, std::move(m));
-    out.launches.push_back({token, config_.launch});
+    bool pinned = gpus_ != nullptr && gpus_->total() > 0;
+    out.launches.push_back({token, pinned ? with_devices(config_.launch, devices) : config_.launch});
   }
-  out.events.push_back({"scale up", stats().total()});
+  if (launched > 0) out.events.push_back({"scale up", stats().total()});
+}
+
+// Why a request of a function that needs devices may have waited, for its 429.
+std::string Pool::gpu_wait_note() const {
+  if (config_.gpu == 0 || gpus_ == nullptr || gpus_->free_count() >= config_.gpu) return "";
+  return fmt::format(" (each instance needs {} GPU{}; {} of {} free)", config_.gpu,
+                     config_.gpu == 1 ? "" : "s", gpus_->free_count(), gpus_->total());
 }
 
 // Reactive: enough starting capacity for the queue. Proactive: up to min_instances, and up
@@ -384,6 +435,7 @@ void Pool::scale_down(TimePoint now, Actions& out) {
 void Pool::drop(uint64_t token, bool stop, Actions& out) {
   auto it = members_.find(token);
   KUMO_CHECK(it != members_.end());
+  if (!it->second.gpus.empty()) gpus_->release(it->second.gpus);
   if (it->second.slot) {
     if (stop) {
       out.stops.push_back(it->second.slot);

@@ -13,6 +13,10 @@
 // Ownership: the pool holds each instance through a shared InstanceSlot; a Dispatch or Stop
 // action holds it too, so the Instance outlives the call made on it. A slot the pool lets go
 // of is handed back in Actions::retired for the owner to destroy where that is safe.
+//
+// Devices: an instance of a function with gpu: N starts only when N devices of the shared
+// GpuInventory are free; it holds them (CUDA_VISIBLE_DEVICES in its env) until the pool lets
+// go of it. Requests wait in the queue meanwhile, as for any instance that cannot start.
 // Not thread-safe: PoolScheduler guards each pool with its mutex.
 #pragma once
 
@@ -28,6 +32,7 @@
 #include "common/result.h"
 #include "executor/instance.h"
 #include "scheduler/autoscaler.h"
+#include "scheduler/gpu_inventory.h"
 #include "scheduler/scheduler.h"
 
 namespace kumo::scheduler {
@@ -90,13 +95,15 @@ struct Actions {
 
 class Pool {
  public:
-  Pool(PoolConfig config, KpaConfig kpa, TimePoint now);
+  // `gpus` (shared with the other pools, may be null: no devices) must outlive the pool.
+  Pool(PoolConfig config, KpaConfig kpa, TimePoint now, GpuInventory* gpus = nullptr);
 
   const PoolConfig& config() const { return config_; }
   const std::string& function() const { return config_.launch.function; }
 
   // Routes a request, or queues it (starting an instance when capacity is short).
-  // kThrottled when max_queue requests already wait; the handler is then not called.
+  // kThrottled when max_queue requests already wait, kUnavailable when the function needs
+  // more devices than the server has; the handler is then not called.
   Result<Actions> submit(executor::Invocation inv, executor::ReplyHandler handler, TimePoint now);
 
   // Same version: new limits. New version: new requests go to new instances only; old
@@ -121,6 +128,11 @@ class Pool {
   // Fails every queued request with `reply` and stops every instance (remove, shutdown).
   Actions drain_all(const executor::Reply& reply);
 
+  // Retries what waits (devices came free elsewhere): starts instances, routes the queue.
+  Actions resume(TimePoint now) { return settle(now, {}); }
+  // When the oldest request of a function that needs devices was queued; nullopt if none waits.
+  std::optional<TimePoint> waiting_for_gpus_since() const;
+
   PoolStats stats() const;
 
  private:
@@ -134,6 +146,7 @@ class Pool {
     int in_flight = 0;
     int pipeline = 0;       // invocations it takes beyond concurrency (from the instance)
     TimePoint last_used{};  // last dispatch or completion; idle since, when in_flight == 0
+    std::vector<std::string> gpus;  // devices it holds, given back when it leaves the pool
   };
 
   bool usable(const Member& m) const;
@@ -149,6 +162,7 @@ class Pool {
   void dispatch_fresh(uint64_t token, TimePoint now, Actions& out);
   void expire(TimePoint now, Actions& out);
   void launch(int n, Actions& out, TimePoint now);
+  std::string gpu_wait_note() const;
   void scale_out(TimePoint now, Actions& out);
   void scale_down(TimePoint now, Actions& out);
   void drop(uint64_t token, bool stop, Actions& out);
@@ -158,6 +172,7 @@ class Pool {
   Actions settle(TimePoint now, Actions out);
 
   PoolConfig config_;
+  GpuInventory* gpus_;  // shared by every pool; null: the server has none
   Autoscaler autoscaler_;
   std::map<uint64_t, Member> members_;
   std::deque<Request> queue_;

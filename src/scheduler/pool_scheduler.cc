@@ -2,18 +2,12 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <functional>
 #include <utility>
 
 namespace kumo::scheduler {
 namespace {
-
-// Actions a pool decided under the lock, to run after it is released.
-struct PoolWork {
-  std::string function;
-  uint64_t id;
-  Actions actions;
-};
 
 int64_t micros(Duration d) {
   return std::chrono::duration_cast<std::chrono::microseconds>(d).count();
@@ -71,8 +65,14 @@ class PoolScheduler::SlotObserver final : public executor::InstanceObserver {
 };
 
 PoolScheduler::PoolScheduler(executor::Launcher& launcher, const Clock& clock,
-                             InvocationObserver& invocations, ScaleObserver& scaling, KpaConfig kpa)
-    : launcher_(launcher), clock_(clock), invocations_(invocations), scaling_(scaling), kpa_(kpa) {}
+                             InvocationObserver& invocations, ScaleObserver& scaling, KpaConfig kpa,
+                             GpuInventory gpus)
+    : launcher_(launcher),
+      clock_(clock),
+      invocations_(invocations),
+      scaling_(scaling),
+      kpa_(kpa),
+      gpus_(std::move(gpus)) {}
 
 // Waits for every retired instance to be free of running actions before destroying it:
 // dropping the last reference on the instance's own thread would make it join itself.
@@ -107,11 +107,12 @@ void PoolScheduler::configure(const PoolConfig& config) {
     }
     auto it = pools_.find(name);
     if (it == pools_.end()) {
-      Entry e{next_pool_id_++, std::make_unique<Pool>(config, kpa_, clock_.now())};
+      Entry e{next_pool_id_++, std::make_unique<Pool>(config, kpa_, clock_.now(), &gpus_)};
       it = pools_.emplace(name, std::move(e)).first;
     }
     id = it->second.id;
     actions = it->second.pool->configure(config, clock_.now());  // starts min_instances
+    wake_gpu_waiters_locked(clock_.now());
   }
   run(name, id, std::move(actions));
 }
@@ -129,8 +130,10 @@ void PoolScheduler::remove(const std::string& function) {
     actions = it->second.pool->drain_all(
         crash_reply("FunctionRemoved", fmt::format("function '{}' was removed", function)));
     pools_.erase(it);
+    wake_gpu_waiters_locked(clock_.now());
   }
   run(function, id, std::move(actions));
+  run_woken();
 }
 
 Result<void> PoolScheduler::invoke(const std::string& function, executor::Invocation inv,
@@ -154,6 +157,7 @@ Result<void> PoolScheduler::invoke(const std::string& function, executor::Invoca
       return r.error();
     }
     actions = std::move(*r);
+    wake_gpu_waiters_locked(clock_.now());
   }
   run(function, id, std::move(actions));
   return {};
@@ -165,6 +169,16 @@ PoolStats PoolScheduler::stats(const std::string& function) const {
   return it == pools_.end() ? PoolStats{} : it->second.pool->stats();
 }
 
+Result<void> PoolScheduler::check(const PoolConfig& config) const {
+  std::lock_guard lock(mu_);
+  return gpus_.check(config.launch.function, config.gpu);
+}
+
+GpuCounts PoolScheduler::gpus() const {
+  std::lock_guard lock(mu_);
+  return {gpus_.total(), gpus_.free_count()};
+}
+
 void PoolScheduler::tick() {
   std::vector<PoolWork> work;
   {
@@ -173,10 +187,12 @@ void PoolScheduler::tick() {
     for (auto& [name, e] : pools_) {
       work.push_back({name, e.id, e.pool->tick(now)});
     }
+    wake_gpu_waiters_locked(now);
   }
   for (PoolWork& w : work) {
     run(w.function, w.id, std::move(w.actions));
   }
+  run_woken();
   collect_garbage();
 }
 
@@ -236,8 +252,15 @@ void PoolScheduler::run(const std::string& function, uint64_t pool_id, Actions a
     }
     actions = std::move(next);
   }
-  { std::lock_guard lock(mu_); }  // orders the notify after a waiter's use_count() check
+  std::vector<PoolWork> woken;
+  {
+    std::lock_guard lock(mu_);  // also orders the notify after a waiter's use_count() check
+    woken.swap(woken_);
+  }
   released_.notify_all();
+  for (PoolWork& w : woken) {
+    run(w.function, w.id, std::move(w.actions));
+  }
 }
 
 Actions PoolScheduler::launch(const std::string& function, uint64_t pool_id, LaunchAction& action) {
@@ -246,7 +269,10 @@ Actions PoolScheduler::launch(const std::string& function, uint64_t pool_id, Lau
   std::lock_guard lock(mu_);
   Pool* pool = find_locked(function, pool_id);
   if (!launched) {
-    return pool ? pool->launch_failed(action.token, launched.error(), clock_.now()) : Actions{};
+    if (pool == nullptr) return {};
+    Actions failed = pool->launch_failed(action.token, launched.error(), clock_.now());
+    wake_gpu_waiters_locked(clock_.now());
+    return failed;
   }
   auto slot = std::make_shared<InstanceSlot>();
   slot->observer = std::move(observer);
@@ -289,6 +315,7 @@ void PoolScheduler::dispatch(const std::string& function, uint64_t pool_id, Disp
       std::lock_guard lock(mu_);
       if (Pool* pool = find_locked(function, pool_id)) {
         next = pool->on_complete(token, reply.outcome, now);
+        wake_gpu_waiters_locked(now);
       }
     }
     // The next queued request goes to the instance before this reply goes out, so the
@@ -333,8 +360,38 @@ void PoolScheduler::instance_event(const std::string& function, uint64_t pool_id
       return;
     }
     actions = event(*pool, clock_.now());
+    wake_gpu_waiters_locked(clock_.now());
   }
   run(function, pool_id, std::move(actions));
+  run_woken();
+}
+
+// After devices came free: the pools that wait for devices get another try, oldest waiting
+// request first. Cheap when nothing was released (one comparison), as it runs on every call.
+void PoolScheduler::wake_gpu_waiters_locked(TimePoint now) {
+  if (gpus_.releases() == seen_releases_) return;
+  seen_releases_ = gpus_.releases();
+  std::vector<std::pair<TimePoint, std::string>> waiting;
+  for (const auto& [name, e] : pools_) {
+    if (auto since = e.pool->waiting_for_gpus_since()) waiting.emplace_back(*since, name);
+  }
+  std::sort(waiting.begin(), waiting.end());
+  for (const auto& [since, name] : waiting) {
+    Entry& e = pools_.at(name);
+    woken_.push_back({name, e.id, e.pool->resume(now)});
+  }
+}
+
+void PoolScheduler::run_woken() {
+  std::vector<PoolWork> work;
+  {
+    std::lock_guard lock(mu_);
+    if (woken_.empty()) return;
+    work.swap(woken_);
+  }
+  for (PoolWork& w : work) {
+    run(w.function, w.id, std::move(w.actions));
+  }
 }
 
 // Destroys retired instances that no running action still holds. Only called from tick(),

@@ -11,6 +11,10 @@
 // on_done (a request refused at once with kThrottled or kNotFound is not: it was never
 // accepted).
 //
+// Devices: the scheduler owns the server's GpuInventory. When an instance gives its devices
+// back, the pools waiting for devices get another try, oldest waiting request first (so a
+// function can wait for another function's instance to stop).
+//
 // Ownership: instances belong to the pools; an instance the pool lets go of is stopped and
 // destroyed later by tick(), shutdown() or the destructor, never on an executor thread
 // (destroying an instance waits for its threads, so it must not happen on one of them). The
@@ -29,6 +33,7 @@
 #include "common/clock.h"
 #include "executor/instance.h"
 #include "scheduler/autoscaler.h"
+#include "scheduler/gpu_inventory.h"
 #include "scheduler/pool.h"
 #include "scheduler/scheduler.h"
 
@@ -37,7 +42,7 @@ namespace kumo::scheduler {
 class PoolScheduler final : public Scheduler {
  public:
   PoolScheduler(executor::Launcher& launcher, const Clock& clock, InvocationObserver& invocations,
-                ScaleObserver& scaling, KpaConfig kpa = {});
+                ScaleObserver& scaling, KpaConfig kpa = {}, GpuInventory gpus = {});
   ~PoolScheduler() override;
 
   PoolScheduler(const PoolScheduler&) = delete;
@@ -48,6 +53,8 @@ class PoolScheduler final : public Scheduler {
   Result<void> invoke(const std::string& function, executor::Invocation inv,
                       executor::ReplyHandler handler) override;
   PoolStats stats(const std::string& function) const override;
+  Result<void> check(const PoolConfig& config) const override;
+  GpuCounts gpus() const override;
   void tick() override;
   void shutdown() override;
 
@@ -56,6 +63,12 @@ class PoolScheduler final : public Scheduler {
   struct Entry {
     uint64_t id = 0;  // tells a pool from a later one of the same name
     std::unique_ptr<Pool> pool;
+  };
+  // Actions a pool decided under the lock, to run after it is released.
+  struct PoolWork {
+    std::string function;
+    uint64_t id;
+    Actions actions;
   };
 
   Pool* find_locked(const std::string& function, uint64_t pool_id);
@@ -66,6 +79,8 @@ class PoolScheduler final : public Scheduler {
   void instance_event(const std::string& function, uint64_t pool_id,
                       const std::function<Actions(Pool&, TimePoint)>& event);
   void collect_garbage();
+  void wake_gpu_waiters_locked(TimePoint now);
+  void run_woken();
 
   executor::Launcher& launcher_;
   const Clock& clock_;
@@ -80,6 +95,10 @@ class PoolScheduler final : public Scheduler {
   std::vector<SlotPtr> graveyard_;      // Guarded by mu_.
   uint64_t next_pool_id_ = 1;           // Guarded by mu_.
   bool shut_down_ = false;              // Guarded by mu_.
+  GpuInventory gpus_;                   // Guarded by mu_.
+  uint64_t seen_releases_ = 0;          // Guarded by mu_.
+  // Pools given another try after devices came free; run at the end of run() or tick().
+  std::vector<PoolWork> woken_;  // Guarded by mu_.
 };
 
 }  // namespace kumo::scheduler

@@ -57,7 +57,14 @@ struct PoolStats {
   int idle = 0;   // ready, serving none
   int queued = 0;
   int desired = 0;  // the autoscaler's current target
+  int gpus = 0;     // devices its instances hold
   int total() const { return starting + busy + idle; }
+};
+
+// The server's accelerator devices, for /metrics.
+struct GpuCounts {
+  int total = 0;
+  int free = 0;
 };
 
 // Events worth a log line; the server implements it with spdlog.
@@ -81,6 +88,13 @@ class Scheduler {
   virtual Result<void> invoke(const std::string& function, executor::Invocation inv,
                               executor::ReplyHandler handler) = 0;
   virtual PoolStats stats(const std::string& function) const = 0;
+  // kInvalidArgument when the function could never start here (its gpu is more than the
+  // server's devices); checked before a deploy is accepted.
+  virtual Result<void> check(const PoolConfig& config) const {
+    (void)config;
+    return {};
+  }
+  virtual GpuCounts gpus() const { return {}; }
   // Applies timeouts, idle reclaim and autoscaler decisions as of clock.now().
   virtual void tick() = 0;
   // Stops every instance (server shutdown).
