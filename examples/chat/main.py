@@ -59,8 +59,8 @@ def _chat(request):
     if not isinstance(session, str) or not SESSION.fullmatch(session):
         return _error(400, "invalid_argument",
                       '"session" must be 1..128 of letters, digits and _ . : -')
-    hits = INDEX.search(message, TOP_K)
     past = history.load(session)
+    hits = INDEX.search(_search_text(message, past), TOP_K)
     if not llm.configured():
         return _reply(session, past, message, hits, _passages_answer(hits), None)
     messages = llm.prompt([p for p, _ in hits], past[-PAST_MESSAGES:], message)
@@ -69,6 +69,13 @@ def _chat(request):
     except llm.Error as e:  # nothing streamed yet, so the client gets a plain 502
         return _error(502, "llm_error", str(e))
     return _reply(session, past, message, hits, llm.deltas(response), llm.MODEL)
+
+
+def _search_text(message, past):
+    """The question, with the previous one for a follow-up ("and how do I delete one?")
+    whose own words do not name the subject."""
+    earlier = [m["content"] for m in past if m["role"] == "user"]
+    return message + "\n" + earlier[-1] if earlier else message
 
 
 def _passages_answer(hits):
