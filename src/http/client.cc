@@ -158,6 +158,8 @@ struct Client::State {
       // Read even after a failed write: a server may answer early (413) and close.
       parser.emplace();
       parser->body_limit(std::numeric_limits<std::uint64_t>::max());  // none misbehaves in 1.74
+      // A HEAD reply's Content-Length describes a body that never comes.
+      parser->skip(req.method() == bhttp::verb::head);
       auto ec = whole
                     ? run([&](auto h) { bhttp::async_read(stream, buffer, *parser, std::move(h)); })
                     : run([&](auto h) {

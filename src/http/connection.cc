@@ -228,6 +228,12 @@ std::string Connection::full_head(const Response& response, bool& drop_body) {
                          (response.status >= 100 && response.status < 200);
   std::string framing =
       bodiless_status ? "" : fmt::format("Content-Length: {}\r\n", response.body.size());
+  if (head_only_ && !bodiless_status && response.body.empty()) {
+    // A HEAD handler states the size of what GET would send without building the body.
+    for (const auto& [name, value] : response.headers) {
+      if (iequals(name, "Content-Length")) framing = fmt::format("Content-Length: {}\r\n", value);
+    }
+  }
   drop_body = head_only_ || bodiless_status;
   return response_head(response.status, response.headers, framing);
 }

@@ -118,6 +118,23 @@ TEST(Server, UnknownPathAndWrongMethodGetJsonErrors) {
   EXPECT_EQ(head->status, 200);
 }
 
+TEST(Server, HeadKeepsTheContentLengthAHandlerStates) {
+  Router router;
+  router.add("GET", "/object", [](Request&&, std::shared_ptr<Responder> r) {
+    r->send(Response{200, {{"Content-Length", "1048576"}}, ""});
+  });
+  auto server = start_server(std::move(router));
+  auto client = client_for(*server);
+  auto head = client.request("HEAD", "/object");
+  ASSERT_TRUE(head.has_value()) << head.error().message;
+  EXPECT_EQ(head->header("content-length"), "1048576");
+  EXPECT_EQ(head->body, "");
+  // The connection is still usable: nothing of a body was expected.
+  auto again = client.request("HEAD", "/object");
+  ASSERT_TRUE(again.has_value()) << again.error().message;
+  EXPECT_EQ(again->status, 200);
+}
+
 TEST(Server, ErrorResponseCarriesRequestId) {
   auto r = error_response(504, "timeout", "function 'x' timed out after 30 s", "req-1");
   auto body = nlohmann::json::parse(r.body);
