@@ -1,6 +1,6 @@
 """chat: answers questions about Kumo from Kumo's own docs, streaming the reply.
 
-    curl -N http://127.0.0.1:8080/fn/chat/ -d '{"session": "s1", "message": "How do I create a table?"}'
+    curl -N http://127.0.0.1:8080/fn/chat/ -d '{"message": "How do I create a table?"}'
 
 Each message is embedded (retrieval.py: LSA over the shipped docs, offline), the nearest
 passages are found in an hnswlib index, and an OpenAI-compatible LLM (LLM_BASE_URL,
@@ -29,7 +29,7 @@ NO_LLM = ("No LLM is configured (LLM_BASE_URL is not set), so here are the passa
 
 
 def handle(event, context):
-    if event.get("version") == "2.0" and "requestContext" in event:  # the HTTP trigger
+    if isinstance(event, dict) and "requestContext" in event:  # the HTTP trigger
         method = event["requestContext"]["http"]["method"]
         path = event.get("rawPath", "/")
         if path.startswith("/sessions/"):

@@ -150,7 +150,8 @@ class Index:
         self.embedding = Embedding(texts)
         self.hnsw = hnswlib.Index(space="cosine", dim=self.embedding.dimensions)
         self.hnsw.init_index(max_elements=len(passages), ef_construction=200, M=16)
-        self.hnsw.add_items(self.embedding.embed(texts), np.arange(len(passages)))
+        vectors = self.embedding.embed(texts)
+        self.hnsw.add_items(vectors, np.arange(len(passages)), num_threads=1)
         self.hnsw.set_ef(64)
         self.hnsw.set_num_threads(1)
 
