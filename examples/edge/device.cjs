@@ -2,7 +2,7 @@
 // to sensors/DEVICE/env on an MQTT broker, with the npm `mqtt` client. When done it prints, as
 // one JSON object, what each device sent, so the aggregates can be checked against it.
 //
-//   npm install mqtt@5 && node device.cjs [--url mqtt://127.0.0.1:1883] [--devices 3]
+//   npm install mqtt@5.16.0 && node device.cjs [--url mqtt://127.0.0.1:1883] [--devices 3]
 //       [--count 10] [--interval-ms 1000]
 //
 // The readings are a fixed function of the device and the sequence number, so two runs send

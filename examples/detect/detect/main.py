@@ -1,5 +1,5 @@
 """detect: finds faces in an uploaded image with the Viola-Jones cascade that Debian's
-opencv-data ships (haarcascade_frontalface_default.xml, trained by Intel on real faces),
+opencv-data ships (haarcascade_frontalface_default.xml, trained at Intel on photographs),
 records them in a table and stores an annotated copy beside the original."""
 import json
 import os
