@@ -35,7 +35,10 @@ def centre(box):
     return x + w / 2, y + h / 2
 
 
-@unittest.skipIf(missing_tools(), missing_tools())
+SKIP = missing_tools()
+
+
+@unittest.skipIf(SKIP, SKIP)
 class DetectExample(KumoTestCase):
     @classmethod
     def setUpClass(cls):

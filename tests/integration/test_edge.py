@@ -26,7 +26,10 @@ def missing_tools():
     return None
 
 
-@unittest.skipIf(missing_tools(), missing_tools())
+SKIP = missing_tools()
+
+
+@unittest.skipIf(SKIP, SKIP)
 class EdgeExample(KumoTestCase):
     @classmethod
     def setUpClass(cls):

@@ -45,7 +45,7 @@ def annotate(image, faces):
         cv2.rectangle(out, (x, y), (x + w, y + h), (0, 255, 0), 2)
         cv2.putText(out, f"{f['label']} {f['score']:.1f}", (x, max(12, y - 4)),
                     cv2.FONT_HERSHEY_SIMPLEX, 0.45, (0, 255, 0), 1)
-    ok, jpeg = cv2.imencode(".jpg", out, [cv2.IMWRITE_JPEG_QUALITY, 85])
+    _, jpeg = cv2.imencode(".jpg", out, [cv2.IMWRITE_JPEG_QUALITY, 85])
     return jpeg.tobytes()
 
 
