@@ -60,7 +60,7 @@ def _chat(request):
         return _error(400, "invalid_argument",
                       '"session" must be 1..128 of letters, digits and _ . : -')
     past = history.load(session)
-    hits = INDEX.search(_search_text(message, past), TOP_K)
+    hits = INDEX.search(message, TOP_K, _previous_question(past))
     if not llm.configured():
         return _reply(session, past, message, hits, _passages_answer(hits), None)
     messages = llm.prompt([p for p, _ in hits], past[-PAST_MESSAGES:], message)
@@ -71,11 +71,10 @@ def _chat(request):
     return _reply(session, past, message, hits, llm.deltas(response), llm.MODEL)
 
 
-def _search_text(message, past):
-    """The question, with the previous one for a follow-up ("and how do I delete one?")
-    whose own words do not name the subject."""
-    earlier = [m["content"] for m in past if m["role"] == "user"]
-    return message + "\n" + earlier[-1] if earlier else message
+def _previous_question(past):
+    """The session's last question: the subject of a follow-up ("and how do I delete one?")."""
+    questions = [m["content"] for m in past if m["role"] == "user"]
+    return questions[-1] if questions else ""
 
 
 def _passages_answer(hits):

@@ -16,6 +16,7 @@ import numpy as np
 
 PASSAGE_WORDS = 120  # a passage is about this long: a paragraph or two, one code block
 DIMENSIONS = 128     # LSA dimensions kept (at most the number of passages)
+CONTEXT_WEIGHT = 0.5  # of the previous question in a search
 
 STOPWORDS = frozenset("""a an and are as at be been by can do does for from has have how i if in
 into is it its me my no not of on or so than that the their them then there these this those to
@@ -155,10 +156,14 @@ class Index:
         self.hnsw.set_ef(64)
         self.hnsw.set_num_threads(1)
 
-    def search(self, question, k=4):
-        """The k passages nearest the question, best first, as (passage, cosine similarity)."""
-        q = self.embedding.embed([question])
+    def search(self, question, k=4, context=""):
+        """The k passages nearest the question, best first, as (passage, cosine similarity).
+        `context` (the previous question) pulls the search towards its subject at half weight,
+        so that a follow-up finds its subject without a new question losing its own."""
+        q, c = self.embedding.embed([question, context])
+        q = q + CONTEXT_WEIGHT * c
         if not q.any():
             return []
+        q /= np.linalg.norm(q)
         labels, distances = self.hnsw.knn_query(q, k=min(k, len(self.passages)))
         return [(self.passages[i], 1.0 - d) for i, d in zip(labels[0], distances[0])]
