@@ -1,0 +1,39 @@
+// The Open Inference Protocol (KServe v2) in JSON: infer requests checked against the
+// model's declared inputs, infer responses, and model metadata. Pure functions on values;
+// thread-safe.
+#pragma once
+
+#include <nlohmann/json.hpp>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/result.h"
+#include "runtimes/model/ort.h"
+#include "runtimes/model/tensor.h"
+
+namespace kumo::model {
+
+struct InferRequest {
+  std::string id;                    // echoed in the response; may be empty
+  std::vector<Tensor> inputs;        // in the model's input order
+  std::vector<std::string> outputs;  // the outputs asked for; empty: all
+};
+
+// Parses `body` and checks every input against `specs`: all present, none unknown, the
+// declared datatype, the declared rank, fixed dimensions as declared, and as many data
+// elements as the shape says (flat or nested). kInvalidArgument names the tensor at fault.
+Result<InferRequest> parse_infer_request(std::string_view body,
+                                         const std::vector<TensorSpec>& specs);
+
+// {"model_name", "model_version", "id", "outputs": [{"name", "datatype", "shape", "data"}]},
+// with only the `wanted` outputs (all when empty).
+std::string infer_response(std::string_view model, std::string_view id,
+                           const std::vector<Tensor>& outputs,
+                           const std::vector<std::string>& wanted);
+
+// GET /v2/models/{name}: {"name", "versions", "platform", "inputs", "outputs"}.
+nlohmann::json model_metadata(std::string_view model, const std::vector<TensorSpec>& inputs,
+                              const std::vector<TensorSpec>& outputs);
+
+}  // namespace kumo::model
