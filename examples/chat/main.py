@@ -9,6 +9,7 @@ LLM_API_KEY, LLM_MODEL) answers from them. The reply streams as Server-Sent Even
 LLM the answer is the best passages, and it says so. The conversation is kept per session id
 in the embedded table `chat_sessions` (history.py). GET /fn/chat/sessions/ID returns it.
 """
+import base64
 import json
 import os
 import re
@@ -36,9 +37,12 @@ def handle(event, context):
             return _session(method, path[len("/sessions/"):])
         if method != "POST":
             return _error(405, "method_not_allowed", "POST a JSON message to /fn/chat/")
+        body = event.get("body") or ""
         try:
-            request = json.loads(event.get("body") or "")
-        except ValueError:
+            if event.get("isBase64Encoded"):  # a body sent without a text content type
+                body = base64.b64decode(body).decode("utf-8")
+            request = json.loads(body)
+        except ValueError:  # also bad base64 and bad UTF-8
             return _error(400, "invalid_argument",
                           'the body must be JSON: {"message": "...", "session": "..."}')
     else:  # `kumo invoke chat -d '{"message": ...}'`

@@ -214,7 +214,8 @@ class ChatTest(KumoTestCase):
         self.assertEqual(r.status, 502)
         self.assertIn("answered 401", r.json()["error"]["message"])
         self.assertIn("Incorrect API key", r.json()["error"]["message"])
-        r = self.request("POST", "/fn/chat-badkey/", "not json")
+        r = self.request("POST", "/fn/chat-badkey/", b"\xff not json",
+                         {"content-type": "application/octet-stream"})
         self.assertEqual((r.status, r.json()["error"]["type"]), (400, "invalid_argument"))
         r = self.request("POST", "/fn/chat-badkey/", {"session": "s1"})
         self.assertEqual(r.status, 400)
