@@ -140,6 +140,9 @@ class Launcher {
   // must outlive the instance.
   virtual Result<std::unique_ptr<Instance>> launch(const LaunchSpec& spec,
                                                    InstanceObserver& observer) = 0;
+  // The function version will not be launched again (deleted, or replaced by a newer one):
+  // what the launcher keeps for it (python3: its zygote) may go. Running instances stay.
+  virtual void release_version(const std::string& /*function*/, int /*version*/) {}
 };
 
 }  // namespace kumo::executor

@@ -65,9 +65,58 @@ Result<void> ProcessInstance::start(const ProcessSpec& spec) {
     return proc.error();
   }
   proc_ = std::move(*proc);
+  pid_ = proc_.pid;
   init_deadline_ = std::chrono::steady_clock::now() + init_timeout(setup_.spec);
   io_thread_ = std::thread([this] { io_loop(); });
   return {};
+}
+
+void ProcessInstance::start_deferred(std::function<Result<SpawnedProcess>()> obtain) {
+  wake_fd_.reset(eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
+  obtain_ = std::move(obtain);
+  init_deadline_ = std::chrono::steady_clock::now() + init_timeout(setup_.spec);
+  io_thread_ = std::thread([this] { io_loop(); });
+}
+
+// A wait status that reads "exited with code 1", for an instance whose process never ran.
+constexpr int kExitedWithOne = 1 << 8;
+
+bool ProcessInstance::adopt(std::function<Result<SpawnedProcess>()>& obtain) {
+  auto proc = obtain();
+  obtain = nullptr;
+  if (!proc) {
+    Reply error;
+    error.error_type = "LaunchError";
+    error.error_message = proc.error().message;
+    fail_init(std::move(error), /*kill=*/false);
+    {
+      std::lock_guard lock(mu_);
+      reaped_ = true;
+    }
+    exit_sequence(kExitedWithOne);
+    return false;
+  }
+  std::lock_guard lock(mu_);
+  proc_ = std::move(*proc);
+  pid_ = proc_.pid;
+  if (requested_) ::kill(-proc_.pid, SIGKILL);  // stopped while it was being obtained
+  return true;
+}
+
+Reply ProcessInstance::init_timeout_reply() const {
+  Reply error;
+  error.outcome = Outcome::kInitError;
+  error.error_type = "Timeout";
+  error.error_message = fmt::format("init did not finish within {:.2f} s",
+                                    init_timeout(setup_.spec).count() / 1000.0);
+  return error;
+}
+
+int ProcessInstance::reap(pid_t pid) {
+  int status = 0;
+  while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+  }
+  return status;
 }
 
 void ProcessInstance::shutdown() {
@@ -111,7 +160,8 @@ int64_t ProcessInstance::pss_bytes() const {
     }
     return total;
   }
-  return proc_.pid > 0 ? pss_of(proc_.pid) : 0;
+  pid_t pid = pid_;
+  return pid > 0 ? pss_of(pid) : 0;
 }
 
 std::optional<uint32_t> ProcessInstance::add_pending(const Invocation& inv,
@@ -232,14 +282,7 @@ std::optional<milliseconds> ProcessInstance::poll_timeout() {
 
 void ProcessInstance::check_deadlines() {
   auto now = std::chrono::steady_clock::now();
-  if (!ready_ && now >= init_deadline_) {
-    Reply error;
-    error.error_type = "Timeout";
-    error.error_message =
-        fmt::format("init did not finish within {:.2f} s",
-                    init_timeout(setup_.spec).count() / 1000.0);
-    fail_init(std::move(error));
-  }
+  if (!ready_ && now >= init_deadline_) fail_init(init_timeout_reply());
   std::vector<uint32_t> expired;
   {
     std::lock_guard lock(mu_);
@@ -362,6 +405,7 @@ bool ProcessInstance::process_gone(bool pidfd_readable) {
 }
 
 void ProcessInstance::io_loop() {
+  if (obtain_ && !adopt(obtain_)) return;
   on_started();
   while (true) {
     bool pidfd_readable = poll_once(poll_timeout());
@@ -374,8 +418,7 @@ void ProcessInstance::io_loop() {
     // Kill what the main process left in its group while its zombie still holds the pid.
     std::lock_guard lock(mu_);
     ::kill(-proc_.pid, SIGKILL);
-    while (waitpid(proc_.pid, &status, 0) < 0 && errno == EINTR) {
-    }
+    status = reap(proc_.pid);
     reaped_ = true;
   }
   drain_after_exit();

@@ -15,6 +15,7 @@
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -70,6 +71,10 @@ class ProcessInstance : public Instance {
   explicit ProcessInstance(InstanceSetup setup);
   // Spawns the process and starts the I/O thread.
   Result<void> start(const ProcessSpec& spec);
+  // Starts the I/O thread, which first calls `obtain` for the process (e.g. waits for a
+  // zygote and forks from it). When `obtain` fails the instance ends without a process:
+  // init fails with its error (unless `obtain` reported one) and on_exit follows.
+  void start_deferred(std::function<Result<SpawnedProcess>()> obtain);
   void shutdown();
 
   // Registers an invocation and returns its slot; nullopt when the process is already gone
@@ -102,8 +107,13 @@ class ProcessInstance : public Instance {
   std::string sole_request_id();
   bool ready() const { return ready_; }
   const LaunchSpec& spec() const { return setup_.spec; }
+  const std::string& workdir() const { return setup_.workdir; }
 
-  pid_t pid() const { return proc_.pid; }
+  pid_t pid() const { return pid_; }
+  // True once stop() (or the destructor) asked the process to go.
+  bool stop_requested() const { return requested_; }
+  SteadyTime init_deadline() const { return init_deadline_; }
+  Reply init_timeout_reply() const;
 
   // Hooks, run on the I/O thread.
   // First thing on the I/O thread, once the process runs.
@@ -118,11 +128,15 @@ class ProcessInstance : public Instance {
   virtual std::string untagged_request_id();
   // The process is gone: in-flight invocations are finished; stop helper threads.
   virtual void on_process_gone() {}
+  // Reaps the exited process (called under mu_, the process's group killed); returns its
+  // wait status. Default: waitpid, for our own children.
+  virtual int reap(pid_t pid);
 
   std::mutex mu_;  // Guards pending_, reaped_, exited_, sync_*, late_threads_, next_slot_.
 
  private:
   void io_loop();
+  bool adopt(std::function<Result<SpawnedProcess>()>& obtain);
   std::optional<std::chrono::milliseconds> poll_timeout();
   void check_deadlines();
   // Reads what one pipe holds into the log; false at end of stream.
@@ -139,7 +153,9 @@ class ProcessInstance : public Instance {
   Reply crash_reply(const ExitInfo& info) const;
 
   InstanceSetup setup_;
-  SpawnedProcess proc_;
+  SpawnedProcess proc_;  // set before the I/O thread starts or, deferred, on it under mu_
+  std::atomic<pid_t> pid_{-1};
+  std::function<Result<SpawnedProcess>()> obtain_;  // deferred start only
   UniqueFd wake_fd_;
   std::thread io_thread_;
   LineSplitter stdout_lines_, stderr_lines_;

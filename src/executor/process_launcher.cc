@@ -163,6 +163,12 @@ Result<std::unique_ptr<Instance>> ProcessLauncher::launch(const LaunchSpec& spec
   if (!workdir) return workdir.error();
   setup.workdir = *workdir;
   std::vector<std::string> env = environment(spec, setup.id, setup.workdir);
+  if (spec.runtime == Runtime::kPython3 && spec.zygote) {
+    if (std::shared_ptr<Zygote> zygote = zygote_for(spec)) {
+      return PythonInstance::launch_forked(std::move(setup), std::move(zygote), options_.python,
+                                           shim_path_, std::move(env), *rlimit);
+    }
+  }
   Result<std::unique_ptr<Instance>> instance =
       spec.runtime == Runtime::kExec
           ? ExecInstance::launch(std::move(setup), std::move(env), *rlimit)
@@ -170,6 +176,104 @@ Result<std::unique_ptr<Instance>> ProcessLauncher::launch(const LaunchSpec& spec
                                    std::move(env), *rlimit);
   if (!instance) remove_workdir(*workdir);
   return instance;
+}
+
+namespace {
+
+// What a template depends on besides the version: the same version relaunched with other
+// settings (a spec edit that keeps the version) gets a new template.
+std::string zygote_fingerprint(const LaunchSpec& spec) {
+  std::string out = fmt::format("{}\n{}\n{}\n{}", spec.code_dir, spec.handler, spec.memory_mb,
+                                spec.timeout.count());
+  for (const auto& [key, value] : spec.env) out += fmt::format("\n{}={}", key, value);
+  return out;
+}
+
+// Init runs single-threaded: thread pools do not survive fork (a child of a template whose
+// OpenMP pool had two threads hangs in its first parallel region). Each instance gets the
+// spec's values back in its own environment, and its thread counts after the fork.
+std::vector<std::string> single_threaded(std::vector<std::string> env) {
+  std::vector<std::string> out;
+  for (std::string& entry : env) {
+    if (!entry.starts_with("OMP_NUM_THREADS=") && !entry.starts_with("MKL_NUM_THREADS=") &&
+        !entry.starts_with("OPENBLAS_NUM_THREADS=")) {
+      out.push_back(std::move(entry));
+    }
+  }
+  for (const char* var : {"OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"}) {
+    out.push_back(std::string(var) + "=1");
+  }
+  out.emplace_back("KUMO_ZYGOTE=1");
+  return out;
+}
+
+}  // namespace
+
+std::shared_ptr<Zygote> ProcessLauncher::zygote_for(const LaunchSpec& spec) {
+  std::lock_guard lock(zygotes_mu_);
+  ZygoteEntry& entry = zygotes_[{spec.function, spec.version}];
+  std::string fingerprint = zygote_fingerprint(spec);
+  if (entry.fingerprint != fingerprint) entry = ZygoteEntry{fingerprint, nullptr, false};
+  if (entry.broken) return nullptr;
+  if (entry.zygote) {
+    Zygote::State state = entry.zygote->state();
+    if (state == Zygote::State::kStarting || state == Zygote::State::kReady) {
+      return entry.zygote;
+    }
+    if (state == Zygote::State::kGone && !entry.zygote->was_ready()) {
+      // It died during init without an init error (a crash, a kill for memory): forking
+      // is not safe for this function, or init cannot succeed; fresh interpreters tell.
+      spdlog::warn("executor: the zygote of {} v{} died during init; using fresh interpreters",
+                   spec.function, spec.version);
+      entry.broken = true;
+      entry.zygote.reset();
+      return nullptr;
+    }
+  }
+  // None yet, or the last one failed its init (retried, as a fresh instance would be) or
+  // died after it.
+  auto zygote = start_zygote(spec);
+  if (!zygote) {
+    spdlog::warn("executor: no zygote for {} v{}: {}", spec.function, spec.version,
+                 zygote.error().message);
+    return nullptr;
+  }
+  entry.zygote = std::move(*zygote);
+  return entry.zygote;
+}
+
+Result<std::shared_ptr<Zygote>> ProcessLauncher::start_zygote(const LaunchSpec& spec) {
+  InstanceSetup setup;
+  setup.id = "zygote-" + new_short_id();
+  auto rlimit = make_cgroups(setup, static_cast<int64_t>(spec.memory_mb) * kMiB);
+  if (!rlimit) return rlimit.error();
+  auto workdir = make_workdir(spec.instances_root, setup.id, spec.code_dir);
+  if (!workdir) return workdir.error();
+  ZygoteConfig config;
+  config.python = options_.python;
+  config.shim_path = shim_path_;
+  config.env = single_threaded(environment(spec, setup.id, *workdir));
+  config.workdir = *workdir;
+  config.log_path = spec.log_path;
+  config.rlimit_as_bytes = *rlimit;
+  config.cgroup = std::move(setup.cgroup);
+  config.pids_cgroup = std::move(setup.pids_cgroup);
+  config.init_timeout = init_timeout(spec);
+  auto zygote = Zygote::start(std::move(config));
+  if (!zygote) remove_workdir(*workdir);
+  return zygote;
+}
+
+void ProcessLauncher::release_version(const std::string& function, int version) {
+  ZygoteEntry gone;
+  {
+    std::lock_guard lock(zygotes_mu_);
+    auto it = zygotes_.find({function, version});
+    if (it == zygotes_.end()) return;
+    gone = std::move(it->second);
+    zygotes_.erase(it);
+  }
+  // `gone` ends here, outside the lock: the template exits once no instance needs it.
 }
 
 }  // namespace kumo::executor

@@ -7,6 +7,10 @@
 // malloc arenas are capped with MALLOC_ARENA_MAX=2 for the same reason). Tasks (processes
 // and threads) are capped at `max_pids` per instance by the pids controller (v2: in the
 // memory cgroup; v1: a PidsCgroup); without it there is no cap (RLIMIT_NPROC binds no root).
+// python3 functions with `zygote: true` (the default) fork their instances from one template
+// per version that ran the init once (zygote.h, docs/zygote.md); the template starts with the
+// version's first launch and lives until release_version() or the launcher's end (and while
+// instances forked from it live).
 // Owned by the composition root; must outlive its instances. launch() is thread-safe.
 #pragma once
 
@@ -20,6 +24,7 @@
 #include "executor/instance.h"
 #include "executor/memory_cgroup.h"
 #include "executor/pids_cgroup.h"
+#include "executor/zygote.h"
 
 namespace kumo::executor {
 
@@ -42,6 +47,7 @@ class ProcessLauncher final : public Launcher {
 
   Result<std::unique_ptr<Instance>> launch(const LaunchSpec& spec,
                                            InstanceObserver& observer) override;
+  void release_version(const std::string& function, int version) override;
 
   bool uses_cgroups() const { return cgroup_version_.has_value(); }
   // True when each instance's tasks are capped at options.max_pids.
@@ -61,6 +67,16 @@ class ProcessLauncher final : public Launcher {
   void prepare_pids_limit();
   // Makes the instance's cgroups; returns the RLIMIT_AS to use instead (0: none).
   Result<int64_t> make_cgroups(InstanceSetup& setup, int64_t memory_bytes) const;
+  // The version's template, started if needed; null when it cannot be used (the caller
+  // starts a fresh interpreter).
+  std::shared_ptr<Zygote> zygote_for(const LaunchSpec& spec);
+  Result<std::shared_ptr<Zygote>> start_zygote(const LaunchSpec& spec);
+
+  struct ZygoteEntry {
+    std::string fingerprint;  // what the template was started with; a change replaces it
+    std::shared_ptr<Zygote> zygote;
+    bool broken = false;      // died during init: the version uses fresh interpreters
+  };
 
   LauncherOptions options_;
   mutable std::mutex env_mu_;
@@ -68,6 +84,8 @@ class ProcessLauncher final : public Launcher {
   std::string shim_path_;
   std::optional<CgroupVersion> cgroup_version_;
   std::optional<CgroupVersion> pids_version_;  // kV2: pids.max in the memory cgroup
+  std::mutex zygotes_mu_;
+  std::map<std::pair<std::string, int>, ZygoteEntry> zygotes_;  // Guarded by zygotes_mu_.
 };
 
 }  // namespace kumo::executor

@@ -1,7 +1,9 @@
 #include "executor/python_instance.h"
 
 #include <fcntl.h>
+#include <signal.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -9,6 +11,7 @@
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
+#include <spdlog/spdlog.h>
 
 namespace kumo::executor {
 namespace {
@@ -44,7 +47,101 @@ bool send_all(int fd, std::string_view data) {
   return true;
 }
 
+// "neither exited nor signalled": the status of an instance whose template went away.
+constexpr int kStatusUnknown = 0x7f;
+
 }  // namespace
+
+std::unique_ptr<Instance> PythonInstance::launch_forked(InstanceSetup setup,
+                                                        std::shared_ptr<Zygote> zygote,
+                                                        const std::string& python,
+                                                        const std::string& shim_path,
+                                                        std::vector<std::string> env,
+                                                        int64_t rlimit_as_bytes) {
+  std::vector<std::string> cgroup_procs = setup.cgroup_procs();
+  std::unique_ptr<PythonInstance> instance(new PythonInstance(std::move(setup)));
+  instance->cgroup_procs_ = std::move(cgroup_procs);
+  instance->set_serial(instance->spec().concurrency == 1);
+  instance->zygote_ = std::move(zygote);
+  instance->python_ = python;
+  instance->shim_path_ = shim_path;
+  instance->env_ = std::move(env);
+  instance->rlimit_as_bytes_ = rlimit_as_bytes;
+  PythonInstance* raw = instance.get();
+  instance->start_deferred([raw] { return raw->obtain_process(); });
+  return instance;
+}
+
+Result<SpawnedProcess> PythonInstance::obtain_process() {
+  Zygote::State state = zygote_->wait([this] {
+    return stop_requested() || std::chrono::steady_clock::now() >= init_deadline();
+  });
+  if (state == Zygote::State::kStarting) {
+    if (!stop_requested()) fail_init(init_timeout_reply(), /*kill=*/false);
+    return make_error(ErrorCode::kUnavailable, "the zygote did not finish init");
+  }
+  if (state == Zygote::State::kInitFailed) {
+    fail_init(zygote_->init_error(), /*kill=*/false);
+    return make_error(ErrorCode::kInvalidArgument, "init failed");
+  }
+  if (state == Zygote::State::kReady) {
+    auto proc = fork_from_zygote();
+    if (proc) return proc;
+    spdlog::warn("executor: {} starts a fresh interpreter: {}", id(), proc.error().message);
+  }
+  zygote_.reset();
+  return spawn_fresh();
+}
+
+Result<SpawnedProcess> PythonInstance::fork_from_zygote() {
+  int pair[2], out[2], err[2];
+  if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, pair) != 0) {
+    return make_error(ErrorCode::kInternal, "socketpair failed");
+  }
+  UniqueFd ours(pair[0]), theirs(pair[1]);
+  if (pipe2(out, O_CLOEXEC) != 0) return make_error(ErrorCode::kInternal, "pipe failed");
+  UniqueFd out_r(out[0]), out_w(out[1]);
+  if (pipe2(err, O_CLOEXEC) != 0) return make_error(ErrorCode::kInternal, "pipe failed");
+  UniqueFd err_r(err[0]), err_w(err[1]);
+  auto pid = zygote_->fork(id(), workdir(), env_, theirs.get(), out_w.get(), err_w.get());
+  if (!pid) return pid.error();
+  SpawnedProcess proc;
+  proc.pid = *pid;
+  proc.pidfd.reset(static_cast<int>(syscall(SYS_pidfd_open, *pid, 0)));
+  if (!proc.pidfd.valid()) {
+    ::kill(*pid, SIGKILL);
+    (void)zygote_->reap(*pid);
+    return make_error(ErrorCode::kInternal, "pidfd_open failed for a forked instance");
+  }
+  fcntl(out_r.get(), F_SETFL, O_NONBLOCK);
+  fcntl(err_r.get(), F_SETFL, O_NONBLOCK);
+  proc.stdout_fd = std::move(out_r);
+  proc.stderr_fd = std::move(err_r);
+  control_ = std::move(ours);
+  return proc;
+}
+
+Result<SpawnedProcess> PythonInstance::spawn_fresh() {
+  int pair[2];
+  if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, pair) != 0) {
+    return make_error(ErrorCode::kInternal, "socketpair failed");
+  }
+  UniqueFd ours(pair[0]), theirs(pair[1]);
+  ProcessSpec ps;
+  ps.argv = {python_, "-u", "-B", "-s", shim_path_};
+  ps.env = env_;
+  ps.cwd = workdir();
+  ps.rlimit_as_bytes = rlimit_as_bytes_;
+  ps.control_fd = theirs.get();
+  auto proc = spawn_process(ps);
+  if (proc) control_ = std::move(ours);
+  return proc;
+}
+
+int PythonInstance::reap(pid_t pid) {
+  if (!zygote_) return ProcessInstance::reap(pid);
+  return zygote_->reap(pid).value_or(kStatusUnknown);
+}
 
 Result<std::unique_ptr<Instance>> PythonInstance::launch(InstanceSetup setup,
                                                          const std::string& python,

@@ -1,6 +1,7 @@
 // PythonInstance: a python3 function's instance: the interpreter running the kumo shim
 // (src/runtimes/python/kumo_runtime.py), spoken to over a socketpair as fd 3 with the frames
-// of executor/frame.h. Thread-safety as for ProcessInstance.
+// of executor/frame.h; either a fresh interpreter or a process forked from the version's
+// Zygote (zygote.h), which speaks the same frames. Thread-safety as for ProcessInstance.
 #pragma once
 
 #include <memory>
@@ -10,6 +11,7 @@
 
 #include "executor/frame.h"
 #include "executor/process_instance.h"
+#include "executor/zygote.h"
 
 namespace kumo::executor {
 
@@ -20,6 +22,15 @@ class PythonInstance final : public ProcessInstance {
                                                   const std::string& shim_path,
                                                   std::vector<std::string> env,
                                                   int64_t rlimit_as_bytes);
+  // Returns at once; the I/O thread waits for `zygote` to finish init and forks from it. An
+  // init error there is this instance's init error; a template that died or cannot fork
+  // makes it start a fresh interpreter (the other arguments) instead.
+  static std::unique_ptr<Instance> launch_forked(InstanceSetup setup,
+                                                 std::shared_ptr<Zygote> zygote,
+                                                 const std::string& python,
+                                                 const std::string& shim_path,
+                                                 std::vector<std::string> env,
+                                                 int64_t rlimit_as_bytes);
   ~PythonInstance() override;
 
   void invoke(Invocation inv, ReplyHandler handler) override;
@@ -30,6 +41,10 @@ class PythonInstance final : public ProcessInstance {
  private:
   explicit PythonInstance(InstanceSetup setup) : ProcessInstance(std::move(setup)) {}
 
+  Result<SpawnedProcess> obtain_process();
+  Result<SpawnedProcess> fork_from_zygote();
+  Result<SpawnedProcess> spawn_fresh();
+  int reap(pid_t pid) override;
   void on_started() override;
   int control_fd() const override { return control_eof_ ? -1 : control_.get(); }
   bool control_open() const override { return !control_eof_; }
@@ -43,6 +58,11 @@ class PythonInstance final : public ProcessInstance {
   std::mutex write_mu_;       // one frame at a time on control_
   // The cgroups this instance joins from here, while the interpreter starts.
   std::vector<std::string> cgroup_procs_;
+  // Deferred starts only, used on the I/O thread.
+  std::shared_ptr<Zygote> zygote_;  // null: a fresh interpreter
+  std::string python_, shim_path_;
+  std::vector<std::string> env_;
+  int64_t rlimit_as_bytes_ = 0;
 };
 
 }  // namespace kumo::executor

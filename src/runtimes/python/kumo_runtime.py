@@ -283,24 +283,23 @@ def _await_start(reader):
             return
 
 
-def main():
-    sys.path[0] = os.getcwd()
-    sys.stdout = _LineWriter(1)
-    sys.stderr = _LineWriter(2)
-    reader = _Reader(_CONTROL_FD)
-    _await_start(reader)
+def _init_handler():
+    """Imports the function (its init). Returns the handler, or the exception that init
+    raised (its traceback already printed)."""
     oom = False
     try:
-        handler = _load_handler(os.environ.get("KUMO_HANDLER", ""))
+        return _load_handler(os.environ.get("KUMO_HANDLER", ""))
     except MemoryError:
         oom = True
     except BaseException as e:  # noqa: B902 - init failures of any kind are reported
         import traceback
         traceback.print_exc()
-        _send(INIT_ERROR, 0, {"type": type(e).__name__, "message": str(e)})
-        os._exit(1)
+        return e
     if oom:
-        _out_of_memory(0)
+        return MemoryError()
+
+
+def _serve(handler, reader):
     concurrency = int(os.environ.get("KUMO_CONCURRENCY", "1") or 1)
     _send(READY, 0)
     while True:
@@ -314,6 +313,124 @@ def main():
             _thread.start_new_thread(_invoke, (handler, slot, meta, body))
         else:
             _invoke(handler, slot, meta, body)
+
+
+def main():
+    sys.path[0] = os.getcwd()
+    sys.stdout = _LineWriter(1)
+    sys.stderr = _LineWriter(2)
+    if os.environ.get("KUMO_ZYGOTE") == "1":
+        _template_main()
+    reader = _Reader(_CONTROL_FD)
+    _await_start(reader)
+    handler = _init_handler()
+    if isinstance(handler, MemoryError):
+        _out_of_memory(0)
+    if isinstance(handler, BaseException):
+        _send(INIT_ERROR, 0, {"type": type(handler).__name__, "message": str(handler)})
+        os._exit(1)
+    _serve(handler, reader)
+
+
+# Template (zygote) mode: see src/executor/zygote.h for the messages. Init runs once here,
+# single-threaded (the executor sets OMP_NUM_THREADS=1 and friends); each instance is a fork.
+
+def _template_main():
+    import socket
+    control = socket.socket(fileno=_CONTROL_FD)
+    handler = _init_handler()
+    if isinstance(handler, BaseException):
+        kind = "OutOfMemory" if isinstance(handler, MemoryError) else type(handler).__name__
+        control.send(_dumps({"init_error": {"type": kind, "message": str(handler)}}).encode())
+        os._exit(1)
+    torch = sys.modules.get("torch")
+    if torch is not None:
+        torch.set_num_threads(1)
+    control.send(b'{"ready": true}')
+    while True:
+        data, fds, _, _ = socket.recv_fds(control, 1 << 20, 3)
+        if not data:
+            os._exit(0)
+        request = _loads(data)
+        if "reap" in request:
+            try:
+                status = os.waitpid(request["reap"], 0)[1]
+            except ChildProcessError:
+                status = -1
+            control.send(_dumps({"status": status}).encode())
+            continue
+        if len(fds) != 3:
+            for fd in fds:
+                os.close(fd)
+            control.send(b'{"error": "a fork request needs three descriptors"}')
+            continue
+        try:
+            pid = os.fork()
+        except OSError as e:
+            pid, error = -1, str(e)
+        if pid == 0:
+            control.detach()  # fd 3 becomes the instance's control socket
+            _become_instance(handler, request, fds)
+        for fd in fds:
+            os.close(fd)
+        control.send(_dumps({"pid": pid} if pid > 0 else {"error": error}).encode())
+
+
+def _become_instance(handler, request, fds):
+    """Runs in the forked child: from the template's state to a fresh instance's."""
+    try:
+        os.setsid()
+        control, out, err = fds
+        os.dup2(out, 1)
+        os.dup2(err, 2)
+        os.dup2(control, _CONTROL_FD)
+        for fd in fds:
+            os.close(fd)
+        _close_inherited()
+        os.chdir(request["cwd"])
+        sys.path[0] = request["cwd"]
+        os.environ.clear()
+        os.environ.update(entry.split("=", 1) for entry in request["env"] if "=" in entry)
+        global _INSTANCE
+        _INSTANCE = os.environ.get("KUMO_INSTANCE_ID", "")
+        reader = _Reader(_CONTROL_FD)
+    except BaseException:  # noqa: B902 - never return into the template's loop
+        os._exit(70)
+    _await_start(reader)
+    _after_fork()
+    _serve(handler, reader)
+
+
+def _close_inherited():
+    """Descriptors that init opened (a socket, a file) must not be shared with the template
+    and the other instances. They are replaced by an O_PATH descriptor rather than closed,
+    so that their numbers stay taken: an object left over from init then fails with EBADF
+    instead of writing into whatever file the instance opens next under the same number."""
+    placeholder = os.open("/dev/null", os.O_PATH | os.O_CLOEXEC)
+    for name in os.listdir("/proc/self/fd"):
+        fd = int(name)
+        if fd > _CONTROL_FD and fd != placeholder:
+            try:
+                os.dup2(placeholder, fd, inheritable=False)
+            except OSError:
+                pass
+    os.close(placeholder)
+
+
+def _after_fork():
+    """Runs once the instance is in its cgroups: its own random state and thread counts."""
+    threads = int(os.environ.get("OMP_NUM_THREADS", "0") or 0) or len(os.sched_getaffinity(0))
+    # `random` reseeds itself after a fork; these keep the template's state otherwise.
+    numpy = sys.modules.get("numpy")
+    if numpy is not None:
+        numpy.random.seed()
+    torch = sys.modules.get("torch")
+    if torch is not None:
+        torch.seed()
+        torch.set_num_threads(threads)
+    cv2 = sys.modules.get("cv2")
+    if cv2 is not None:
+        cv2.setNumThreads(threads)
 
 
 main()
