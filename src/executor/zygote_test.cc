@@ -1,0 +1,277 @@
+// Instances forked from a version's template (zygote): real python3 processes, under both
+// ways of limiting memory.
+#include <signal.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <set>
+#include <thread>
+
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include "executor/process_launcher.h"
+#include "executor/test_support.h"
+
+namespace kumo::executor {
+namespace {
+
+using nlohmann::json;
+using testing::RecordingObserver;
+using testing::ReplyRecorder;
+
+class ZygoteTest : public ::testing::TestWithParam<bool> {
+ protected:
+  void SetUp() override {
+    LauncherOptions o;
+    o.runtime_dir = dir_.path() + "/runtime";
+    o.use_cgroups = GetParam();
+    o.cgroup_root = default_cgroup_root() + "-test";
+    if (!default_pids_cgroup_root().empty()) {
+      o.pids_cgroup_root = default_pids_cgroup_root() + "-test";
+    }
+    auto launcher = ProcessLauncher::create(o);
+    ASSERT_TRUE(launcher) << launcher.error().message;
+    launcher_ = std::move(*launcher);
+    if (GetParam() && !launcher_->uses_cgroups()) GTEST_SKIP() << "no writable memory cgroup";
+  }
+
+  LaunchSpec spec(const std::string& code) {
+    dir_.write("code/main.py", code);
+    LaunchSpec s;
+    s.function = "fn";
+    s.version = 1;
+    s.handler = "main.handle";
+    s.code_dir = dir_.path() + "/code";
+    s.instances_root = dir_.path() + "/instances";
+    s.log_path = dir_.path() + "/logs/fn.log";
+    return s;
+  }
+
+  // Launches and waits until ready, with an observer of its own.
+  std::unique_ptr<Instance> start(const LaunchSpec& s) {
+    observers_.push_back(std::make_unique<RecordingObserver>());
+    auto instance = launcher_->launch(s, *observers_.back());
+    EXPECT_TRUE(instance) << instance.error().message;
+    if (!instance) return nullptr;
+    EXPECT_TRUE(observers_.back()->wait_ready());
+    return std::move(*instance);
+  }
+
+  json call(Instance& instance, const std::string& payload = "{}") {
+    ReplyRecorder recorder;
+    instance.invoke(testing::make_invocation(payload), recorder.handler());
+    auto reply = recorder.wait();
+    EXPECT_TRUE(reply);
+    if (!reply) return nullptr;
+    EXPECT_EQ(reply->outcome, Outcome::kOk) << reply->error_type << ": " << reply->error_message;
+    return json::parse(reply->body, nullptr, false);
+  }
+
+  std::string log() { return testing::read_file(dir_.path() + "/logs/fn.log"); }
+
+  testing::TempDir dir_;
+  std::unique_ptr<ProcessLauncher> launcher_;
+  std::vector<std::unique_ptr<RecordingObserver>> observers_;
+};
+
+bool process_exists(int pid) { return std::filesystem::exists("/proc/" + std::to_string(pid)); }
+
+TEST_P(ZygoteTest, InstancesAreForkedFromATemplateThatRanInitOnce) {
+  std::string marker = dir_.path() + "/inits";
+  LaunchSpec s = spec("import os\nwith open('" + marker + "', 'a') as f:\n    f.write('init\\n')\n"
+                      "def handle(event, context):\n"
+                      "    return {'ppid': os.getppid(), 'pid': os.getpid()}\n");
+  std::vector<std::unique_ptr<Instance>> instances;
+  std::set<int> pids, parents;
+  for (int i = 0; i < 3; ++i) {
+    instances.push_back(start(s));
+    ASSERT_TRUE(instances.back());
+    json got = call(*instances.back());
+    pids.insert(got["pid"].get<int>());
+    parents.insert(got["ppid"].get<int>());
+    EXPECT_GT(instances.back()->pss_bytes(), 0);
+  }
+  EXPECT_EQ(testing::read_file(marker), "init\n");
+  EXPECT_EQ(pids.size(), 3u);
+  ASSERT_EQ(parents.size(), 1u);  // one template
+  EXPECT_NE(*parents.begin(), getpid());
+}
+
+TEST_P(ZygoteTest, ZygoteFalseStartsAFreshInterpreter) {
+  std::string marker = dir_.path() + "/inits";
+  LaunchSpec s = spec("import os\nwith open('" + marker + "', 'a') as f:\n    f.write('init\\n')\n"
+                      "def handle(event, context):\n    return os.getppid()\n");
+  s.zygote = false;
+  auto a = start(s);
+  auto b = start(s);
+  ASSERT_TRUE(a && b);
+  EXPECT_EQ(call(*a).get<int>(), getpid());
+  EXPECT_EQ(call(*b).get<int>(), getpid());
+  EXPECT_EQ(testing::read_file(marker), "init\ninit\n");
+}
+
+TEST_P(ZygoteTest, EachInstanceGetsItsOwnRandomState) {
+  LaunchSpec s = spec(
+      "import random\nimport numpy\n"
+      "def handle(event, context):\n"
+      "    return [random.random(), float(numpy.random.random())]\n");
+  s.memory_mb = 256;
+  std::set<double> py, np;
+  std::vector<std::unique_ptr<Instance>> instances;
+  for (int i = 0; i < 3; ++i) {
+    instances.push_back(start(s));
+    ASSERT_TRUE(instances.back());
+    json got = call(*instances.back());
+    py.insert(got[0].get<double>());
+    np.insert(got[1].get<double>());
+  }
+  EXPECT_EQ(py.size(), 3u);
+  EXPECT_EQ(np.size(), 3u);
+}
+
+TEST_P(ZygoteTest, DescriptorsOpenedInInitAreNotShared) {
+  LaunchSpec s = spec(
+      "import os, socket\n"
+      "SOCK = socket.socket(socket.AF_INET, socket.SOCK_STREAM)\n"
+      "FILE = open('init.txt', 'w')\n"
+      "def handle(event, context):\n"
+      "    fds = {}\n"
+      "    for name in os.listdir('/proc/self/fd'):\n"
+      "        try:\n"
+      "            fds[name] = os.readlink('/proc/self/fd/' + name)\n"
+      "        except OSError:\n"
+      "            pass\n"
+      "    try:\n"
+      "        SOCK.getsockname()\n"
+      "        sock = 'usable'\n"
+      "    except OSError as e:\n"
+      "        sock = type(e).__name__\n"
+      "    try:\n"
+      "        FILE.write('x')\n"
+      "        FILE.flush()\n"
+      "        written = 'written'\n"
+      "    except OSError as e:\n"
+      "        written = type(e).__name__\n"
+      "    return {'fds': fds, 'sock': sock, 'file': written}\n");
+  auto instance = start(s);
+  ASSERT_TRUE(instance);
+  json got = call(*instance);
+  EXPECT_NE(got["sock"], "usable") << got;
+  EXPECT_NE(got["file"], "written") << got;
+  for (const auto& [fd, target] : got["fds"].items()) {
+    if (std::stoi(fd) <= 3) continue;
+    std::string t = target.get<std::string>();
+    EXPECT_EQ(t.find("socket:"), std::string::npos) << fd << " -> " << t;
+    EXPECT_EQ(t.find("init.txt"), std::string::npos) << fd << " -> " << t;
+  }
+}
+
+TEST_P(ZygoteTest, InitErrorReachesEveryWaitingInstanceWithItsTraceback) {
+  LaunchSpec s = spec("import time\ntime.sleep(0.3)\nraise RuntimeError('no model file')\n");
+  RecordingObserver first, second;
+  auto a = launcher_->launch(s, first);
+  auto b = launcher_->launch(s, second);
+  ASSERT_TRUE(a && b);
+  for (RecordingObserver* o : {&first, &second}) {
+    auto error = o->wait_init_failed();
+    ASSERT_TRUE(error);
+    EXPECT_EQ(error->outcome, Outcome::kInitError);
+    EXPECT_EQ(error->error_type, "RuntimeError");
+    EXPECT_EQ(error->error_message, "no model file");
+    ASSERT_TRUE(o->wait_exit());
+  }
+  EXPECT_NE(log().find("stderr RuntimeError: no model file"), std::string::npos) << log();
+  EXPECT_NE(log().find("stderr Traceback (most recent call last):"), std::string::npos);
+}
+
+TEST_P(ZygoteTest, AnInstanceOverItsMemoryIsKilledAndTheOthersLive) {
+  LaunchSpec s = spec(
+      "MODEL = b'm' * (20 * 1024 * 1024)\n"
+      "def handle(event, context):\n"
+      "    if event:\n"
+      "        blocks = [b'x' * (10 * 1024 * 1024) for _ in range(40)]\n"
+      "    return len(MODEL)\n");
+  s.memory_mb = 128;
+  auto hog = start(s);
+  auto other = start(s);
+  ASSERT_TRUE(hog && other);
+  ReplyRecorder recorder;
+  hog->invoke(testing::make_invocation("true"), recorder.handler());
+  auto reply = recorder.wait();
+  ASSERT_TRUE(reply);
+  EXPECT_EQ(reply->outcome, Outcome::kOom) << reply->error_type << ": " << reply->error_message;
+  auto exit = observers_[0]->wait_exit();
+  ASSERT_TRUE(exit);
+  EXPECT_TRUE(exit->oom);
+  EXPECT_EQ(call(*other, "false").get<int>(), 20 * 1024 * 1024);
+  auto third = start(s);  // the template lives on too
+  ASSERT_TRUE(third);
+  EXPECT_EQ(call(*third, "false").get<int>(), 20 * 1024 * 1024);
+}
+
+TEST_P(ZygoteTest, TimedOutInstanceIsKilledWithItsExitStatus) {
+  auto instance = start(spec("import time\ndef handle(event, context):\n    time.sleep(60)\n"));
+  ASSERT_TRUE(instance);
+  ReplyRecorder recorder;
+  instance->invoke(testing::make_invocation("{}", std::chrono::milliseconds(300)),
+                   recorder.handler());
+  auto reply = recorder.wait();
+  ASSERT_TRUE(reply);
+  EXPECT_EQ(reply->outcome, Outcome::kTimeout);
+  auto exit = observers_[0]->wait_exit();
+  ASSERT_TRUE(exit);
+  EXPECT_TRUE(exit->requested);
+  EXPECT_EQ(exit->signal, SIGKILL);
+}
+
+TEST_P(ZygoteTest, ThreadCountIsRestoredInTheChild) {
+  if (!GetParam()) GTEST_SKIP() << "torch maps more address space than an RLIMIT_AS allows";
+  // Init runs a parallel op single-threaded; the instance runs them with two threads.
+  LaunchSpec s = spec(
+      "import os, torch\n"
+      "INIT = torch.get_num_threads()\n"
+      "torch.ones(256, 256) @ torch.ones(256, 256)\n"
+      "def handle(event, context):\n"
+      "    x = torch.ones(512, 512) @ torch.ones(512, 512)\n"
+      "    return {'init': INIT, 'now': torch.get_num_threads(), 'sum': float(x[0][0]),\n"
+      "            'env': os.environ.get('OMP_NUM_THREADS')}\n");
+  s.env["OMP_NUM_THREADS"] = "2";
+  s.memory_mb = 1024;
+  auto instance = start(s);
+  ASSERT_TRUE(instance);
+  json got = call(*instance);
+  EXPECT_EQ(got["init"], 1) << got;
+  EXPECT_EQ(got["now"], 2) << got;
+  EXPECT_EQ(got["env"], "2") << got;
+  EXPECT_EQ(got["sum"], 512.0) << got;
+}
+
+TEST_P(ZygoteTest, ADeadTemplateIsReplacedAndAReleasedOneExits) {
+  LaunchSpec s = spec("import os\ndef handle(event, context):\n    return os.getppid()\n");
+  auto a = start(s);
+  ASSERT_TRUE(a);
+  int first_template = call(*a).get<int>();
+  ::kill(first_template, SIGKILL);
+  for (int i = 0; i < 200 && process_exists(first_template); ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  auto b = start(s);
+  ASSERT_TRUE(b);
+  int second_template = call(*b).get<int>();
+  EXPECT_NE(second_template, first_template);
+  EXPECT_NE(second_template, getpid());
+  EXPECT_NE(call(*a).get<int>(), first_template) << "orphaned instances keep serving";
+  b.reset();
+  launcher_->release_version("fn", 1);
+  for (int i = 0; i < 200 && process_exists(second_template); ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  EXPECT_FALSE(process_exists(second_template));
+}
+
+INSTANTIATE_TEST_SUITE_P(MemoryLimit, ZygoteTest, ::testing::Values(true, false),
+                         [](const auto& info) { return info.param ? "Cgroup" : "Rlimit"; });
+
+}  // namespace
+}  // namespace kumo::executor
