@@ -32,6 +32,27 @@ scheduler::PoolConfig pool_config(const registry::FunctionVersion& fv,
   launch.zygote = spec.zygote;
   launch.batch_max_size = spec.batch_max_size;
   launch.batch_max_delay = spec.batch_max_delay;
+  if (spec.runtime == registry::Runtime::kModel) {
+    // A model function is an exec instance running kumo-model (next to this program), so
+    // the engine lives in the instance and metering, scaling and logs work as for any
+    // function. It takes a whole batch at once, or there would be nothing to batch.
+    auto quote = [](const std::string& s) {
+      std::string q = "'";
+      for (char c : s) q += c == '\'' ? std::string("'\\''") : std::string(1, c);
+      return q + "'";
+    };
+    std::error_code ec;
+    auto self_dir = std::filesystem::read_symlink("/proc/self/exe", ec).parent_path();
+    launch.runtime = executor::Runtime::kExec;
+    launch.handler = "exec " + quote((self_dir / "kumo-model").string()) + " --model " +
+                     quote(fv.code_dir + "/" + spec.handler) + " --name " + spec.name +
+                     " --max-batch " + std::to_string(spec.batch_max_size) + " --max-delay-us " +
+                     std::to_string(std::chrono::microseconds(spec.batch_max_delay).count()) +
+                     " --port \"$PORT\"";
+    launch.concurrency = std::max(spec.concurrency, spec.batch_max_size);
+    const char* ort = std::getenv("KUMO_ORT_LIB");
+    if (ort != nullptr && !launch.env.contains("KUMO_ORT_LIB")) launch.env["KUMO_ORT_LIB"] = ort;
+  }
   config.gpu = spec.gpu;
   config.min_instances = spec.min_instances;
   config.max_instances = spec.max_instances;
