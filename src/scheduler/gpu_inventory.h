@@ -20,8 +20,8 @@
 namespace kumo::scheduler {
 
 class GpuInventory {
-public:
-  GpuInventory() = default; // no devices
+ public:
+  GpuInventory() = default;  // no devices
   // `ids` are what CUDA_VISIBLE_DEVICES names: indices ("0") or UUIDs
   // ("GPU-...").
   explicit GpuInventory(std::vector<std::string> ids);
@@ -43,7 +43,7 @@ public:
   // has.
   Result<void> check(const std::string &function, int wanted) const;
 
-private:
+ private:
   std::vector<std::string> ids_;
   std::vector<bool> taken_;
   uint64_t releases_ = 0;
@@ -58,9 +58,8 @@ std::string join_devices(const std::vector<std::string> &ids);
 // needs a trailing comma or the Docker form "device=1", since a lone number is
 // a count.
 struct GpuSetting {
-  bool detect = false; // "auto"
-  std::vector<std::string>
-      ids; // otherwise the devices (empty for "none" or "0")
+  bool detect = false;           // "auto"
+  std::vector<std::string> ids;  // otherwise the devices (empty for "none" or "0")
 };
 Result<GpuSetting> parse_gpu_setting(std::string_view text);
 
@@ -76,4 +75,4 @@ struct GpuInfo {
 // per line).
 Result<std::vector<GpuInfo>> parse_nvidia_smi(std::string_view csv);
 
-} // namespace kumo::scheduler
+}  // namespace kumo::scheduler

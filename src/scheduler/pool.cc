@@ -28,12 +28,17 @@ std::string describe_exit(const executor::ExitInfo& info) {
 }
 
 // Pins an instance to its devices. When the server has devices, an instance that asked for
-// none sees none, so it cannot take memory on a device another instance was given.
+// none sees none, so it cannot take memory on a device another instance was given. Indices
+// are nvidia-smi's, which CUDA follows only in PCI bus order. An instance with devices runs
+// its own init rather than fork from a template: CUDA does not survive a fork, and each
+// instance's init must load onto its own devices.
 executor::LaunchSpec with_devices(executor::LaunchSpec spec,
                                   const std::vector<std::string>& devices) {
   std::string list = join_devices(devices);
   spec.env["CUDA_VISIBLE_DEVICES"] = list;
   spec.env["NVIDIA_VISIBLE_DEVICES"] = devices.empty() ? "none" : list;
+  spec.env["CUDA_DEVICE_ORDER"] = "PCI_BUS_ID";
+  if (!devices.empty()) spec.zygote = false;
   return spec;
 }
 

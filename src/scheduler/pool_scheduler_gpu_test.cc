@@ -23,8 +23,7 @@ struct NoRecords final : InvocationObserver {
 };
 
 struct ScaleLog final : ScaleObserver {
-  void on_scale(const std::string &function, const std::string &what,
-                int) override {
+  void on_scale(const std::string &function, const std::string &what, int) override {
     lines.push_back(function + ": " + what);
   }
   std::vector<std::string> lines;
@@ -36,14 +35,12 @@ struct Caller {
 };
 
 class GpuSchedulerTest : public ::testing::Test {
-protected:
+ protected:
   void start(std::vector<std::string> devices) {
-    sched_ = std::make_unique<PoolScheduler>(launcher_, clock_, records_,
-                                             scale_, KpaConfig{},
+    sched_ = std::make_unique<PoolScheduler>(launcher_, clock_, records_, scale_, KpaConfig{},
                                              GpuInventory(std::move(devices)));
   }
-  static PoolConfig config(const std::string &name, int gpu,
-                           int max_instances = 10) {
+  static PoolConfig config(const std::string &name, int gpu, int max_instances = 10) {
     PoolConfig c;
     c.launch.function = name;
     c.launch.version = 1;
@@ -65,18 +62,14 @@ protected:
     };
     return sched_->invoke(function, std::move(inv), std::move(h));
   }
-  Caller &call(const std::string &function, std::string id,
-               milliseconds timeout = seconds(30)) {
+  Caller &call(const std::string &function, std::string id, milliseconds timeout = seconds(30)) {
     Caller &c = callers_.emplace_back();
     auto r = invoke(function, std::move(id), c, timeout);
-    if (!r)
-      ADD_FAILURE() << r.error().message;
+    if (!r) ADD_FAILURE() << r.error().message;
     return c;
   }
   FakeInstance &inst(size_t i) { return launcher_.at(i); }
-  std::string visible(size_t i) {
-    return inst(i).spec().env.at("CUDA_VISIBLE_DEVICES");
-  }
+  std::string visible(size_t i) { return inst(i).spec().env.at("CUDA_VISIBLE_DEVICES"); }
 
   FakeClock clock_;
   FakeLauncher launcher_;
@@ -86,19 +79,20 @@ protected:
   std::unique_ptr<PoolScheduler> sched_;
 };
 
-TEST_F(GpuSchedulerTest,
-       ConcurrentInstancesGetDistinctDevicesAndTheThirdRequestWaits) {
+TEST_F(GpuSchedulerTest, ConcurrentInstancesGetDistinctDevicesAndTheThirdRequestWaits) {
   start({"0", "1"});
   sched_->configure(config("llm", 1, /*max_instances=*/3));
   call("llm", "r1");
   call("llm", "r2");
   Caller &third = call("llm", "r3");
   ASSERT_EQ(launcher_.launches(),
-            2u); // a third instance would need a third device
+            2u);  // a third instance would need a third device
   EXPECT_EQ(visible(0), "0");
   EXPECT_EQ(visible(1), "1");
   EXPECT_EQ(inst(1).spec().env.at("NVIDIA_VISIBLE_DEVICES"), "1");
-  EXPECT_EQ(inst(1).spec().env.at("MODEL"), "small"); // the spec's env is kept
+  EXPECT_EQ(inst(1).spec().env.at("MODEL"), "small");  // the spec's env is kept
+  EXPECT_EQ(inst(1).spec().env.at("CUDA_DEVICE_ORDER"), "PCI_BUS_ID");  // nvidia-smi's indices
+  EXPECT_FALSE(inst(1).spec().zygote);  // CUDA does not survive a fork from a template
   EXPECT_EQ(sched_->gpus().free, 0);
   EXPECT_EQ(sched_->stats("llm").gpus, 2);
 
@@ -107,7 +101,7 @@ TEST_F(GpuSchedulerTest,
   EXPECT_EQ(sched_->stats("llm").queued, 1);
   inst(0).complete(Outcome::kOk, "\"0\"");
   ASSERT_EQ(inst(0).in_flight(),
-            1u); // the waiting request goes to the freed instance
+            1u);  // the waiting request goes to the freed instance
   EXPECT_EQ(inst(0).calls().front().inv.request_id, "r3");
   inst(0).complete(Outcome::kOk, "\"0\"");
   EXPECT_EQ(third.done, 1);
@@ -128,13 +122,12 @@ TEST_F(GpuSchedulerTest, SecondFunctionWaitsUntilTheFirstOnesInstanceStops) {
   clock_.advance(seconds(30));
   sched_->tick();
   EXPECT_EQ(launcher_.launches(),
-            1u); // a's idle instance still holds the device
+            1u);  // a's idle instance still holds the device
   EXPECT_EQ(sched_->stats("b").queued, 1);
 
-  clock_.advance(
-      seconds(31)); // past a's idle_timeout: reclaimed, device given back
+  clock_.advance(seconds(31));  // past a's idle_timeout: reclaimed, device given back
   sched_->tick();
-  EXPECT_TRUE(launcher_.destroyed(0)); // stopped, and gone
+  EXPECT_TRUE(launcher_.destroyed(0));  // stopped, and gone
   ASSERT_EQ(launcher_.launches(), 2u);
   EXPECT_EQ(inst(1).spec().function, "b");
   EXPECT_EQ(visible(1), "0");
@@ -154,7 +147,7 @@ TEST_F(GpuSchedulerTest, ACrashGivesTheDevicesBack) {
   inst(0).exit(/*oom=*/true);
   EXPECT_EQ(first.reply.outcome, Outcome::kOom);
   ASSERT_EQ(launcher_.launches(),
-            2u); // started at once on the device the crash freed
+            2u);  // started at once on the device the crash freed
   EXPECT_EQ(visible(1), "0");
   inst(1).ready();
   inst(1).complete();
@@ -167,8 +160,7 @@ TEST_F(GpuSchedulerTest, ATimedOutInstanceHoldsItsDevicesUntilItExits) {
   call("llm", "r1");
   inst(0).ready();
   call("llm", "r2");
-  inst(0).complete(
-      Outcome::kTimeout); // killed for the timeout; its exit follows
+  inst(0).complete(Outcome::kTimeout);  // killed for the timeout; its exit follows
   EXPECT_EQ(launcher_.launches(), 1u);
   EXPECT_EQ(sched_->gpus().free, 0);
   inst(0).finish_stop();
@@ -205,9 +197,7 @@ TEST_F(GpuSchedulerTest, ARequestThatWaitsForADevicePastItsTimeoutSaysSo) {
   sched_->tick();
   ASSERT_EQ(b.done, 1);
   EXPECT_EQ(b.reply.outcome, Outcome::kThrottled);
-  EXPECT_NE(
-      b.reply.error_message.find("each instance needs 1 GPU; 0 of 1 free"),
-      std::string::npos)
+  EXPECT_NE(b.reply.error_message.find("each instance needs 1 GPU; 0 of 1 free"), std::string::npos)
       << b.reply.error_message;
 }
 
@@ -219,17 +209,17 @@ TEST_F(GpuSchedulerTest, MoreDevicesThanTheServerHasIsRefused) {
   EXPECT_EQ(checked.error().code, ErrorCode::kInvalidArgument);
   EXPECT_TRUE(sched_->check(config("fits", 2)));
 
-  sched_->configure(c); // deployed earlier, on a server that had more devices
-  EXPECT_EQ(
-      scale_.lines.back(),
-      "huge: needs 3 GPUs per instance, the server has 2: it cannot start");
+  sched_->configure(c);  // deployed earlier, on a server that had more devices
+  EXPECT_EQ(scale_.lines.back(),
+            "huge: needs 3 GPUs per instance, the server has 2: it cannot start");
   Caller caller;
   auto r = invoke("huge", "r1", caller);
   ASSERT_FALSE(r);
   EXPECT_EQ(r.error().code, ErrorCode::kUnavailable);
-  EXPECT_EQ(r.error().message, "function 'huge' needs 3 GPUs per instance but "
-                               "this server has 2; redeploy with a "
-                               "lower gpu or restart `kumo serve` with --gpus");
+  EXPECT_EQ(r.error().message,
+            "function 'huge' needs 3 GPUs per instance but "
+            "this server has 2; redeploy with a "
+            "lower gpu or restart `kumo serve` with --gpus");
   EXPECT_EQ(launcher_.launches(), 0u);
 }
 
@@ -240,6 +230,7 @@ TEST_F(GpuSchedulerTest, FunctionsThatAskForNoDeviceSeeNone) {
   ASSERT_EQ(launcher_.launches(), 1u);
   EXPECT_EQ(visible(0), "");
   EXPECT_EQ(inst(0).spec().env.at("NVIDIA_VISIBLE_DEVICES"), "none");
+  EXPECT_TRUE(inst(0).spec().zygote);
   EXPECT_EQ(sched_->gpus().free, 1);
 }
 
@@ -251,5 +242,5 @@ TEST_F(GpuSchedulerTest, WithoutDevicesTheEnvironmentIsLeftAlone) {
   EXPECT_EQ(inst(0).spec().env.count("CUDA_VISIBLE_DEVICES"), 0u);
 }
 
-} // namespace
-} // namespace kumo::scheduler
+}  // namespace
+}  // namespace kumo::scheduler
