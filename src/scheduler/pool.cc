@@ -373,7 +373,8 @@ void Pool::launch(int n, Actions& out, TimePoint now) {
     m.gpus = devices;
     members_.emplace(token, std::move(m));
     bool pinned = gpus_ != nullptr && gpus_->total() > 0;
-    out.launches.push_back({token, pinned ? with_devices(config_.launch, devices) : config_.launch});
+    out.launches.push_back(
+        {token, pinned ? with_devices(config_.launch, devices) : config_.launch});
   }
   if (launched > 0) out.events.push_back({"scale up", stats().total()});
 }
