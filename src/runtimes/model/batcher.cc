@@ -66,7 +66,9 @@ Batcher::~Batcher() {
   }
   cv_.notify_all();
   worker_.join();
-  for (Pending& p : left) p.done(make_error(ErrorCode::kUnavailable, "the model server stopped"));
+  for (Pending& p : left) {
+    p.done(make_error(ErrorCode::kUnavailable, "the model server stopped"), 0);
+  }
 }
 
 void Batcher::submit(std::vector<Tensor> inputs, Done done) {
@@ -125,23 +127,25 @@ std::vector<Batcher::Pending> Batcher::next_batch(std::unique_lock<std::mutex>& 
 
 void Batcher::run_batch(std::vector<Pending> batch) {
   if (batch.size() == 1) {
-    batch.front().done(run_(batch.front().inputs));
+    batch.front().done(run_(batch.front().inputs), batch.front().rows);
     return;
   }
   std::vector<const std::vector<Tensor>*> inputs;
   std::vector<int64_t> rows;
+  int64_t total = 0;
   for (const Pending& p : batch) {
     inputs.push_back(&p.inputs);
     rows.push_back(p.rows);
+    total += p.rows;
   }
   auto outputs = run_(stack(inputs));
   auto pieces = outputs ? split(*outputs, rows)
                         : Result<std::vector<std::vector<Tensor>>>(outputs.error());
   for (size_t i = 0; i < batch.size(); ++i) {
     if (pieces) {
-      batch[i].done(std::move((*pieces)[i]));
+      batch[i].done(std::move((*pieces)[i]), total);
     } else {
-      batch[i].done(pieces.error());
+      batch[i].done(pieces.error(), total);
     }
   }
 }

@@ -44,7 +44,8 @@ struct BatchOptions {
 class Batcher {
  public:
   using Run = std::function<Result<std::vector<Tensor>>(const std::vector<Tensor>&)>;
-  using Done = std::function<void(Result<std::vector<Tensor>>)>;
+  // This request's outputs or the run's error, and the rows of the pass it was part of.
+  using Done = std::function<void(Result<std::vector<Tensor>>, int64_t batch_rows)>;
 
   Batcher(BatchOptions options, Run run);
   ~Batcher();
@@ -52,7 +53,7 @@ class Batcher {
   Batcher& operator=(const Batcher&) = delete;
 
   // Queues one request (inputs in the model's order, dimension 0 the batch); `done` runs
-  // on the worker thread with this request's outputs or the run's error.
+  // on the worker thread.
   void submit(std::vector<Tensor> inputs, Done done);
 
  private:

@@ -166,7 +166,7 @@ json spec_json(const TensorSpec& s) {
 
 std::string infer_response(std::string_view model, std::string_view id,
                            const std::vector<Tensor>& outputs,
-                           const std::vector<std::string>& wanted) {
+                           const std::vector<std::string>& wanted, int64_t batch_size) {
   json out = json::array();
   for (const Tensor& t : outputs) {
     if (!wanted.empty() && std::find(wanted.begin(), wanted.end(), t.name) == wanted.end()) {
@@ -177,7 +177,10 @@ std::string infer_response(std::string_view model, std::string_view id,
                    {"shape", t.shape},
                    {"data", tensor_data(t)}});
   }
-  json r = {{"model_name", model}, {"model_version", "1"}, {"outputs", std::move(out)}};
+  json r = {{"model_name", model},
+            {"model_version", "1"},
+            {"parameters", {{"batch_size", batch_size}}},
+            {"outputs", std::move(out)}};
   if (!id.empty()) r["id"] = id;
   return r.dump();
 }

@@ -26,11 +26,12 @@ struct InferRequest {
 Result<InferRequest> parse_infer_request(std::string_view body,
                                          const std::vector<TensorSpec>& specs);
 
-// {"model_name", "model_version", "id", "outputs": [{"name", "datatype", "shape", "data"}]},
-// with only the `wanted` outputs (all when empty).
+// {"model_name", "model_version", "id", "parameters": {"batch_size"}, "outputs": [{"name",
+// "datatype", "shape", "data"}]}, with only the `wanted` outputs (all when empty);
+// batch_size: the rows of the forward pass this request was part of.
 std::string infer_response(std::string_view model, std::string_view id,
                            const std::vector<Tensor>& outputs,
-                           const std::vector<std::string>& wanted);
+                           const std::vector<std::string>& wanted, int64_t batch_size = 1);
 
 // GET /v2/models/{name}: {"name", "versions", "platform", "inputs", "outputs"}.
 nlohmann::json model_metadata(std::string_view model, const std::vector<TensorSpec>& inputs,

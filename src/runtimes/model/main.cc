@@ -119,7 +119,8 @@ void ModelServer::infer(http::Request&& q, std::shared_ptr<http::Responder> res)
     if (!found) return res->send(kserve_error(400, "the model has no output '" + wanted + "'"));
   }
   batcher_.submit(std::move(request->inputs),
-                  [this, res, id = request->id, wanted = request->outputs](auto outputs) {
+                  [this, res, id = request->id, wanted = request->outputs](auto outputs,
+                                                                           int64_t rows) {
                     if (!outputs) {
                       int status = outputs.error().code == ErrorCode::kInvalidArgument ? 400
                                                                                        : 500;
@@ -127,7 +128,7 @@ void ModelServer::infer(http::Request&& q, std::shared_ptr<http::Responder> res)
                     }
                     http::Response r;
                     r.headers.emplace_back("content-type", "application/json");
-                    r.body = infer_response(name_, id, *outputs, wanted);
+                    r.body = infer_response(name_, id, *outputs, wanted, rows);
                     res->send(std::move(r));
                   });
 }
