@@ -30,7 +30,7 @@ Result<ServeOptions> load_config(const std::string& path, ServeOptions base) {
       } else if (key == "log_level") {
         base.log_level = v.as<std::string>();
       } else if (key == "storage" || key == "tables" || key == "connectors" ||
-                 key == "events") {
+                 key == "events" || key == "gpus") {
         base.sections[key] = registry::yaml_to_json(v);
       } else {
         return make_error(ErrorCode::kInvalidArgument,

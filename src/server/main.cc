@@ -24,6 +24,9 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   serve->add_option("--log-level", options.log_level, "debug, info, warn or error")
       ->capture_default_str();
+  std::string gpus;
+  serve->add_option("--gpus", gpus,
+                    "GPUs functions may use: auto (nvidia-smi), none, a count or a list (0,1)");
   serve->callback([&] {
     if (!config.empty()) {
       auto loaded = kumo::server::load_config(config, options);
@@ -33,6 +36,7 @@ int main(int argc, char** argv) {
       }
       options = *loaded;
     }
+    if (!gpus.empty()) options.sections["gpus"] = gpus;  // the flag wins over the file
     int code = kumo::server::serve(options);
     if (code != 0) throw CLI::RuntimeError(code);
   });

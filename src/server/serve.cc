@@ -19,6 +19,7 @@
 #include "metering/usage_store.h"
 #include "registry/registry.h"
 #include "scheduler/pool_scheduler.h"
+#include "server/gpus.h"
 #include "server/wiring.h"
 #include "store/sqlite.h"
 
@@ -169,14 +170,19 @@ int serve(const ServeOptions& options) {
   metering::ObserverFanout fanout({usage->get(), &metrics});
   ScaleLogger scale_logger;
   SteadyClock clock;
-  scheduler::PoolScheduler sched(launcher, clock, fanout, scale_logger);
+  auto gpus = load_gpus(options.sections.value("gpus", nlohmann::json()));
+  if (!gpus) return spdlog::error("{}", gpus.error().message), 2;
+  scheduler::PoolScheduler sched(launcher, clock, fanout, scale_logger, {}, std::move(*gpus));
   sched_ptr = &sched;
 
   auto events = events::Events::open(
       {data_dir + "/kumo.db", options.sections.value("events", nlohmann::json())}, sched, clock);
   if (!events) return spdlog::error("{}", events.error().message), 1;
   events::Events& ev = **events;
-  reg.set_spec_check([&ev](const registry::FunctionSpec& spec) { return ev.validate(spec); });
+  reg.set_spec_check([&ev, &sched](const registry::FunctionSpec& spec) -> Result<void> {
+    if (auto valid = ev.validate(spec); !valid) return valid;
+    return check_gpus(sched, spec);
+  });
 
   api::ApiDeps deps{reg, sched, ev, **usage, metrics, *prices, data_dir,
                     6 * 1024 * 1024, size_t{256} << 20, 1024 * 1024, {}};
