@@ -42,9 +42,12 @@ executor::ReplyHandler make_handler(std::shared_ptr<http::Responder> res, std::s
                                     std::string request_id, OkMapper ok) {
   executor::ReplyHandler h;
   h.on_stream_start = [res, request_id](std::string_view content_type) {
-    res->start_stream(200, {{"content-type", std::string(content_type)},
-                            {std::string(kRequestIdHeader), request_id},
-                            {"cache-control", "no-cache"}});
+    http::Headers headers = {{"content-type", std::string(content_type)},
+                             {std::string(kRequestIdHeader), request_id},
+                             {"cache-control", "no-cache"}};
+    // Tells a proxy in front (nginx) not to buffer the stream either.
+    headers.emplace_back("x-accel-buffering", "no");
+    res->start_stream(200, std::move(headers));
   };
   h.on_chunk = [res](std::string_view chunk) { res->write_chunk(std::string(chunk)); };
   h.on_done = [res, function = std::move(function), request_id = std::move(request_id),
