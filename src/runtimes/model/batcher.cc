@@ -67,7 +67,7 @@ Batcher::~Batcher() {
   cv_.notify_all();
   worker_.join();
   for (Pending& p : left) {
-    p.done(make_error(ErrorCode::kUnavailable, "the model server stopped"), 0);
+    p.done(make_error(ErrorCode::kUnavailable, "the model server stopped"), Pass{});
   }
 }
 
@@ -126,26 +126,27 @@ std::vector<Batcher::Pending> Batcher::next_batch(std::unique_lock<std::mutex>& 
 }
 
 void Batcher::run_batch(std::vector<Pending> batch) {
-  if (batch.size() == 1) {
-    batch.front().done(run_(batch.front().inputs), batch.front().rows);
-    return;
-  }
+  using std::chrono::duration_cast, std::chrono::microseconds;
   std::vector<const std::vector<Tensor>*> inputs;
   std::vector<int64_t> rows;
-  int64_t total = 0;
+  Pass pass;
   for (const Pending& p : batch) {
     inputs.push_back(&p.inputs);
     rows.push_back(p.rows);
-    total += p.rows;
+    pass.rows += p.rows;
   }
-  auto outputs = run_(stack(inputs));
-  auto pieces = outputs ? split(*outputs, rows)
-                        : Result<std::vector<std::vector<Tensor>>>(outputs.error());
+  auto start = std::chrono::steady_clock::now();
+  auto outputs = batch.size() == 1 ? run_(batch.front().inputs) : run_(stack(inputs));
+  pass.run = duration_cast<microseconds>(std::chrono::steady_clock::now() - start);
+  auto pieces = !outputs ? Result<std::vector<std::vector<Tensor>>>(outputs.error())
+                : batch.size() == 1 ? std::vector<std::vector<Tensor>>{std::move(*outputs)}
+                                    : split(*outputs, rows);
   for (size_t i = 0; i < batch.size(); ++i) {
+    pass.queued = duration_cast<microseconds>(start - batch[i].arrived);
     if (pieces) {
-      batch[i].done(std::move((*pieces)[i]), total);
+      batch[i].done(std::move((*pieces)[i]), pass);
     } else {
-      batch[i].done(pieces.error(), total);
+      batch[i].done(pieces.error(), pass);
     }
   }
 }

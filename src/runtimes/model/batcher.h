@@ -44,8 +44,14 @@ struct BatchOptions {
 class Batcher {
  public:
   using Run = std::function<Result<std::vector<Tensor>>(const std::vector<Tensor>&)>;
-  // This request's outputs or the run's error, and the rows of the pass it was part of.
-  using Done = std::function<void(Result<std::vector<Tensor>>, int64_t batch_rows)>;
+  // How a request was served: the rows of the forward pass it was part of, how long it
+  // waited in the queue and how long the pass took.
+  struct Pass {
+    int64_t rows = 0;
+    std::chrono::microseconds queued{0}, run{0};
+  };
+  // This request's outputs or the run's error.
+  using Done = std::function<void(Result<std::vector<Tensor>>, Pass)>;
 
   Batcher(BatchOptions options, Run run);
   ~Batcher();

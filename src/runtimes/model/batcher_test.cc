@@ -64,8 +64,8 @@ TEST(Batcher, StacksConcurrentRequestsIntoOnePassAndAnswersEachItsOwnRows) {
   for (int i = 0; i < 4; ++i) {
     auto promise = std::make_shared<std::promise<Result<std::vector<Tensor>>>>();
     answers.push_back(promise->get_future());
-    batcher.submit({rows_tensor(i, 1)}, [promise](auto r, int64_t rows) {
-      EXPECT_EQ(rows, 4);
+    batcher.submit({rows_tensor(i, 1)}, [promise](auto r, Batcher::Pass pass) {
+      EXPECT_EQ(pass.rows, 4);
       promise->set_value(std::move(r));
     });
   }
@@ -81,7 +81,7 @@ TEST(Batcher, RunsAPartialBatchOnceTheOldestWaitedMaxDelay) {
   Model model;
   Batcher batcher({8, 20ms}, [&](const std::vector<Tensor>& in) { return model.run(in); });
   std::promise<void> done;
-  batcher.submit({rows_tensor(0, 3)}, [&](auto, int64_t) { done.set_value(); });
+  batcher.submit({rows_tensor(0, 3)}, [&](auto, Batcher::Pass) { done.set_value(); });
   done.get_future().get();
   EXPECT_EQ(model.passes, (std::vector<int64_t>{3}));
 }
@@ -90,8 +90,8 @@ TEST(Batcher, RunsRequestsOfOtherShapesSeparately) {
   Model model;
   Batcher batcher({2, 10ms}, [&](const std::vector<Tensor>& in) { return model.run(in); });
   std::promise<void> a, b;
-  batcher.submit({rows_tensor(0, 1, 2)}, [&](auto r, int64_t) { EXPECT_TRUE(r); a.set_value(); });
-  batcher.submit({rows_tensor(0, 1, 3)}, [&](auto r, int64_t) { EXPECT_TRUE(r); b.set_value(); });
+  batcher.submit({rows_tensor(0, 1, 2)}, [&](auto r, Batcher::Pass) { EXPECT_TRUE(r); a.set_value(); });
+  batcher.submit({rows_tensor(0, 1, 3)}, [&](auto r, Batcher::Pass) { EXPECT_TRUE(r); b.set_value(); });
   a.get_future().get();
   b.get_future().get();
   EXPECT_EQ(model.passes, (std::vector<int64_t>{1, 1}));
@@ -102,7 +102,7 @@ TEST(Batcher, WithMaxSizeOneRunsEachRequestAlone) {
   Batcher batcher({1, 0us}, [&](const std::vector<Tensor>& in) { return model.run(in); });
   std::promise<void> last;
   for (int i = 0; i < 3; ++i) {
-    batcher.submit({rows_tensor(i, 1)}, [&, i](auto, int64_t) { if (i == 2) last.set_value(); });
+    batcher.submit({rows_tensor(i, 1)}, [&, i](auto, Batcher::Pass) { if (i == 2) last.set_value(); });
   }
   last.get_future().get();
   EXPECT_EQ(model.passes, (std::vector<int64_t>{1, 1, 1}));

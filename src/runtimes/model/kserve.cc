@@ -166,7 +166,7 @@ json spec_json(const TensorSpec& s) {
 
 std::string infer_response(std::string_view model, std::string_view id,
                            const std::vector<Tensor>& outputs,
-                           const std::vector<std::string>& wanted, int64_t batch_size) {
+                           const std::vector<std::string>& wanted, const json& parameters) {
   json out = json::array();
   for (const Tensor& t : outputs) {
     if (!wanted.empty() && std::find(wanted.begin(), wanted.end(), t.name) == wanted.end()) {
@@ -179,7 +179,7 @@ std::string infer_response(std::string_view model, std::string_view id,
   }
   json r = {{"model_name", model},
             {"model_version", "1"},
-            {"parameters", {{"batch_size", batch_size}}},
+            {"parameters", parameters},
             {"outputs", std::move(out)}};
   if (!id.empty()) r["id"] = id;
   return r.dump();

@@ -26,12 +26,13 @@ struct InferRequest {
 Result<InferRequest> parse_infer_request(std::string_view body,
                                          const std::vector<TensorSpec>& specs);
 
-// {"model_name", "model_version", "id", "parameters": {"batch_size"}, "outputs": [{"name",
-// "datatype", "shape", "data"}]}, with only the `wanted` outputs (all when empty);
-// batch_size: the rows of the forward pass this request was part of.
+// {"model_name", "model_version", "id", "parameters", "outputs": [{"name", "datatype",
+// "shape", "data"}]}, with only the `wanted` outputs (all when empty). `parameters` (a
+// KServe extension point) says how the request was served: batch_size, queue_us, run_us.
 std::string infer_response(std::string_view model, std::string_view id,
                            const std::vector<Tensor>& outputs,
-                           const std::vector<std::string>& wanted, int64_t batch_size = 1);
+                           const std::vector<std::string>& wanted,
+                           const nlohmann::json& parameters = nlohmann::json::object());
 
 // GET /v2/models/{name}: {"name", "versions", "platform", "inputs", "outputs"}.
 nlohmann::json model_metadata(std::string_view model, const std::vector<TensorSpec>& inputs,

@@ -120,7 +120,7 @@ void ModelServer::infer(http::Request&& q, std::shared_ptr<http::Responder> res)
   }
   batcher_.submit(std::move(request->inputs),
                   [this, res, id = request->id, wanted = request->outputs](auto outputs,
-                                                                           int64_t rows) {
+                                                                           Batcher::Pass pass) {
                     if (!outputs) {
                       int status = outputs.error().code == ErrorCode::kInvalidArgument ? 400
                                                                                        : 500;
@@ -128,7 +128,10 @@ void ModelServer::infer(http::Request&& q, std::shared_ptr<http::Responder> res)
                     }
                     http::Response r;
                     r.headers.emplace_back("content-type", "application/json");
-                    r.body = infer_response(name_, id, *outputs, wanted, rows);
+                    r.body = infer_response(name_, id, *outputs, wanted,
+                                            {{"batch_size", pass.rows},
+                                             {"queue_us", pass.queued.count()},
+                                             {"run_us", pass.run.count()}});
                     res->send(std::move(r));
                   });
 }

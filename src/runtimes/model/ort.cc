@@ -54,6 +54,7 @@ struct Api {
   void (*ReleaseTypeInfo)(Ptr);                                                    // 98
   void (*ReleaseTensorTypeAndShapeInfo)(Ptr);                                      // 99
   void (*ReleaseSessionOptions)(Ptr);                                              // 100
+  Status (*AddSessionConfigEntry)(Ptr options, const char* key, const char* value);  // 130
 };
 
 struct ApiBase {
@@ -83,6 +84,7 @@ Api bind_api(void* const* t) {
   bind(a.ReleaseStatus, t, 93), bind(a.ReleaseMemoryInfo, t, 94);
   bind(a.ReleaseSession, t, 95), bind(a.ReleaseValue, t, 96), bind(a.ReleaseTypeInfo, t, 98);
   bind(a.ReleaseTensorTypeAndShapeInfo, t, 99), bind(a.ReleaseSessionOptions, t, 100);
+  bind(a.AddSessionConfigEntry, t, 130);
   return a;
 }
 
@@ -149,6 +151,12 @@ Result<std::unique_ptr<Session>> Session::open(const SessionOptions& o) {
   if (err.empty()) err = state->check(a.SetIntraOpNumThreads(options, std::max(1, o.threads)));
   if (err.empty()) err = state->check(a.SetInterOpNumThreads(options, 1));
   if (err.empty()) err = state->check(a.SetGraphOptimizationLevel(options, kOptimizeAll));
+  // Idle pool threads would otherwise spin on the cores the HTTP threads and other
+  // instances need.
+  if (err.empty()) {
+    err = state->check(
+        a.AddSessionConfigEntry(options, "session.intra_op.allow_spinning", "0"));
+  }
   if (err.empty()) {
     err = state->check(a.CreateSession(state->env, o.model.c_str(), options, &state->session));
   }
