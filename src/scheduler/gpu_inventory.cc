@@ -84,8 +84,8 @@ std::optional<std::vector<std::string>> GpuInventory::acquire(int n) {
   return out;
 }
 
-void GpuInventory::release(const std::vector<std::string> &ids) {
-  for (const std::string &id : ids) {
+void GpuInventory::release(const std::vector<std::string>& ids) {
+  for (const std::string& id : ids) {
     auto it = std::find(ids_.begin(), ids_.end(), id);
     KUMO_CHECK(it != ids_.end());
     size_t i = static_cast<size_t>(it - ids_.begin());
@@ -95,7 +95,7 @@ void GpuInventory::release(const std::vector<std::string> &ids) {
   ++releases_;
 }
 
-Result<void> GpuInventory::check(const std::string &function, int wanted) const {
+Result<void> GpuInventory::check(const std::string& function, int wanted) const {
   if (wanted <= total()) return {};
   return make_error(ErrorCode::kInvalidArgument,
                     fmt::format("function '{}': gpu is {} but this server has {} GPU{}; lower gpu, "
@@ -104,7 +104,7 @@ Result<void> GpuInventory::check(const std::string &function, int wanted) const 
                                 function, wanted, total(), total() == 1 ? "" : "s", wanted));
 }
 
-std::string join_devices(const std::vector<std::string> &ids) {
+std::string join_devices(const std::vector<std::string>& ids) {
   return fmt::format("{}", fmt::join(ids, ","));
 }
 

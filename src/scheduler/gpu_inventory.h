@@ -28,20 +28,20 @@ class GpuInventory {
 
   int total() const { return static_cast<int>(ids_.size()); }
   int free_count() const;
-  const std::vector<std::string> &ids() const { return ids_; }
+  const std::vector<std::string>& ids() const { return ids_; }
 
   // Takes `n` free devices, in inventory order; nullopt (and nothing taken)
   // when fewer are free.
   std::optional<std::vector<std::string>> acquire(int n);
   // Gives devices back. Giving back a device that is not taken is a bug.
-  void release(const std::vector<std::string> &ids);
+  void release(const std::vector<std::string>& ids);
   // Counts release() calls, so a caller can tell cheaply that devices came
   // free.
   uint64_t releases() const { return releases_; }
 
   // kInvalidArgument when `function` asks for more devices than this server
   // has.
-  Result<void> check(const std::string &function, int wanted) const;
+  Result<void> check(const std::string& function, int wanted) const;
 
  private:
   std::vector<std::string> ids_;
@@ -50,7 +50,7 @@ class GpuInventory {
 };
 
 // "0,1" for CUDA_VISIBLE_DEVICES.
-std::string join_devices(const std::vector<std::string> &ids);
+std::string join_devices(const std::vector<std::string>& ids);
 
 // What an operator wrote for the server's devices (`--gpus`, the config's
 // `gpus:`): "auto" (ask nvidia-smi), "none", a count ("2": devices 0 and 1) or

@@ -49,7 +49,7 @@ TEST(GpuSetting, ReadsAutoNoneCountsAndLists) {
 }
 
 TEST(GpuSetting, RefusesWhatIsNotADeviceList) {
-  for (const char *bad : {"two", "-1", "1,1", "0,a b", "100"}) {
+  for (const char* bad : {"two", "-1", "1,1", "0,a b", "100"}) {
     auto r = parse_gpu_setting(bad);
     ASSERT_FALSE(r.has_value()) << bad;
     EXPECT_NE(r.error().message.find("gpus '"), std::string::npos) << r.error().message;

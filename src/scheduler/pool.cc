@@ -214,9 +214,40 @@ Actions Pool::drain_all(const executor::Reply& reply) {
   return out;
 }
 
+// Requests wait for an instance that could start but for its devices.
 std::optional<TimePoint> Pool::waiting_for_gpus_since() const {
-  if (config_.gpu == 0 || queue_.empty()) return std::nullopt;
+  if (config_.gpu == 0 || queue_.empty() || unserved() <= 0 ||
+      count_current(false) >= config_.max_instances) {
+    return std::nullopt;
+  }
   return queue_.front().enqueued;
+}
+
+std::optional<TimePoint> Pool::idle_gpus_since() const {
+  uint64_t token = idle_gpu_member();
+  if (token == 0) return std::nullopt;
+  return members_.at(token).last_used;
+}
+
+Actions Pool::give_up_idle_gpus() {
+  Actions out;
+  if (uint64_t token = idle_gpu_member()) {
+    drop(token, true, out);
+    out.events.push_back({"scale down (its GPUs went to a waiting function)", stats().total()});
+  }
+  // No settle(): the autoscaler's headroom would start the instance again on the devices
+  // just freed. Proactive launches take only devices no waiting request took.
+  return out;
+}
+
+uint64_t Pool::idle_gpu_member() const {
+  if (count_current(false) <= config_.min_instances) return 0;
+  uint64_t best = 0;
+  for (const auto& [token, m] : members_) {
+    if (m.gpus.empty() || !m.ready || !m.slot || m.dying || m.in_flight > 0) continue;
+    if (best == 0 || m.last_used < members_.at(best).last_used) best = token;
+  }
+  return best;
 }
 
 PoolStats Pool::stats() const {
@@ -386,13 +417,19 @@ std::string Pool::gpu_wait_note() const {
                      config_.gpu == 1 ? "" : "s", gpus_->free_count(), gpus_->total());
 }
 
+// Requests that wait beyond what the instances on their way will take.
+int64_t Pool::unserved() const {
+  int conc = std::max(1, config_.launch.concurrency);
+  return static_cast<int64_t>(queue_.size()) + sent_ahead() -
+         static_cast<int64_t>(count_current(true)) * conc;
+}
+
 // Reactive: enough starting capacity for the queue. Proactive: up to min_instances, and up
 // to the autoscaler's desired count while no instance is starting.
 void Pool::scale_out(TimePoint now, Actions& out) {
   int conc = std::max(1, config_.launch.concurrency);
   int total = count_current(false);
-  int64_t shortage = static_cast<int64_t>(queue_.size()) + sent_ahead() -
-                     static_cast<int64_t>(count_current(true)) * conc;
+  int64_t shortage = unserved();
   int n = 0;
   while (shortage > 0 && total + n < config_.max_instances) {
     ++n;

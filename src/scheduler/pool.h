@@ -132,6 +132,11 @@ class Pool {
   Actions resume(TimePoint now) { return settle(now, {}); }
   // When the oldest request of a function that needs devices was queued; nullopt if none waits.
   std::optional<TimePoint> waiting_for_gpus_since() const;
+  // Since when its longest-idle instance with devices has served nothing, if that instance
+  // may give them up to another function (ready, above min_instances); nullopt otherwise.
+  std::optional<TimePoint> idle_gpus_since() const;
+  // Stops that instance, so another function that waits can have its devices.
+  Actions give_up_idle_gpus();
 
   PoolStats stats() const;
 
@@ -156,6 +161,7 @@ class Pool {
   uint64_t pick();
   uint64_t pick_busy_with_room();
   int64_t sent_ahead() const;
+  int64_t unserved() const;
   void dispatch(uint64_t token, Member& m, Request req, bool cold, TimePoint now, Actions& out,
                 bool pipelined = false);
   void dispatch_queue(TimePoint now, Actions& out);
@@ -163,6 +169,7 @@ class Pool {
   void expire(TimePoint now, Actions& out);
   void launch(int n, Actions& out, TimePoint now);
   std::string gpu_wait_note() const;
+  uint64_t idle_gpu_member() const;
   void scale_out(TimePoint now, Actions& out);
   void scale_down(TimePoint now, Actions& out);
   void drop(uint64_t token, bool stop, Actions& out);

@@ -187,6 +187,9 @@ void PoolScheduler::tick() {
     for (auto& [name, e] : pools_) {
       work.push_back({name, e.id, e.pool->tick(now)});
     }
+    if (PoolWork freed = free_idle_gpus_locked(); !freed.actions.empty()) {
+      work.push_back(std::move(freed));
+    }
     wake_gpu_waiters_locked(now);
   }
   for (PoolWork& w : work) {
@@ -380,6 +383,29 @@ void PoolScheduler::wake_gpu_waiters_locked(TimePoint now) {
     Entry& e = pools_.at(name);
     woken_.push_back({name, e.id, e.pool->resume(now)});
   }
+}
+
+// A function waits for devices that idle instances of another hold: the instance idle the
+// longest gives them up (one per tick) rather than keep them until its idle_timeout.
+PoolScheduler::PoolWork PoolScheduler::free_idle_gpus_locked() {
+  std::optional<std::pair<TimePoint, const Pool*>> waiter;
+  for (const auto& [name, e] : pools_) {
+    auto since = e.pool->waiting_for_gpus_since();
+    if (since && (!waiter || *since < waiter->first)) waiter.emplace(*since, e.pool.get());
+  }
+  if (!waiter || waiter->second->config().gpu <= gpus_.free_count()) return {};
+  const std::string* idlest = nullptr;
+  TimePoint idle_since{};
+  for (const auto& [name, e] : pools_) {
+    auto since = e.pool->idle_gpus_since();
+    if (since && (idlest == nullptr || *since < idle_since)) {
+      idlest = &name;
+      idle_since = *since;
+    }
+  }
+  if (idlest == nullptr) return {};
+  Entry& e = pools_.at(*idlest);
+  return {*idlest, e.id, e.pool->give_up_idle_gpus()};
 }
 
 void PoolScheduler::run_woken() {

@@ -13,7 +13,9 @@
 //
 // Devices: the scheduler owns the server's GpuInventory. When an instance gives its devices
 // back, the pools waiting for devices get another try, oldest waiting request first (so a
-// function can wait for another function's instance to stop).
+// function can wait for another function's instance to stop). While a function waits for
+// devices, tick() stops one idle instance with devices per call (of any function, above its
+// min_instances) instead of letting it keep them until its idle_timeout.
 //
 // Ownership: instances belong to the pools; an instance the pool lets go of is stopped and
 // destroyed later by tick(), shutdown() or the destructor, never on an executor thread
@@ -80,6 +82,7 @@ class PoolScheduler final : public Scheduler {
                       const std::function<Actions(Pool&, TimePoint)>& event);
   void collect_garbage();
   void wake_gpu_waiters_locked(TimePoint now);
+  PoolWork free_idle_gpus_locked();
   void run_woken();
 
   executor::Launcher& launcher_;

@@ -19,11 +19,11 @@ using testing::FakeInstance;
 using testing::FakeLauncher;
 
 struct NoRecords final : InvocationObserver {
-  void on_invocation(const InvocationRecord &) override {}
+  void on_invocation(const InvocationRecord&) override {}
 };
 
 struct ScaleLog final : ScaleObserver {
-  void on_scale(const std::string &function, const std::string &what, int) override {
+  void on_scale(const std::string& function, const std::string& what, int) override {
     lines.push_back(function + ": " + what);
   }
   std::vector<std::string> lines;
@@ -40,7 +40,7 @@ class GpuSchedulerTest : public ::testing::Test {
     sched_ = std::make_unique<PoolScheduler>(launcher_, clock_, records_, scale_, KpaConfig{},
                                              GpuInventory(std::move(devices)));
   }
-  static PoolConfig config(const std::string &name, int gpu, int max_instances = 10) {
+  static PoolConfig config(const std::string& name, int gpu, int max_instances = 10) {
     PoolConfig c;
     c.launch.function = name;
     c.launch.version = 1;
@@ -50,7 +50,7 @@ class GpuSchedulerTest : public ::testing::Test {
     c.idle_timeout = seconds(60);
     return c;
   }
-  Result<void> invoke(const std::string &function, std::string id, Caller &c,
+  Result<void> invoke(const std::string& function, std::string id, Caller& c,
                       milliseconds timeout = seconds(30)) {
     executor::Invocation inv;
     inv.request_id = std::move(id);
@@ -62,13 +62,13 @@ class GpuSchedulerTest : public ::testing::Test {
     };
     return sched_->invoke(function, std::move(inv), std::move(h));
   }
-  Caller &call(const std::string &function, std::string id, milliseconds timeout = seconds(30)) {
-    Caller &c = callers_.emplace_back();
+  Caller& call(const std::string& function, std::string id, milliseconds timeout = seconds(30)) {
+    Caller& c = callers_.emplace_back();
     auto r = invoke(function, std::move(id), c, timeout);
     if (!r) ADD_FAILURE() << r.error().message;
     return c;
   }
-  FakeInstance &inst(size_t i) { return launcher_.at(i); }
+  FakeInstance& inst(size_t i) { return launcher_.at(i); }
   std::string visible(size_t i) { return inst(i).spec().env.at("CUDA_VISIBLE_DEVICES"); }
 
   FakeClock clock_;
@@ -84,13 +84,13 @@ TEST_F(GpuSchedulerTest, ConcurrentInstancesGetDistinctDevicesAndTheThirdRequest
   sched_->configure(config("llm", 1, /*max_instances=*/3));
   call("llm", "r1");
   call("llm", "r2");
-  Caller &third = call("llm", "r3");
+  Caller& third = call("llm", "r3");
   ASSERT_EQ(launcher_.launches(),
             2u);  // a third instance would need a third device
   EXPECT_EQ(visible(0), "0");
   EXPECT_EQ(visible(1), "1");
   EXPECT_EQ(inst(1).spec().env.at("NVIDIA_VISIBLE_DEVICES"), "1");
-  EXPECT_EQ(inst(1).spec().env.at("MODEL"), "small");  // the spec's env is kept
+  EXPECT_EQ(inst(1).spec().env.at("MODEL"), "small");                   // the spec's env is kept
   EXPECT_EQ(inst(1).spec().env.at("CUDA_DEVICE_ORDER"), "PCI_BUS_ID");  // nvidia-smi's indices
   EXPECT_FALSE(inst(1).spec().zygote);  // CUDA does not survive a fork from a template
   EXPECT_EQ(sched_->gpus().free, 0);
@@ -112,22 +112,21 @@ TEST_F(GpuSchedulerTest, SecondFunctionWaitsUntilTheFirstOnesInstanceStops) {
   start({"0"});
   sched_->configure(config("a", 1));
   sched_->configure(config("b", 1));
-  Caller &a = call("a", "a1");
-  Caller &b = call("b", "b1", seconds(120));
+  Caller& a = call("a", "a1");
+  Caller& b = call("b", "b1");
   ASSERT_EQ(launcher_.launches(), 1u);
   EXPECT_EQ(inst(0).spec().function, "a");
   inst(0).ready();
-  inst(0).complete();
-  EXPECT_EQ(a.done, 1);
-  clock_.advance(seconds(30));
+  clock_.advance(seconds(5));
   sched_->tick();
-  EXPECT_EQ(launcher_.launches(),
-            1u);  // a's idle instance still holds the device
+  EXPECT_EQ(launcher_.launches(), 1u);  // a's instance is busy with the device
   EXPECT_EQ(sched_->stats("b").queued, 1);
 
-  clock_.advance(seconds(31));  // past a's idle_timeout: reclaimed, device given back
-  sched_->tick();
-  EXPECT_TRUE(launcher_.destroyed(0));  // stopped, and gone
+  inst(0).complete();
+  EXPECT_EQ(a.done, 1);
+  EXPECT_EQ(launcher_.launches(), 1u);
+  sched_->tick();  // b waits: a's idle instance gives the device up, long before idle_timeout
+  EXPECT_TRUE(launcher_.destroyed(0));
   ASSERT_EQ(launcher_.launches(), 2u);
   EXPECT_EQ(inst(1).spec().function, "b");
   EXPECT_EQ(visible(1), "0");
@@ -135,14 +134,47 @@ TEST_F(GpuSchedulerTest, SecondFunctionWaitsUntilTheFirstOnesInstanceStops) {
   inst(1).complete();
   EXPECT_EQ(b.done, 1);
   EXPECT_EQ(b.reply.outcome, Outcome::kOk);
+  EXPECT_EQ(sched_->stats("a").total(), 0);
+}
+
+TEST_F(GpuSchedulerTest, MinInstancesKeepTheirDevicesWhileOthersWait) {
+  start({"0"});
+  PoolConfig warm = config("warm", 1);
+  warm.min_instances = 1;
+  sched_->configure(warm);
+  sched_->configure(config("other", 1));
+  ASSERT_EQ(launcher_.launches(), 1u);
+  inst(0).ready();
+  Caller& other = call("other", "o1", seconds(5));
+  sched_->tick();
+  EXPECT_FALSE(launcher_.destroyed(0));
+  clock_.advance(seconds(6));
+  sched_->tick();
+  EXPECT_EQ(other.reply.outcome, Outcome::kThrottled);
+  EXPECT_EQ(launcher_.launches(), 1u);
+}
+
+TEST_F(GpuSchedulerTest, AnIdleInstanceKeepsItsDevicesWhenTheWaiterIsAtMaxInstances) {
+  start({"0", "1"});
+  sched_->configure(config("full", 1, /*max_instances=*/1));
+  sched_->configure(config("idle", 1));
+  call("idle", "i1");
+  inst(0).ready();
+  inst(0).complete();
+  call("full", "f1");
+  inst(1).ready();
+  call("full", "f2");  // waits for full's own instance, not for a device
+  sched_->tick();
+  EXPECT_FALSE(launcher_.destroyed(0));
+  EXPECT_EQ(sched_->stats("idle").idle, 1);
 }
 
 TEST_F(GpuSchedulerTest, ACrashGivesTheDevicesBack) {
   start({"0"});
   sched_->configure(config("llm", 1));
-  Caller &first = call("llm", "r1");
+  Caller& first = call("llm", "r1");
   inst(0).ready();
-  Caller &second = call("llm", "r2");
+  Caller& second = call("llm", "r2");
   EXPECT_EQ(launcher_.launches(), 1u);
   inst(0).exit(/*oom=*/true);
   EXPECT_EQ(first.reply.outcome, Outcome::kOom);
@@ -175,7 +207,7 @@ TEST_F(GpuSchedulerTest, RemovingAFunctionGivesItsDevicesToAWaitingOne) {
   call("big", "b1");
   inst(0).ready();
   EXPECT_EQ(visible(0), "0,1");
-  Caller &waiting = call("small", "s1");
+  Caller& waiting = call("small", "s1");
   EXPECT_EQ(launcher_.launches(), 1u);
   sched_->remove("big");
   ASSERT_EQ(launcher_.launches(), 2u);
@@ -192,7 +224,7 @@ TEST_F(GpuSchedulerTest, ARequestThatWaitsForADevicePastItsTimeoutSaysSo) {
   sched_->configure(config("a", 1));
   sched_->configure(config("b", 1));
   call("a", "a1");
-  Caller &b = call("b", "b1", seconds(5));
+  Caller& b = call("b", "b1", seconds(5));
   clock_.advance(seconds(6));
   sched_->tick();
   ASSERT_EQ(b.done, 1);

@@ -15,11 +15,11 @@
 namespace kumo::server {
 namespace {
 
-constexpr const char *kQuery =
+constexpr const char* kQuery =
     "nvidia-smi --query-gpu=index,uuid,name,memory.total --format=csv,noheader";
 
 bool on_path(std::string_view program) {
-  const char *path = std::getenv("PATH");
+  const char* path = std::getenv("PATH");
   std::string_view rest = path ? path : "";
   while (!rest.empty()) {
     size_t colon = rest.find(':');
@@ -33,7 +33,7 @@ bool on_path(std::string_view program) {
 
 // Runs the query; its output, or an error with its exit status.
 Result<std::string> run_nvidia_smi() {
-  FILE *pipe = popen(fmt::format("{} 2>&1", kQuery).c_str(), "r");
+  FILE* pipe = popen(fmt::format("{} 2>&1", kQuery).c_str(), "r");
   if (pipe == nullptr) {
     return make_error(ErrorCode::kInternal, "cannot run nvidia-smi");
   }
@@ -64,7 +64,7 @@ scheduler::GpuInventory detect() {
     return {};
   }
   std::vector<std::string> ids;
-  for (const scheduler::GpuInfo &g : *gpus) {
+  for (const scheduler::GpuInfo& g : *gpus) {
     spdlog::info("gpu {}: {} ({} MiB, {})", g.index, g.name, g.memory_mib, g.uuid);
     ids.push_back(g.index);
   }
@@ -72,14 +72,14 @@ scheduler::GpuInventory detect() {
 }
 
 // The setting as the text parse_gpu_setting() reads.
-Result<std::string> setting_text(const nlohmann::json &setting) {
+Result<std::string> setting_text(const nlohmann::json& setting) {
   if (setting.is_null()) return std::string("auto");
   if (setting.is_string()) return setting.get<std::string>();
   if (setting.is_number_integer()) return std::to_string(setting.get<int64_t>());
   if (setting.is_array()) {
     std::string text = "device=";  // so that [1] is device 1, not a count
     bool ok = true;
-    for (const auto &item : setting) {
+    for (const auto& item : setting) {
       if (item.is_string()) {
         text += item.get<std::string>() + ",";
       } else if (item.is_number_integer()) {
@@ -98,7 +98,7 @@ Result<std::string> setting_text(const nlohmann::json &setting) {
 
 }  // namespace
 
-Result<scheduler::GpuInventory> load_gpus(const nlohmann::json &setting) {
+Result<scheduler::GpuInventory> load_gpus(const nlohmann::json& setting) {
   auto text = setting_text(setting);
   if (!text) return text.error();
   auto parsed = scheduler::parse_gpu_setting(*text);
@@ -110,7 +110,7 @@ Result<scheduler::GpuInventory> load_gpus(const nlohmann::json &setting) {
   return scheduler::GpuInventory(std::move(parsed->ids));
 }
 
-Result<void> check_gpus(const scheduler::Scheduler &sched, const registry::FunctionSpec &spec) {
+Result<void> check_gpus(const scheduler::Scheduler& sched, const registry::FunctionSpec& spec) {
   scheduler::PoolConfig config;
   config.launch.function = spec.name;
   config.gpu = spec.gpu;

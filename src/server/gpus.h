@@ -16,10 +16,10 @@ namespace kumo::server {
 // `setting` is null or "auto" (the devices nvidia-smi lists; none when it is
 // absent or finds none), "none", a count (2: devices 0 and 1), a list ([0, 1]
 // or "0,1") of indices or UUIDs. kInvalidArgument for anything else.
-Result<scheduler::GpuInventory> load_gpus(const nlohmann::json &setting);
+Result<scheduler::GpuInventory> load_gpus(const nlohmann::json& setting);
 
 // The deploy-time check: a function that asks for more GPUs than the server
 // has.
-Result<void> check_gpus(const scheduler::Scheduler &sched, const registry::FunctionSpec &spec);
+Result<void> check_gpus(const scheduler::Scheduler& sched, const registry::FunctionSpec& spec);
 
 }  // namespace kumo::server
