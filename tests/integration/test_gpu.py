@@ -74,6 +74,27 @@ class ConfiguredGpus(KumoTestCase):
         self.assertIn("gpu is 3 but this server has 2 GPUs", cli.stderr)
 
 
+class OneGpuTwoFunctions(KumoTestCase):
+    server_args = ("--gpus", "1")
+
+    def test_the_second_function_gets_the_device_once_the_first_is_done_with_it(self):
+        self.deploy("first", DEVICES, "gpu: 1\nidle_timeout: 10m\n")
+        self.deploy("second", DEVICES, "gpu: 1\nidle_timeout: 10m\n")
+        with concurrent.futures.ThreadPoolExecutor(2) as pool:
+            a = pool.submit(self.invoke, "first", {"s": 1.0})
+            self.wait_for(lambda: self.describe("first")["instances"]["busy"] == 1,
+                          what="first busy")
+            b = pool.submit(self.invoke, "second")
+            a, b = a.result().json(), b.result()
+        self.assertEqual(b.status, 200, b.body)
+        b = b.json()
+        self.assertEqual((a["cuda"], b["cuda"]), ("0", "0"))
+        # Not before the first was done with it, and well before its 10 minutes idle_timeout.
+        self.assertGreaterEqual(b["start"], a["end"])
+        self.assertEqual(self.describe("first")["instances"]["total"], 0)
+        self.assertIn("its GPUs went to a waiting function", self.server.log_text())
+
+
 class GpusFromTheConfigFile(KumoTestCase):
     @classmethod
     def setUpClass(cls):
