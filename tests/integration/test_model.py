@@ -8,6 +8,7 @@ turned 180 degrees. Without the fetched files the tests skip.
 import json
 import os
 import shutil
+import struct
 import threading
 import time
 import unittest
@@ -115,6 +116,18 @@ class ModelFunctionTest(KumoTestCase):
         sizes = [r.json()["parameters"]["batch_size"] for r in results.values()]
         self.assertGreater(max(sizes), 1, f"no request shared a forward pass: {sizes}")
         self.assertLessEqual(max(sizes), 8)
+
+    def test_binary_tensor_extension_as_triton_clients_send_it(self):
+        """JSON header, then the raw FP32 bytes; Inference-Header-Content-Length splits them."""
+        tensor = text_input(turned=True)
+        raw = struct.pack(f"<{len(tensor['data'])}f", *tensor.pop("data"))
+        tensor["parameters"] = {"binary_data_size": len(raw)}
+        header = json.dumps({"inputs": [tensor]}).encode()
+        r = self.request("POST", "/v2/models/textdir/infer", header + raw,
+                         headers={"content-type": "application/octet-stream",
+                                  "inference-header-content-length": str(len(header))})
+        self.assertEqual(r.status, 200, r.body)
+        self.assertGreater(r.json()["outputs"][0]["data"][1], 0.99)
 
     def test_a_wrongly_shaped_tensor_is_a_400_that_says_why(self):
         bad = text_input()

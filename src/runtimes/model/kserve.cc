@@ -74,7 +74,10 @@ Result<std::vector<int64_t>> read_shape(const json& in, const TensorSpec& spec) 
   return dims;
 }
 
-Result<Tensor> read_input(const json& in, const TensorSpec& spec) {
+// The tensor's bytes: from "data", or with the binary extension the next
+// parameters.binary_data_size bytes of `binary`, which `taken` counts.
+Result<Tensor> read_input(const json& in, const TensorSpec& spec, std::string_view binary,
+                          size_t& taken) {
   std::string datatype = in.value("datatype", "");
   if (datatype != dtype_name(spec.dtype)) {
     return bad(fmt::format("input '{}': datatype must be {}, got '{}'", spec.name,
@@ -83,14 +86,28 @@ Result<Tensor> read_input(const json& in, const TensorSpec& spec) {
   auto shape = read_shape(in, spec);
   if (!shape) return shape.error();
   Tensor t{spec.name, spec.dtype, std::move(*shape), {}};
-  size_t count = static_cast<size_t>(element_count(t.shape));
-  t.data.reserve(count * dtype_size(t.dtype));
-  if (!in.contains("data") || !flatten(in["data"], t.dtype, t.data)) {
-    return bad(fmt::format("input '{}': data must be a list of {} values", spec.name, datatype));
+  size_t bytes = static_cast<size_t>(element_count(t.shape)) * dtype_size(t.dtype);
+  const json* size = in.contains("parameters") && in["parameters"].is_object() &&
+                             in["parameters"].contains("binary_data_size")
+                         ? &in["parameters"]["binary_data_size"]
+                         : nullptr;
+  if (size != nullptr) {
+    if (!size->is_number_unsigned() || size->get<size_t>() > binary.size() - taken) {
+      return bad(fmt::format("input '{}': binary_data_size runs past the body", spec.name));
+    }
+    const auto* first = reinterpret_cast<const std::byte*>(binary.data() + taken);
+    t.data.assign(first, first + size->get<size_t>());
+    taken += size->get<size_t>();
+  } else {
+    t.data.reserve(bytes);
+    if (!in.contains("data") || !flatten(in["data"], t.dtype, t.data)) {
+      return bad(fmt::format("input '{}': data must be a list of {} values", spec.name, datatype));
+    }
   }
-  if (t.data.size() != count * dtype_size(t.dtype)) {
+  if (t.data.size() != bytes) {
     return bad(fmt::format("input '{}': shape [{}] needs {} values, data has {}", spec.name,
-                           fmt::join(t.shape, ","), count, t.data.size() / dtype_size(t.dtype)));
+                           fmt::join(t.shape, ","), bytes / dtype_size(t.dtype),
+                           t.data.size() / dtype_size(t.dtype)));
   }
   return t;
 }
@@ -98,7 +115,14 @@ Result<Tensor> read_input(const json& in, const TensorSpec& spec) {
 }  // namespace
 
 Result<InferRequest> parse_infer_request(std::string_view body,
-                                         const std::vector<TensorSpec>& specs) {
+                                         const std::vector<TensorSpec>& specs,
+                                         std::optional<size_t> json_length) {
+  std::string_view binary;
+  if (json_length) {
+    if (*json_length > body.size()) return bad("Inference-Header-Content-Length is past the body");
+    binary = body.substr(*json_length);
+    body = body.substr(0, *json_length);
+  }
   json j = json::parse(body, nullptr, /*allow_exceptions=*/false);
   if (j.is_discarded() || !j.is_object()) return bad("the request body must be a JSON object");
   if (!j.contains("inputs") || !j["inputs"].is_array()) {
@@ -106,20 +130,21 @@ Result<InferRequest> parse_infer_request(std::string_view body,
   }
   InferRequest request;
   if (j.contains("id") && j["id"].is_string()) request.id = j["id"].get<std::string>();
-  std::vector<const json*> by_spec(specs.size(), nullptr);
-  for (const json& in : j["inputs"]) {
+  std::vector<std::optional<Tensor>> by_spec(specs.size());
+  size_t taken = 0;
+  for (const json& in : j["inputs"]) {  // in request order: binary data comes in this order
     std::string name = in.is_object() ? in.value("name", "") : "";
     size_t i = 0;
     while (i < specs.size() && specs[i].name != name) ++i;
     if (i == specs.size()) return bad(fmt::format("the model has no input '{}'", name));
-    if (by_spec[i] != nullptr) return bad(fmt::format("input '{}' is given twice", name));
-    by_spec[i] = &in;
+    if (by_spec[i]) return bad(fmt::format("input '{}' is given twice", name));
+    auto t = read_input(in, specs[i], binary, taken);
+    if (!t) return t.error();
+    by_spec[i] = std::move(*t);
   }
   for (size_t i = 0; i < specs.size(); ++i) {
-    if (by_spec[i] == nullptr) return bad(fmt::format("input '{}' is missing", specs[i].name));
-    auto t = read_input(*by_spec[i], specs[i]);
-    if (!t) return t.error();
-    request.inputs.push_back(std::move(*t));
+    if (!by_spec[i]) return bad(fmt::format("input '{}' is missing", specs[i].name));
+    request.inputs.push_back(std::move(*by_spec[i]));
   }
   if (j.contains("outputs") && j["outputs"].is_array()) {
     for (const json& out : j["outputs"]) {

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -23,8 +24,13 @@ struct InferRequest {
 // Parses `body` and checks every input against `specs`: all present, none unknown, the
 // declared datatype, the declared rank, fixed dimensions as declared, and as many data
 // elements as the shape says (flat or nested). kInvalidArgument names the tensor at fault.
+// With `json_length` (the Inference-Header-Content-Length header of the binary tensor
+// extension that Triton and its clients use) the JSON is the body's first `json_length`
+// bytes and an input with parameters.binary_data_size takes its raw little-endian bytes
+// from what follows, in request order: no number is printed or parsed.
 Result<InferRequest> parse_infer_request(std::string_view body,
-                                         const std::vector<TensorSpec>& specs);
+                                         const std::vector<TensorSpec>& specs,
+                                         std::optional<size_t> json_length = std::nullopt);
 
 // {"model_name", "model_version", "id", "parameters", "outputs": [{"name", "datatype",
 // "shape", "data"}]}, with only the `wanted` outputs (all when empty). `parameters` (a

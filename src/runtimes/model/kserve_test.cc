@@ -49,6 +49,21 @@ TEST(KServe, RejectsWhatDoesNotFitTheModelNamingTheInput) {
   }
 }
 
+TEST(KServe, TakesRawTensorBytesAfterTheJsonWithTheBinaryExtension) {
+  std::string header =
+      R"({"inputs": [{"name": "mask", "shape": [2], "datatype": "BOOL", "data": [true, true]},)"
+      R"( {"name": "x", "shape": [1, 2], "datatype": "FP32",)"
+      R"( "parameters": {"binary_data_size": 8}}]})";
+  float values[2] = {1.5f, -2.0f};
+  std::string body = header + std::string(reinterpret_cast<const char*>(values), 8);
+  auto r = parse_infer_request(body, kSpecs, header.size());
+  ASSERT_TRUE(r) << r.error().message;
+  EXPECT_EQ(r->inputs[0].as<float>()[1], -2.0f);
+  auto short_body = parse_infer_request(body.substr(0, body.size() - 1), kSpecs, header.size());
+  ASSERT_FALSE(short_body);
+  EXPECT_NE(short_body.error().message.find("runs past the body"), std::string::npos);
+}
+
 TEST(KServe, AnswersWithTheWantedOutputs) {
   Tensor a{"a", DType::kInt64, {1, 2}, {}};
   a.data.resize(16);

@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
+#include <charconv>
 #include <filesystem>
 #include <spdlog/spdlog.h>
 
@@ -111,7 +112,16 @@ class ModelServer {
 
 void ModelServer::infer(http::Request&& q, std::shared_ptr<http::Responder> res) {
   if (!known(q, res)) return;
-  auto request = parse_infer_request(q.body, session_->inputs());
+  std::optional<size_t> json_length;
+  if (std::string h = q.header("inference-header-content-length"); !h.empty()) {
+    size_t n = 0;
+    auto [end, ec] = std::from_chars(h.data(), h.data() + h.size(), n);
+    if (ec != std::errc() || end != h.data() + h.size()) {
+      return res->send(kserve_error(400, "Inference-Header-Content-Length must be a number"));
+    }
+    json_length = n;
+  }
+  auto request = parse_infer_request(q.body, session_->inputs(), json_length);
   if (!request) return res->send(kserve_error(400, request.error().message));
   for (const std::string& wanted : request->outputs) {
     bool found = false;
