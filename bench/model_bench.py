@@ -3,7 +3,9 @@ MobileNetV3, on a 48x192 rendered line of text) served through the gateway over 
 JSON, at 1, 8 and 32 concurrent clients, with dynamic batching on (max_size 32, max_delay
 5 ms) and off, each on one instance. Prints throughput, p50/p99 latency and where a request's
 time goes: the model's forward pass (per request: the pass's time over its rows), the wait
-in the batcher's queue, and the rest (HTTP, JSON, gateway, scheduling).
+in the batcher's queue, and the rest (HTTP, JSON, gateway, scheduling). Inputs go as
+JSON numbers (the protocol's default) and, with --binary, as raw bytes after a JSON header
+(the binary tensor extension Triton's clients use).
 
 Needs scripts/fetch-onnxruntime to have run.
 """
@@ -13,6 +15,7 @@ import json
 import os
 import shutil
 import statistics
+import struct
 import subprocess
 import sys
 import tempfile
@@ -48,7 +51,19 @@ def deploy(kumo, url, tmp, name, max_size, delay):
                    env=dict(os.environ, KUMO_URL=url))
 
 
-def load(port, name, body, clients, seconds):
+def request_body(binary):
+    """The request's body and headers: the rendered text as JSON numbers or raw bytes."""
+    tensor = text_input()
+    if not binary:
+        return json.dumps({"inputs": [tensor]}).encode(), {"content-type": "application/json"}
+    raw = struct.pack(f"<{len(tensor['data'])}f", *tensor.pop("data"))
+    tensor["parameters"] = {"binary_data_size": len(raw)}
+    header = json.dumps({"inputs": [tensor]}).encode()
+    return header + raw, {"content-type": "application/octet-stream",
+                          "inference-header-content-length": str(len(header))}
+
+
+def load(port, name, body, headers, clients, seconds):
     """`clients` keep-alive connections sending back to back for `seconds`."""
     samples, lock = [], threading.Lock()
     stop_at = time.time() + seconds
@@ -58,8 +73,7 @@ def load(port, name, body, clients, seconds):
         mine = []
         while time.time() < stop_at:
             t0 = time.perf_counter()
-            conn.request("POST", f"/v2/models/{name}/infer", body,
-                         {"content-type": "application/json"})
+            conn.request("POST", f"/v2/models/{name}/infer", body, headers)
             r = conn.getresponse()
             data = r.read()
             elapsed = time.perf_counter() - t0
@@ -97,6 +111,7 @@ def main():
     ap.add_argument("--kumo", default="build/src/server/kumo")
     ap.add_argument("--seconds", type=float, default=10)
     ap.add_argument("--clients", default="1,8,32")
+    ap.add_argument("--binary", action="store_true", help="raw tensor bytes, not JSON numbers")
     args = ap.parse_args()
     if not os.path.exists(MODEL):
         print("model_bench: run scripts/fetch-onnxruntime first; skipped")
@@ -109,17 +124,18 @@ def main():
         configs = [("batched", 32, "5ms"), ("unbatched", 1, "0ms")]
         for name, size, delay in configs:
             deploy(args.kumo, server.url, tmp, name, size, delay)
-        body = json.dumps({"inputs": [text_input()]})
-        print(f"request body {len(body) / 1024:.0f} KiB (1x3x48x192 FP32 as JSON)")
+        body, headers = request_body(args.binary)
+        print(f"request body {len(body) / 1024:.0f} KiB (1x3x48x192 FP32 as "
+              f"{'raw bytes' if args.binary else 'JSON numbers'})")
         for name, _, _ in configs:
-            load(server.port, name, body, 4, 2)  # warm-up
+            load(server.port, name, body, headers, 4, 2)  # warm-up
         print(f"{'clients':>7} {'batching':>9} {'req/s':>7} {'p50 ms':>7} {'p99 ms':>7} "
               f"{'batch':>6} {'pass ms':>8} {'model ms/req':>12} {'queue ms':>9} "
               f"{'rest ms':>8}")
         results = {}
         for clients in (int(c) for c in args.clients.split(",")):
             for name, _, _ in configs:
-                r = load(server.port, name, body, clients, args.seconds)
+                r = load(server.port, name, body, headers, clients, args.seconds)
                 results[(clients, name)] = r
                 print(f"{clients:>7} {name:>9} {r['rps']:>7.1f} {r['p50_ms']:>7.1f} "
                       f"{r['p99_ms']:>7.1f} {r['batch']:>6.1f} {r['pass_ms']:>8.1f} "
