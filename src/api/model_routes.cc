@@ -13,8 +13,8 @@ namespace {
 
 constexpr std::string_view kRequestIdHeader = "x-kumo-request-id";
 
-executor::ReplyHandler reply_handler(std::shared_ptr<http::Responder> res,
-                                     std::string function, std::string request_id) {
+executor::ReplyHandler reply_handler(std::shared_ptr<http::Responder> res, std::string function,
+                                     std::string request_id) {
   executor::ReplyHandler h;
   h.on_done = [res, function = std::move(function),
                request_id = std::move(request_id)](executor::Reply reply) {
@@ -39,9 +39,10 @@ FunctionCache::Entry find_model(const FunctionCache& cache, const std::string& n
   auto fv = cache.find(name);
   if (fv && fv->spec.runtime == registry::Runtime::kModel) return fv;
   std::string message =
-      fv ? fmt::format("function '{}' is not a model; /v2/models serves `runtime: model` "
-                       "functions only",
-                       name)
+      fv ? fmt::format(
+               "function '{}' is not a model; /v2/models serves `runtime: model` "
+               "functions only",
+               name)
          : fmt::format("model '{}' not found; `kumo ls` lists the deployed functions", name);
   res->send(error_reply(make_error(ErrorCode::kNotFound, message), request_id));
   return nullptr;

@@ -1,7 +1,8 @@
 #include "runtimes/model/batcher.h"
 
-#include <cstring>
 #include <fmt/format.h>
+
+#include <cstring>
 
 namespace kumo::model {
 
@@ -138,7 +139,7 @@ void Batcher::run_batch(std::vector<Pending> batch) {
   auto start = std::chrono::steady_clock::now();
   auto outputs = batch.size() == 1 ? run_(batch.front().inputs) : run_(stack(inputs));
   pass.run = duration_cast<microseconds>(std::chrono::steady_clock::now() - start);
-  auto pieces = !outputs ? Result<std::vector<std::vector<Tensor>>>(outputs.error())
+  auto pieces = !outputs            ? Result<std::vector<std::vector<Tensor>>>(outputs.error())
                 : batch.size() == 1 ? std::vector<std::vector<Tensor>>{std::move(*outputs)}
                                     : split(*outputs, rows);
   for (size_t i = 0; i < batch.size(); ++i) {

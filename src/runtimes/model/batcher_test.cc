@@ -90,8 +90,14 @@ TEST(Batcher, RunsRequestsOfOtherShapesSeparately) {
   Model model;
   Batcher batcher({2, 10ms}, [&](const std::vector<Tensor>& in) { return model.run(in); });
   std::promise<void> a, b;
-  batcher.submit({rows_tensor(0, 1, 2)}, [&](auto r, Batcher::Pass) { EXPECT_TRUE(r); a.set_value(); });
-  batcher.submit({rows_tensor(0, 1, 3)}, [&](auto r, Batcher::Pass) { EXPECT_TRUE(r); b.set_value(); });
+  batcher.submit({rows_tensor(0, 1, 2)}, [&](auto r, Batcher::Pass) {
+    EXPECT_TRUE(r);
+    a.set_value();
+  });
+  batcher.submit({rows_tensor(0, 1, 3)}, [&](auto r, Batcher::Pass) {
+    EXPECT_TRUE(r);
+    b.set_value();
+  });
   a.get_future().get();
   b.get_future().get();
   EXPECT_EQ(model.passes, (std::vector<int64_t>{1, 1}));
@@ -102,7 +108,9 @@ TEST(Batcher, WithMaxSizeOneRunsEachRequestAlone) {
   Batcher batcher({1, 0us}, [&](const std::vector<Tensor>& in) { return model.run(in); });
   std::promise<void> last;
   for (int i = 0; i < 3; ++i) {
-    batcher.submit({rows_tensor(i, 1)}, [&, i](auto, Batcher::Pass) { if (i == 2) last.set_value(); });
+    batcher.submit({rows_tensor(i, 1)}, [&, i](auto, Batcher::Pass) {
+      if (i == 2) last.set_value();
+    });
   }
   last.get_future().get();
   EXPECT_EQ(model.passes, (std::vector<int64_t>{1, 1, 1}));

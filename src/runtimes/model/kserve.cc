@@ -11,7 +11,9 @@ namespace {
 
 using nlohmann::json;
 
-Error bad(std::string message) { return make_error(ErrorCode::kInvalidArgument, std::move(message)); }
+Error bad(std::string message) {
+  return make_error(ErrorCode::kInvalidArgument, std::move(message));
+}
 
 template <typename T>
 void append(std::vector<std::byte>& out, T value) {
@@ -29,17 +31,38 @@ bool append_element(const json& v, DType type, std::vector<std::byte>& out) {
   }
   if (!v.is_number()) return false;
   switch (type) {
-    case DType::kFp32: append(out, v.get<float>()); break;
-    case DType::kFp64: append(out, v.get<double>()); break;
-    case DType::kInt8: append(out, v.get<int8_t>()); break;
-    case DType::kInt16: append(out, v.get<int16_t>()); break;
-    case DType::kInt32: append(out, v.get<int32_t>()); break;
-    case DType::kInt64: append(out, v.get<int64_t>()); break;
-    case DType::kUint8: append(out, v.get<uint8_t>()); break;
-    case DType::kUint16: append(out, v.get<uint16_t>()); break;
-    case DType::kUint32: append(out, v.get<uint32_t>()); break;
-    case DType::kUint64: append(out, v.get<uint64_t>()); break;
-    case DType::kBool: break;
+    case DType::kFp32:
+      append(out, v.get<float>());
+      break;
+    case DType::kFp64:
+      append(out, v.get<double>());
+      break;
+    case DType::kInt8:
+      append(out, v.get<int8_t>());
+      break;
+    case DType::kInt16:
+      append(out, v.get<int16_t>());
+      break;
+    case DType::kInt32:
+      append(out, v.get<int32_t>());
+      break;
+    case DType::kInt64:
+      append(out, v.get<int64_t>());
+      break;
+    case DType::kUint8:
+      append(out, v.get<uint8_t>());
+      break;
+    case DType::kUint16:
+      append(out, v.get<uint16_t>());
+      break;
+    case DType::kUint32:
+      append(out, v.get<uint32_t>());
+      break;
+    case DType::kUint64:
+      append(out, v.get<uint64_t>());
+      break;
+    case DType::kBool:
+      break;
   }
   return true;
 }
@@ -169,16 +192,26 @@ json tensor_data(const Tensor& t) {
       for (int64_t i = 0; i < element_count(t.shape); ++i) out.push_back(t.as<uint8_t>()[i] != 0);
       return out;
     }
-    case DType::kUint8: return elements<uint8_t>(t);
-    case DType::kUint16: return elements<uint16_t>(t);
-    case DType::kUint32: return elements<uint32_t>(t);
-    case DType::kUint64: return elements<uint64_t>(t);
-    case DType::kInt8: return elements<int8_t>(t);
-    case DType::kInt16: return elements<int16_t>(t);
-    case DType::kInt32: return elements<int32_t>(t);
-    case DType::kInt64: return elements<int64_t>(t);
-    case DType::kFp32: return elements<float>(t);
-    case DType::kFp64: return elements<double>(t);
+    case DType::kUint8:
+      return elements<uint8_t>(t);
+    case DType::kUint16:
+      return elements<uint16_t>(t);
+    case DType::kUint32:
+      return elements<uint32_t>(t);
+    case DType::kUint64:
+      return elements<uint64_t>(t);
+    case DType::kInt8:
+      return elements<int8_t>(t);
+    case DType::kInt16:
+      return elements<int16_t>(t);
+    case DType::kInt32:
+      return elements<int32_t>(t);
+    case DType::kInt64:
+      return elements<int64_t>(t);
+    case DType::kFp32:
+      return elements<float>(t);
+    case DType::kFp64:
+      return elements<double>(t);
   }
   return json::array();
 }
@@ -215,8 +248,11 @@ json model_metadata(std::string_view model, const std::vector<TensorSpec>& input
   json in = json::array(), out = json::array();
   for (const TensorSpec& s : inputs) in.push_back(spec_json(s));
   for (const TensorSpec& s : outputs) out.push_back(spec_json(s));
-  return {{"name", model}, {"versions", {"1"}}, {"platform", "onnxruntime_onnx"},
-          {"inputs", std::move(in)}, {"outputs", std::move(out)}};
+  return {{"name", model},
+          {"versions", {"1"}},
+          {"platform", "onnxruntime_onnx"},
+          {"inputs", std::move(in)},
+          {"outputs", std::move(out)}};
 }
 
 }  // namespace kumo::model

@@ -5,13 +5,12 @@
 namespace kumo::model {
 namespace {
 
-const std::vector<TensorSpec> kSpecs = {{"x", DType::kFp32, {-1, 2}},
-                                        {"mask", DType::kBool, {-1}}};
+const std::vector<TensorSpec> kSpecs = {{"x", DType::kFp32, {-1, 2}}, {"mask", DType::kBool, {-1}}};
 
 std::string request(const std::string& x_shape, const std::string& x_data,
                     const std::string& x_type = "FP32") {
-  return R"({"id": "r1", "inputs": [{"name": "x", "shape": )" + x_shape +
-         R"(, "datatype": ")" + x_type + R"(", "data": )" + x_data +
+  return R"({"id": "r1", "inputs": [{"name": "x", "shape": )" + x_shape + R"(, "datatype": ")" +
+         x_type + R"(", "data": )" + x_data +
          R"(}, {"name": "mask", "shape": [2], "datatype": "BOOL", "data": [true, false]}]})";
 }
 
@@ -82,8 +81,8 @@ TEST(KServe, DescribesTheModel) {
   auto j = model_metadata("m", kSpecs, {{"y", DType::kFp32, {-1, 3}}});
   EXPECT_EQ(j["name"], "m");
   EXPECT_EQ(j["platform"], "onnxruntime_onnx");
-  EXPECT_EQ(j["inputs"][0], nlohmann::json({{"name", "x"}, {"datatype", "FP32"},
-                                            {"shape", {-1, 2}}}));
+  EXPECT_EQ(j["inputs"][0],
+            nlohmann::json({{"name", "x"}, {"datatype", "FP32"}, {"shape", {-1, 2}}}));
   EXPECT_EQ(j["outputs"][0]["name"], "y");
 }
 

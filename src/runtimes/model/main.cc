@@ -4,12 +4,12 @@
 // The exec runtime starts it and forwards the gateway's /v2/models/{name}/... requests.
 #include <sched.h>
 #include <signal.h>
+#include <spdlog/spdlog.h>
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
 #include <charconv>
 #include <filesystem>
-#include <spdlog/spdlog.h>
 
 #include "http/server.h"
 #include "runtimes/model/batcher.h"
@@ -63,9 +63,9 @@ class ModelServer {
     for (std::string base : {"/v2/models/{name}", "/v2/models/{name}/versions/{version}"}) {
       r.add("GET", base, [this](http::Request&& q, auto res) { metadata(q, res); });
       r.add("GET", base + "/ready", [this](http::Request&& q, auto res) { ready(q, res); });
-      r.add("POST", base + "/infer",
-            [this](http::Request&& q, auto res) { infer(std::move(q), res); },
-            256 * 1024 * 1024);
+      r.add(
+          "POST", base + "/infer",
+          [this](http::Request&& q, auto res) { infer(std::move(q), res); }, 256 * 1024 * 1024);
     }
     auto ok = [](http::Request&&, std::shared_ptr<http::Responder> res) {
       res->send(http::json_response(200, {{"live", true}, {"ready", true}}));
@@ -94,8 +94,8 @@ class ModelServer {
 
   void metadata(const http::Request& q, const std::shared_ptr<http::Responder>& res) const {
     if (!known(q, res)) return;
-    res->send(http::json_response(
-        200, model_metadata(name_, session_->inputs(), session_->outputs())));
+    res->send(
+        http::json_response(200, model_metadata(name_, session_->inputs(), session_->outputs())));
   }
 
   void ready(const http::Request& q, const std::shared_ptr<http::Responder>& res) const {
@@ -128,22 +128,21 @@ void ModelServer::infer(http::Request&& q, std::shared_ptr<http::Responder> res)
     for (const TensorSpec& s : session_->outputs()) found = found || s.name == wanted;
     if (!found) return res->send(kserve_error(400, "the model has no output '" + wanted + "'"));
   }
-  batcher_.submit(std::move(request->inputs),
-                  [this, res, id = request->id, wanted = request->outputs](auto outputs,
-                                                                           Batcher::Pass pass) {
-                    if (!outputs) {
-                      int status = outputs.error().code == ErrorCode::kInvalidArgument ? 400
-                                                                                       : 500;
-                      return res->send(kserve_error(status, outputs.error().message));
-                    }
-                    http::Response r;
-                    r.headers.emplace_back("content-type", "application/json");
-                    r.body = infer_response(name_, id, *outputs, wanted,
-                                            {{"batch_size", pass.rows},
-                                             {"queue_us", pass.queued.count()},
-                                             {"run_us", pass.run.count()}});
-                    res->send(std::move(r));
-                  });
+  batcher_.submit(
+      std::move(request->inputs),
+      [this, res, id = request->id, wanted = request->outputs](auto outputs, Batcher::Pass pass) {
+        if (!outputs) {
+          int status = outputs.error().code == ErrorCode::kInvalidArgument ? 400 : 500;
+          return res->send(kserve_error(status, outputs.error().message));
+        }
+        http::Response r;
+        r.headers.emplace_back("content-type", "application/json");
+        r.body = infer_response(name_, id, *outputs, wanted,
+                                {{"batch_size", pass.rows},
+                                 {"queue_us", pass.queued.count()},
+                                 {"run_us", pass.run.count()}});
+        res->send(std::move(r));
+      });
 }
 
 int serve(const Options& o) {
@@ -163,8 +162,7 @@ int serve(const Options& o) {
   Options options = o;
   const TensorSpec& first = (*session)->inputs().front();
   if (options.max_batch > 1 && (first.shape.empty() || first.shape[0] >= 0)) {
-    spdlog::warn("kumo-model: input '{}' has no free first dimension; batching is off",
-                 first.name);
+    spdlog::warn("kumo-model: input '{}' has no free first dimension; batching is off", first.name);
     options.max_batch = 1;
   }
   spdlog::info("kumo-model: {} on ONNX Runtime {}, {} threads, batch up to {} within {} us",

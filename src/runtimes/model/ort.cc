@@ -1,10 +1,10 @@
 #include "runtimes/model/ort.h"
 
 #include <dlfcn.h>
+#include <fmt/format.h>
 
 #include <cstring>
 #include <functional>
-#include <fmt/format.h>
 
 namespace kumo::model {
 namespace {
@@ -18,42 +18,42 @@ using Status = void*;  // OrtStatus*: null on success
 using Ptr = void*;
 
 struct Api {
-  const char* (*GetErrorMessage)(Status);                                          // 2
-  Status (*CreateEnv)(int level, const char* log_id, Ptr* env);                    // 3
-  Status (*CreateSession)(Ptr env, const char* path, Ptr options, Ptr* session);   // 7
-  Status (*Run)(Ptr session, Ptr run_options, const char* const* input_names,
-                const Ptr* inputs, size_t n_inputs, const char* const* output_names,
-                size_t n_outputs, Ptr* outputs);                                   // 9
-  Status (*CreateSessionOptions)(Ptr* options);                                    // 10
-  Status (*SetGraphOptimizationLevel)(Ptr options, int level);                     // 23
-  Status (*SetIntraOpNumThreads)(Ptr options, int n);                              // 24
-  Status (*SetInterOpNumThreads)(Ptr options, int n);                              // 25
-  Status (*SessionGetInputCount)(Ptr session, size_t* n);                          // 30
-  Status (*SessionGetOutputCount)(Ptr session, size_t* n);                         // 31
-  Status (*SessionGetInputTypeInfo)(Ptr session, size_t i, Ptr* type_info);        // 33
-  Status (*SessionGetOutputTypeInfo)(Ptr session, size_t i, Ptr* type_info);       // 34
+  const char* (*GetErrorMessage)(Status);                                         // 2
+  Status (*CreateEnv)(int level, const char* log_id, Ptr* env);                   // 3
+  Status (*CreateSession)(Ptr env, const char* path, Ptr options, Ptr* session);  // 7
+  Status (*Run)(Ptr session, Ptr run_options, const char* const* input_names, const Ptr* inputs,
+                size_t n_inputs, const char* const* output_names, size_t n_outputs,
+                Ptr* outputs);                                                        // 9
+  Status (*CreateSessionOptions)(Ptr* options);                                       // 10
+  Status (*SetGraphOptimizationLevel)(Ptr options, int level);                        // 23
+  Status (*SetIntraOpNumThreads)(Ptr options, int n);                                 // 24
+  Status (*SetInterOpNumThreads)(Ptr options, int n);                                 // 25
+  Status (*SessionGetInputCount)(Ptr session, size_t* n);                             // 30
+  Status (*SessionGetOutputCount)(Ptr session, size_t* n);                            // 31
+  Status (*SessionGetInputTypeInfo)(Ptr session, size_t i, Ptr* type_info);           // 33
+  Status (*SessionGetOutputTypeInfo)(Ptr session, size_t i, Ptr* type_info);          // 34
   Status (*SessionGetInputName)(Ptr session, size_t i, Ptr allocator, char** name);   // 36
   Status (*SessionGetOutputName)(Ptr session, size_t i, Ptr allocator, char** name);  // 37
   Status (*CreateTensorWithDataAsOrtValue)(Ptr memory_info, void* data, size_t bytes,
                                            const int64_t* shape, size_t rank, int type,
-                                           Ptr* value);                            // 49
-  Status (*GetTensorMutableData)(Ptr value, void** data);                          // 51
-  Status (*CastTypeInfoToTensorInfo)(Ptr type_info, Ptr* tensor_info);             // 55
-  Status (*GetTensorElementType)(Ptr tensor_info, int* type);                      // 60
-  Status (*GetDimensionsCount)(Ptr tensor_info, size_t* rank);                     // 61
-  Status (*GetDimensions)(Ptr tensor_info, int64_t* dims, size_t rank);            // 62
-  Status (*GetTensorTypeAndShape)(Ptr value, Ptr* tensor_info);                    // 65
-  Status (*CreateCpuMemoryInfo)(int allocator_type, int mem_type, Ptr* info);      // 69
-  Status (*AllocatorFree)(Ptr allocator, void* p);                                 // 76
-  Status (*GetAllocatorWithDefaultOptions)(Ptr* allocator);                        // 78
-  void (*ReleaseEnv)(Ptr);                                                         // 92
-  void (*ReleaseStatus)(Status);                                                   // 93
-  void (*ReleaseMemoryInfo)(Ptr);                                                  // 94
-  void (*ReleaseSession)(Ptr);                                                     // 95
-  void (*ReleaseValue)(Ptr);                                                       // 96
-  void (*ReleaseTypeInfo)(Ptr);                                                    // 98
-  void (*ReleaseTensorTypeAndShapeInfo)(Ptr);                                      // 99
-  void (*ReleaseSessionOptions)(Ptr);                                              // 100
+                                           Ptr* value);                              // 49
+  Status (*GetTensorMutableData)(Ptr value, void** data);                            // 51
+  Status (*CastTypeInfoToTensorInfo)(Ptr type_info, Ptr* tensor_info);               // 55
+  Status (*GetTensorElementType)(Ptr tensor_info, int* type);                        // 60
+  Status (*GetDimensionsCount)(Ptr tensor_info, size_t* rank);                       // 61
+  Status (*GetDimensions)(Ptr tensor_info, int64_t* dims, size_t rank);              // 62
+  Status (*GetTensorTypeAndShape)(Ptr value, Ptr* tensor_info);                      // 65
+  Status (*CreateCpuMemoryInfo)(int allocator_type, int mem_type, Ptr* info);        // 69
+  Status (*AllocatorFree)(Ptr allocator, void* p);                                   // 76
+  Status (*GetAllocatorWithDefaultOptions)(Ptr* allocator);                          // 78
+  void (*ReleaseEnv)(Ptr);                                                           // 92
+  void (*ReleaseStatus)(Status);                                                     // 93
+  void (*ReleaseMemoryInfo)(Ptr);                                                    // 94
+  void (*ReleaseSession)(Ptr);                                                       // 95
+  void (*ReleaseValue)(Ptr);                                                         // 96
+  void (*ReleaseTypeInfo)(Ptr);                                                      // 98
+  void (*ReleaseTensorTypeAndShapeInfo)(Ptr);                                        // 99
+  void (*ReleaseSessionOptions)(Ptr);                                                // 100
   Status (*AddSessionConfigEntry)(Ptr options, const char* key, const char* value);  // 130
 };
 
@@ -138,9 +138,9 @@ Result<std::unique_ptr<Session>> Session::open(const SessionOptions& o) {
   const ApiBase* base = get_base != nullptr ? get_base() : nullptr;
   const void* table = base != nullptr ? base->GetApi(kApiVersion) : nullptr;
   if (table == nullptr) {
-    return make_error(ErrorCode::kUnavailable,
-                      fmt::format("{} is not an ONNX Runtime with C API version {}", o.library,
-                                  kApiVersion));
+    return make_error(
+        ErrorCode::kUnavailable,
+        fmt::format("{} is not an ONNX Runtime with C API version {}", o.library, kApiVersion));
   }
   auto state = std::make_unique<State>();
   state->api = bind_api(static_cast<void* const*>(const_cast<void*>(table)));
@@ -154,8 +154,7 @@ Result<std::unique_ptr<Session>> Session::open(const SessionOptions& o) {
   // Idle pool threads would otherwise spin on the cores the HTTP threads and other
   // instances need.
   if (err.empty()) {
-    err = state->check(
-        a.AddSessionConfigEntry(options, "session.intra_op.allow_spinning", "0"));
+    err = state->check(a.AddSessionConfigEntry(options, "session.intra_op.allow_spinning", "0"));
   }
   if (err.empty()) {
     err = state->check(a.CreateSession(state->env, o.model.c_str(), options, &state->session));
@@ -222,8 +221,8 @@ Result<void> Session::describe() {
 namespace {
 
 // Reads one output value into a Tensor; the message on failure.
-std::string read_output(const Api& a, const std::function<std::string(Status)>& check,
-                        Ptr value, Tensor& out) {
+std::string read_output(const Api& a, const std::function<std::string(Status)>& check, Ptr value,
+                        Tensor& out) {
   Ptr info = nullptr;
   std::string err = check(a.GetTensorTypeAndShape(value, &info));
   int type = 0;
@@ -263,8 +262,8 @@ Result<std::vector<Tensor>> Session::run(const std::vector<Tensor>& inputs) cons
     const Tensor& t = inputs[i];
     // ONNX Runtime only reads inputs; its API takes them as non-const.
     err = check(a.CreateTensorWithDataAsOrtValue(
-        state_->memory_info, const_cast<std::byte*>(t.data.data()), t.data.size(),
-        t.shape.data(), t.shape.size(), kOnnxTypes[static_cast<size_t>(t.dtype)], &in[i]));
+        state_->memory_info, const_cast<std::byte*>(t.data.data()), t.data.size(), t.shape.data(),
+        t.shape.size(), kOnnxTypes[static_cast<size_t>(t.dtype)], &in[i]));
   }
   if (err.empty()) {
     err = check(a.Run(state_->session, nullptr, in_names.data(), in.data(), in.size(),

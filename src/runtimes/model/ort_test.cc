@@ -75,8 +75,8 @@ TEST_F(OrtTest, ClassifiesUprightAndTurnedTextAsTheGoldenOutputSays) {
   ASSERT_TRUE(session) << session.error().message;
   // Golden outputs of ONNX Runtime 1.30 for these inputs (softmax over {0, 180 degrees}):
   // text is read the right way up with certainty; a grey ramp without text gets
-  // an unsure answer, whose exact value shows any drift in the numbers. Tolerance 1e-4: thread counts and CPU kernels change
-  // only the last bits of a float.
+  // an unsure answer, whose exact value shows any drift in the numbers. Tolerance 1e-4: thread
+  // counts and CPU kernels change only the last bits of a float.
   struct Case {
     Image image;
     float p0, p1;

@@ -12,10 +12,17 @@ struct TypeInfo {
 };
 
 constexpr std::array<TypeInfo, 11> kTypes{{
-    {DType::kBool, "BOOL", 1},     {DType::kUint8, "UINT8", 1},   {DType::kUint16, "UINT16", 2},
-    {DType::kUint32, "UINT32", 4}, {DType::kUint64, "UINT64", 8}, {DType::kInt8, "INT8", 1},
-    {DType::kInt16, "INT16", 2},   {DType::kInt32, "INT32", 4},   {DType::kInt64, "INT64", 8},
-    {DType::kFp32, "FP32", 4},     {DType::kFp64, "FP64", 8},
+    {DType::kBool, "BOOL", 1},
+    {DType::kUint8, "UINT8", 1},
+    {DType::kUint16, "UINT16", 2},
+    {DType::kUint32, "UINT32", 4},
+    {DType::kUint64, "UINT64", 8},
+    {DType::kInt8, "INT8", 1},
+    {DType::kInt16, "INT16", 2},
+    {DType::kInt32, "INT32", 4},
+    {DType::kInt64, "INT64", 8},
+    {DType::kFp32, "FP32", 4},
+    {DType::kFp64, "FP64", 8},
 }};
 
 }  // namespace

@@ -12,8 +12,19 @@
 namespace kumo::model {
 
 // The element types Kumo serves, named as KServe v2 names them ("FP32", "INT64", ...).
-enum class DType { kBool, kUint8, kUint16, kUint32, kUint64, kInt8, kInt16, kInt32, kInt64,
-                   kFp32, kFp64 };
+enum class DType {
+  kBool,
+  kUint8,
+  kUint16,
+  kUint32,
+  kUint64,
+  kInt8,
+  kInt16,
+  kInt32,
+  kInt64,
+  kFp32,
+  kFp64
+};
 
 const char* dtype_name(DType t);
 std::optional<DType> dtype_from_name(std::string_view name);
@@ -26,7 +37,9 @@ struct Tensor {
   std::vector<std::byte> data;  // element_count(shape) * dtype_size(dtype) bytes
 
   template <typename T>
-  const T* as() const { return reinterpret_cast<const T*>(data.data()); }
+  const T* as() const {
+    return reinterpret_cast<const T*>(data.data());
+  }
 };
 
 // The product of the dimensions (1 for a scalar).
