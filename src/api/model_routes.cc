@@ -13,8 +13,8 @@ namespace {
 
 constexpr std::string_view kRequestIdHeader = "x-kumo-request-id";
 
-executor::ReplyHandler reply_handler(std::shared_ptr<http::Responder> res, std::string function,
-                                     std::string request_id) {
+executor::ReplyHandler reply_handler(const std::shared_ptr<http::Responder>& res,
+                                     std::string function, std::string request_id) {
   executor::ReplyHandler h;
   h.on_done = [res, function = std::move(function),
                request_id = std::move(request_id)](executor::Reply reply) {
