@@ -4,8 +4,8 @@ JSON, at 1, 8 and 32 concurrent clients, with dynamic batching on (max_size 32, 
 5 ms) and off, each on one instance. Prints throughput, p50/p99 latency and where a request's
 time goes: the model's forward pass (per request: the pass's time over its rows), the wait
 in the batcher's queue, and the rest (HTTP, JSON, gateway, scheduling). Inputs go as
-JSON numbers (the protocol's default) and, with --binary, as raw bytes after a JSON header
-(the binary tensor extension Triton's clients use).
+JSON numbers (the protocol's default) and as raw bytes after a JSON header (the binary
+tensor extension Triton's clients use); --inputs picks.
 
 Needs scripts/fetch-onnxruntime to have run.
 """
@@ -106,12 +106,35 @@ def load(port, name, body, headers, clients, seconds):
     }
 
 
+def run_mode(port, configs, binary, args):
+    body, headers = request_body(binary)
+    print(f"\nrequest body {len(body) / 1024:.0f} KiB (1x3x48x192 FP32 as "
+          f"{'raw bytes' if binary else 'JSON numbers'})")
+    for name, _, _ in configs:
+        load(port, name, body, headers, 4, 2)  # warm-up
+    print(f"{'clients':>7} {'batching':>9} {'req/s':>7} {'p50 ms':>7} {'p99 ms':>7} "
+          f"{'batch':>6} {'pass ms':>8} {'model ms/req':>12} {'queue ms':>9} {'rest ms':>8}")
+    results = {}
+    for clients in (int(c) for c in args.clients.split(",")):
+        for name, _, _ in configs:
+            r = load(port, name, body, headers, clients, args.seconds)
+            results[(clients, name)] = r
+            print(f"{clients:>7} {name:>9} {r['rps']:>7.1f} {r['p50_ms']:>7.1f} "
+                  f"{r['p99_ms']:>7.1f} {r['batch']:>6.1f} {r['pass_ms']:>8.1f} "
+                  f"{r['model_ms']:>12.2f} {r['queue_ms']:>9.1f} {r['rest_ms']:>8.1f}")
+    top = max(c for c, _ in results)
+    b, u = results[(top, "batched")], results[(top, "unbatched")]
+    print(f"at {top} clients: batched/unbatched throughput {b['rps'] / u['rps']:.2f}x "
+          f"(target >= 2x), p99 {b['p99_ms'] / u['p99_ms']:.2f}x (target <= 2x)")
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--kumo", default="build/src/server/kumo")
     ap.add_argument("--seconds", type=float, default=10)
     ap.add_argument("--clients", default="1,8,32")
-    ap.add_argument("--binary", action="store_true", help="raw tensor bytes, not JSON numbers")
+    ap.add_argument("--inputs", default="json,binary",
+                    help="json (numbers in the JSON), binary (raw bytes), or both")
     args = ap.parse_args()
     if not os.path.exists(MODEL):
         print("model_bench: run scripts/fetch-onnxruntime first; skipped")
@@ -124,26 +147,8 @@ def main():
         configs = [("batched", 32, "5ms"), ("unbatched", 1, "0ms")]
         for name, size, delay in configs:
             deploy(args.kumo, server.url, tmp, name, size, delay)
-        body, headers = request_body(args.binary)
-        print(f"request body {len(body) / 1024:.0f} KiB (1x3x48x192 FP32 as "
-              f"{'raw bytes' if args.binary else 'JSON numbers'})")
-        for name, _, _ in configs:
-            load(server.port, name, body, headers, 4, 2)  # warm-up
-        print(f"{'clients':>7} {'batching':>9} {'req/s':>7} {'p50 ms':>7} {'p99 ms':>7} "
-              f"{'batch':>6} {'pass ms':>8} {'model ms/req':>12} {'queue ms':>9} "
-              f"{'rest ms':>8}")
-        results = {}
-        for clients in (int(c) for c in args.clients.split(",")):
-            for name, _, _ in configs:
-                r = load(server.port, name, body, headers, clients, args.seconds)
-                results[(clients, name)] = r
-                print(f"{clients:>7} {name:>9} {r['rps']:>7.1f} {r['p50_ms']:>7.1f} "
-                      f"{r['p99_ms']:>7.1f} {r['batch']:>6.1f} {r['pass_ms']:>8.1f} "
-                      f"{r['model_ms']:>12.2f} {r['queue_ms']:>9.1f} {r['rest_ms']:>8.1f}")
-        top = max(c for c, _ in results)
-        b, u = results[(top, "batched")], results[(top, "unbatched")]
-        print(f"at {top} clients: batched/unbatched throughput {b['rps'] / u['rps']:.2f}x "
-              f"(target >= 2x), p99 {b['p99_ms'] / u['p99_ms']:.2f}x (target <= 2x)")
+        for mode in args.inputs.split(","):
+            run_mode(server.port, configs, mode == "binary", args)
     finally:
         server.stop()
         shutil.rmtree(tmp, ignore_errors=True)
