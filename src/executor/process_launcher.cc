@@ -191,12 +191,15 @@ std::string zygote_fingerprint(const LaunchSpec& spec) {
 
 // Init runs single-threaded: thread pools do not survive fork (a child of a template whose
 // OpenMP pool had two threads hangs in its first parallel region). Each instance gets the
-// spec's values back in its own environment, and its thread counts after the fork.
+// spec's values back in its own environment, and its thread count (KUMO_THREADS: the spec's
+// OMP_NUM_THREADS, else every CPU) after the fork.
 std::vector<std::string> single_threaded(std::vector<std::string> env) {
   std::vector<std::string> out;
   for (std::string& entry : env) {
-    if (!entry.starts_with("OMP_NUM_THREADS=") && !entry.starts_with("MKL_NUM_THREADS=") &&
-        !entry.starts_with("OPENBLAS_NUM_THREADS=")) {
+    if (entry.starts_with("OMP_NUM_THREADS=")) {
+      out.push_back("KUMO_THREADS=" + entry.substr(entry.find('=') + 1));
+    } else if (!entry.starts_with("MKL_NUM_THREADS=") &&
+               !entry.starts_with("OPENBLAS_NUM_THREADS=")) {
       out.push_back(std::move(entry));
     }
   }

@@ -334,6 +334,9 @@ def main():
 
 # Template (zygote) mode: see src/executor/zygote.h for the messages. Init runs once here,
 # single-threaded (the executor sets OMP_NUM_THREADS=1 and friends); each instance is a fork.
+# One child is forked ahead of time (a spare) and waits for its instance's descriptors, so a
+# cold start does not wait for the fork: copying the page tables of a template that loaded
+# torch takes 10-15 ms here. A new spare is forked after the reply.
 
 def _template_main():
     import socket
@@ -346,8 +349,15 @@ def _template_main():
     torch = sys.modules.get("torch")
     if torch is not None:
         torch.set_num_threads(1)
+    threads = len(os.listdir("/proc/self/task"))
+    if threads > 1:
+        sys.stderr.write("kumo: init started %d threads; forked instances do not have them\n"
+                         % (threads - 1))
     control.send(b'{"ready": true}')
+    spare = None
     while True:
+        if spare is None:
+            spare = _fork_spare(socket, control, handler, threads > 1)
         data, fds, _, _ = socket.recv_fds(control, 1 << 20, 3)
         if not data:
             os._exit(0)
@@ -359,34 +369,73 @@ def _template_main():
                 status = -1
             control.send(_dumps({"status": status}).encode())
             continue
-        if len(fds) != 3:
-            for fd in fds:
-                os.close(fd)
-            control.send(b'{"error": "a fork request needs three descriptors"}')
-            continue
-        try:
-            pid = os.fork()
-        except OSError as e:
-            pid, error = -1, str(e)
-        if pid == 0:
-            control.detach()  # fd 3 becomes the instance's control socket
-            _become_instance(handler, request, fds)
+        reply = {"error": "a fork request needs three descriptors"}
+        if len(fds) == 3:
+            reply, spare = _hand_over(socket, control, handler, threads > 1, spare, data, fds)
         for fd in fds:
             os.close(fd)
-        control.send(_dumps({"pid": pid} if pid > 0 else {"error": error}).encode())
+        control.send(_dumps(reply).encode())
+
+
+def _fork_spare(socket, control, handler, init_threads):
+    """A child that waits for its instance's descriptors; (pid, socket) or None."""
+    ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    try:
+        pid = os.fork()
+    except OSError:
+        ours.close()
+        theirs.close()
+        return None
+    if pid == 0:
+        control.detach()  # fd 3 becomes the instance's control socket
+        ours.detach()
+        try:
+            os.setsid()
+            _close_inherited(_CONTROL_FD, keep=theirs.fileno())
+            _prepare_instance(init_threads)
+            data, fds, _, _ = socket.recv_fds(theirs, 1 << 20, 3)
+        except BaseException:  # noqa: B902 - never return into the template's loop
+            os._exit(70)
+        if not data or len(fds) != 3:
+            os._exit(0)  # the template went away
+        _become_instance(handler, _loads(data), fds)
+    theirs.close()
+    return pid, ours
+
+
+def _hand_over(socket, control, handler, init_threads, spare, data, fds):
+    """Gives the instance's descriptors to the spare (a fresh fork if it died)."""
+    for _ in range(2):
+        if spare is None:
+            spare = _fork_spare(socket, control, handler, init_threads)
+            if spare is None:
+                return {"error": "fork failed"}, None
+        pid, sock = spare
+        try:
+            socket.send_fds(sock, [data], fds)
+            sock.close()
+            return {"pid": pid}, None
+        except OSError:
+            sock.close()
+            try:
+                os.waitpid(pid, 0)
+            except ChildProcessError:
+                pass
+            spare = None
+    return {"error": "the spare child died"}, None
 
 
 def _become_instance(handler, request, fds):
     """Runs in the forked child: from the template's state to a fresh instance's."""
     try:
-        os.setsid()
         control, out, err = fds
         os.dup2(out, 1)
         os.dup2(err, 2)
         os.dup2(control, _CONTROL_FD)
         for fd in fds:
-            os.close(fd)
-        _close_inherited()
+            if fd > _CONTROL_FD:
+                os.close(fd)
+        _close_inherited(_CONTROL_FD + 1)
         os.chdir(request["cwd"])
         sys.path[0] = request["cwd"]
         os.environ.clear()
@@ -397,11 +446,10 @@ def _become_instance(handler, request, fds):
     except BaseException:  # noqa: B902 - never return into the template's loop
         os._exit(70)
     _await_start(reader)
-    _after_fork()
     _serve(handler, reader)
 
 
-def _close_inherited():
+def _close_inherited(first, keep=-1):
     """Descriptors that init opened (a socket, a file) must not be shared with the template
     and the other instances. They are replaced by an O_PATH descriptor rather than closed,
     so that their numbers stay taken: an object left over from init then fails with EBADF
@@ -409,7 +457,7 @@ def _close_inherited():
     placeholder = os.open("/dev/null", os.O_PATH | os.O_CLOEXEC)
     for name in os.listdir("/proc/self/fd"):
         fd = int(name)
-        if fd > _CONTROL_FD and fd != placeholder:
+        if fd >= first and fd not in (placeholder, keep):
             try:
                 os.dup2(placeholder, fd, inheritable=False)
             except OSError:
@@ -417,9 +465,11 @@ def _close_inherited():
     os.close(placeholder)
 
 
-def _after_fork():
-    """Runs once the instance is in its cgroups: its own random state and thread counts."""
-    threads = int(os.environ.get("OMP_NUM_THREADS", "0") or 0) or len(os.sched_getaffinity(0))
+def _prepare_instance(init_threads):
+    """Runs in the spare, before its instance asks for it: its own random state and thread
+    counts (torch.set_num_threads takes 13-28 ms here: paid ahead, not by the cold start).
+    Threads made here move with the process when it joins the instance's cgroups."""
+    threads = int(os.environ.get("KUMO_THREADS", "0") or 0) or len(os.sched_getaffinity(0))
     # `random` reseeds itself after a fork; these keep the template's state otherwise.
     numpy = sys.modules.get("numpy")
     if numpy is not None:
@@ -428,8 +478,12 @@ def _after_fork():
     if torch is not None:
         torch.seed()
         torch.set_num_threads(threads)
+    # OpenCV's TBB pool starts its workers on first use, in the child, unless init already
+    # ran a parallel loop: then the pool believes in workers that did not survive the fork
+    # and runs everything on the calling thread until it is rebuilt (17 ms here, so only
+    # when needed).
     cv2 = sys.modules.get("cv2")
-    if cv2 is not None:
+    if cv2 is not None and init_threads:
         cv2.setNumThreads(threads)
 
 
