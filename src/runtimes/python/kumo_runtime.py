@@ -445,7 +445,8 @@ def _become_instance(handler, request, fds):
         reader = _Reader(_CONTROL_FD)
     except BaseException:  # noqa: B902 - never return into the template's loop
         os._exit(70)
-    _await_start(reader)
+    # No waiting for START: the function's code runs only on INVOKE, which kumo sends once
+    # this process is in its cgroups (it joins them before it reads READY).
     _serve(handler, reader)
 
 
