@@ -1,0 +1,123 @@
+"""Cold starts of python3 functions, forked from a zygote against a fresh interpreter, side by
+side in one run: (a) a no-op, (b) a function importing numpy and cv2, (c) one importing torch
+and building a small nn.Sequential in init (docs/zygote.md).
+
+Each function is deployed twice, `zygote: true` and `zygote: false`, with `idle_timeout: 0s`.
+Before every measured request the script waits until the function has zero instances, so
+each request starts one: the time is request to response, cold start included. The zygote
+(the template that ran init) outlives scale-to-zero, which is the point; the first request
+after deploy starts it and is reported apart, not in the percentiles.
+"""
+import argparse
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "tests", "integration"))
+from harness import Server  # noqa: E402
+
+FUNCTIONS = {
+    "noop": (128, "def handle(event, context):\n    return {}\n"),
+    "cv": (512, "import numpy\nimport cv2\n\n"
+                "def handle(event, context):\n"
+                "    return {'shape': list(numpy.zeros((4, 3)).shape)}\n"),
+    "torch": (1024, "import torch\n\n"
+                    "MODEL = torch.nn.Sequential(torch.nn.Linear(64, 128), torch.nn.ReLU(),\n"
+                    "                            torch.nn.Linear(128, 10)).eval()\n\n"
+                    "def handle(event, context):\n"
+                    "    with torch.no_grad():\n"
+                    "        return MODEL(torch.ones(1, 64)).tolist()\n"),
+}
+LABELS = {"noop": "(a) no-op", "cv": "(b) numpy + cv2", "torch": "(c) torch model"}
+
+
+def kumo_cli(kumo, url, *args):
+    env = dict(os.environ, KUMO_URL=url)
+    return subprocess.run([kumo, *args], capture_output=True, text=True, env=env, check=True).stdout
+
+
+def instances(kumo, url, name):
+    return json.loads(kumo_cli(kumo, url, "describe", name, "--json"))["instances"]["total"]
+
+
+def deploy(kumo, url, tmp, name, memory, code, zygote):
+    d = os.path.join(tmp, name)
+    os.makedirs(d)
+    with open(os.path.join(d, "main.py"), "w") as f:
+        f.write(code)
+    with open(os.path.join(d, "kumo.yaml"), "w") as f:
+        f.write(f"name: {name}\nruntime: python3\nhandler: main.handle\nmemory: {memory}\n"
+                f"timeout: 30s\nidle_timeout: 0s\nmax_instances: 1\n"
+                f"zygote: {'true' if zygote else 'false'}\n")
+    kumo_cli(kumo, url, "deploy", d)
+
+
+def cold_request(kumo, url, name):
+    deadline = time.time() + 30
+    while instances(kumo, url, name) and time.time() < deadline:
+        time.sleep(0.05)
+    if instances(kumo, url, name):
+        raise RuntimeError(f"{name} did not scale to zero")
+    req = urllib.request.Request(f"{url}/api/v1/functions/{name}/invoke", data=b"{}",
+                                 method="POST")
+    t0 = time.perf_counter()
+    with urllib.request.urlopen(req, timeout=60) as r:
+        r.read()
+        if r.status != 200:
+            raise RuntimeError(f"{name}: HTTP {r.status}")
+    return (time.perf_counter() - t0) * 1e3
+
+
+def percentiles(ms):
+    s = sorted(ms)
+    return statistics.median(s), s[int(0.99 * (len(s) - 1))]
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--kumo", required=True)
+    ap.add_argument("--runs", type=int, default=20)
+    ap.add_argument("--only", choices=list(FUNCTIONS), action="append")
+    args = ap.parse_args()
+    kumo = os.path.abspath(args.kumo)
+    print("load average:", open("/proc/loadavg").read().strip(), "| cores:", os.cpu_count())
+    tmp = tempfile.mkdtemp(prefix="kumo-cold-bench-")
+    server = Server(os.path.join(tmp, "data"), binary=kumo).start()
+    try:
+        for key in args.only or list(FUNCTIONS):
+            memory, code = FUNCTIONS[key]
+            result = {}
+            for zygote in (True, False):
+                name = f"{key}-{'zygote' if zygote else 'fresh'}"
+                deploy(kumo, server.url, tmp, name, memory, code, zygote)
+                first = cold_request(kumo, server.url, name)
+                ms = [cold_request(kumo, server.url, name) for _ in range(args.runs)]
+                result[zygote] = (first, *percentiles(ms))
+            print_row(key, result)
+    finally:
+        server.stop()
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def print_row(key, result):
+    if not print_row.header:
+        print(f"\ncold start, request to response with zero instances, ms (p50/p99 of the runs;"
+              f" 'first' = first request after deploy, not counted)")
+        print(f"{'function':<18} | {'zygote p50':>10} {'p99':>7} {'first':>7} | "
+              f"{'fresh p50':>9} {'p99':>7} | {'p50 ratio':>9}")
+        print_row.header = True
+    z, f = result[True], result[False]
+    print(f"{LABELS[key]:<18} | {z[1]:>10.1f} {z[2]:>7.1f} {z[0]:>7.1f} | "
+          f"{f[1]:>9.1f} {f[2]:>7.1f} | {f[1] / z[1]:>8.1f}x", flush=True)
+
+
+print_row.header = False
+
+if __name__ == "__main__":
+    main()
