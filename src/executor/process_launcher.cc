@@ -164,7 +164,10 @@ Result<std::unique_ptr<Instance>> ProcessLauncher::launch(const LaunchSpec& spec
   setup.workdir = *workdir;
   std::vector<std::string> env = environment(spec, setup.id, setup.workdir);
   if (spec.runtime == Runtime::kPython3 && spec.zygote) {
-    if (std::shared_ptr<Zygote> zygote = zygote_for(spec)) {
+    // While the template still runs its init, a fresh interpreter is no slower than waiting
+    // for it and then forking, so launches then go fresh (the template starts beside).
+    std::shared_ptr<Zygote> zygote = zygote_for(spec);
+    if (zygote && zygote->state() == Zygote::State::kReady) {
       return PythonInstance::launch_forked(std::move(setup), std::move(zygote), options_.python,
                                            shim_path_, std::move(env), *rlimit);
     }
@@ -265,6 +268,14 @@ Result<std::shared_ptr<Zygote>> ProcessLauncher::start_zygote(const LaunchSpec& 
   auto zygote = Zygote::start(std::move(config));
   if (!zygote) remove_workdir(*workdir);
   return zygote;
+}
+
+bool ProcessLauncher::start_template(const LaunchSpec& spec, std::chrono::milliseconds wait) {
+  std::shared_ptr<Zygote> zygote = zygote_for(spec);
+  if (!zygote) return false;
+  auto until = std::chrono::steady_clock::now() + wait;
+  return zygote->wait([&] { return std::chrono::steady_clock::now() >= until; }) ==
+         Zygote::State::kReady;
 }
 
 void ProcessLauncher::release_version(const std::string& function, int version) {

@@ -9,11 +9,13 @@
 // memory cgroup; v1: a PidsCgroup); without it there is no cap (RLIMIT_NPROC binds no root).
 // python3 functions with `zygote: true` (the default) fork their instances from one template
 // per version that ran the init once (zygote.h, docs/zygote.md); the template starts with the
-// version's first launch and lives until release_version() or the launcher's end (and while
-// instances forked from it live).
+// version's first launch (which, like any launch before the template is ready, runs a fresh
+// interpreter) or with start_template(), and lives until release_version() or the
+// launcher's end (and while instances forked from it live).
 // Owned by the composition root; must outlive its instances. launch() is thread-safe.
 #pragma once
 
+#include <chrono>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -48,6 +50,9 @@ class ProcessLauncher final : public Launcher {
   Result<std::unique_ptr<Instance>> launch(const LaunchSpec& spec,
                                            InstanceObserver& observer) override;
   void release_version(const std::string& function, int version) override;
+  // Starts the version's template now if it has none (an eager start) and waits up to
+  // `wait` for it; true when it is ready to fork.
+  bool start_template(const LaunchSpec& spec, std::chrono::milliseconds wait);
 
   bool uses_cgroups() const { return cgroup_version_.has_value(); }
   // True when each instance's tasks are capped at options.max_pids.

@@ -48,8 +48,12 @@ class ZygoteTest : public ::testing::TestWithParam<bool> {
     return s;
   }
 
-  // Launches and waits until ready, with an observer of its own.
+  // Launches and waits until ready, with an observer of its own. With `zygote` the
+  // version's template is started and ready first, so the instance is forked.
   std::unique_ptr<Instance> start(const LaunchSpec& s) {
+    if (s.zygote) {
+      EXPECT_TRUE(launcher_->start_template(s, testing::kWaitCap));
+    }
     observers_.push_back(std::make_unique<RecordingObserver>());
     auto instance = launcher_->launch(s, *observers_.back());
     EXPECT_TRUE(instance) << instance.error().message;
@@ -167,8 +171,23 @@ TEST_P(ZygoteTest, DescriptorsOpenedInInitAreNotShared) {
   }
 }
 
+TEST_P(ZygoteTest, AFirstLaunchRunsFreshWhileTheTemplateStarts) {
+  LaunchSpec s = spec("import os, time\ntime.sleep(0.5)\n"
+                      "def handle(event, context):\n    return os.getppid()\n");
+  RecordingObserver observer;
+  auto first = launcher_->launch(s, observer);
+  ASSERT_TRUE(first);
+  ASSERT_TRUE(observer.wait_ready());
+  EXPECT_EQ(call(**first).get<int>(), getpid());
+  auto forked = start(s);
+  ASSERT_TRUE(forked);
+  EXPECT_NE(call(*forked).get<int>(), getpid());
+}
+
 TEST_P(ZygoteTest, InitErrorReachesEveryWaitingInstanceWithItsTraceback) {
   LaunchSpec s = spec("import time\ntime.sleep(0.3)\nraise RuntimeError('no model file')\n");
+  EXPECT_FALSE(launcher_->start_template(s, testing::kWaitCap));
+  EXPECT_NE(log().find("stderr RuntimeError: no model file"), std::string::npos) << log();
   RecordingObserver first, second;
   auto a = launcher_->launch(s, first);
   auto b = launcher_->launch(s, second);
