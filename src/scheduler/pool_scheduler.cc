@@ -100,6 +100,7 @@ void PoolScheduler::configure(const PoolConfig& config) {
   const std::string& name = config.launch.function;
   Actions actions;
   uint64_t id = 0;
+  int replaced = 0;  // the version this one replaces
   {
     std::lock_guard lock(mu_);
     if (shut_down_) {
@@ -109,17 +110,22 @@ void PoolScheduler::configure(const PoolConfig& config) {
     if (it == pools_.end()) {
       Entry e{next_pool_id_++, std::make_unique<Pool>(config, kpa_, clock_.now(), &gpus_)};
       it = pools_.emplace(name, std::move(e)).first;
+    } else if (it->second.pool->config().launch.version != config.launch.version) {
+      replaced = it->second.pool->config().launch.version;
     }
     id = it->second.id;
     actions = it->second.pool->configure(config, clock_.now());  // starts min_instances
     wake_gpu_waiters_locked(clock_.now());
   }
   run(name, id, std::move(actions));
+  // Its template (zygote) exits once the old instances are gone.
+  if (replaced != 0) launcher_.release_version(name, replaced);
 }
 
 void PoolScheduler::remove(const std::string& function) {
   Actions actions;
   uint64_t id = 0;
+  int version = 0;
   {
     std::lock_guard lock(mu_);
     auto it = pools_.find(function);
@@ -127,6 +133,7 @@ void PoolScheduler::remove(const std::string& function) {
       return;
     }
     id = it->second.id;
+    version = it->second.pool->config().launch.version;
     actions = it->second.pool->drain_all(
         crash_reply("FunctionRemoved", fmt::format("function '{}' was removed", function)));
     pools_.erase(it);
@@ -134,6 +141,7 @@ void PoolScheduler::remove(const std::string& function) {
   }
   run(function, id, std::move(actions));
   run_woken();
+  launcher_.release_version(function, version);
 }
 
 Result<void> PoolScheduler::invoke(const std::string& function, executor::Invocation inv,
