@@ -1,5 +1,8 @@
 #include "executor/process_launcher.h"
 
+#include <fcntl.h>
+#include <unistd.h>
+
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -132,20 +135,43 @@ std::vector<std::string> ProcessLauncher::environment(const LaunchSpec& spec,
   return out;
 }
 
-Result<int64_t> ProcessLauncher::make_cgroups(InstanceSetup& setup,
-                                              int64_t memory_bytes) const {
-  if (pids_version_ == CgroupVersion::kV1) {
-    auto pids = PidsCgroup::create(options_.pids_cgroup_root, setup.id, options_.max_pids);
+namespace {
+
+Result<int64_t> create_cgroups(const LauncherOptions& options,
+                               std::optional<CgroupVersion> cgroup_version,
+                               std::optional<CgroupVersion> pids_version, InstanceSetup& setup,
+                               int64_t memory_bytes) {
+  if (pids_version == CgroupVersion::kV1) {
+    auto pids = PidsCgroup::create(options.pids_cgroup_root, setup.id, options.max_pids);
     if (!pids) return pids.error();
     setup.pids_cgroup = std::move(*pids);
   }
-  if (!cgroup_version_) return memory_bytes + kRlimitHeadroom;
-  int64_t max_pids = pids_version_ == CgroupVersion::kV2 ? options_.max_pids : 0;
-  auto group = MemoryCgroup::create(options_.cgroup_root, *cgroup_version_, setup.id,
+  if (!cgroup_version) return memory_bytes + kRlimitHeadroom;
+  int64_t max_pids = pids_version == CgroupVersion::kV2 ? options.max_pids : 0;
+  auto group = MemoryCgroup::create(options.cgroup_root, *cgroup_version, setup.id,
                                     memory_bytes, max_pids);
   if (!group) return group.error();
   setup.cgroup = std::move(*group);
   return int64_t{0};
+}
+
+bool join_cgroups(const std::vector<std::string>& procs_paths, pid_t pid) {
+  std::string text = std::to_string(pid);
+  for (const std::string& procs : procs_paths) {
+    int fd = ::open(procs.c_str(), O_WRONLY | O_CLOEXEC);
+    bool joined = fd >= 0 && ::write(fd, text.data(), text.size()) ==
+                                 static_cast<ssize_t>(text.size());
+    if (fd >= 0) ::close(fd);
+    if (!joined) return false;
+  }
+  return true;
+}
+
+}  // namespace
+
+Result<int64_t> ProcessLauncher::make_cgroups(InstanceSetup& setup,
+                                              int64_t memory_bytes) const {
+  return create_cgroups(options_, cgroup_version_, pids_version_, setup, memory_bytes);
 }
 
 Result<std::unique_ptr<Instance>> ProcessLauncher::launch(const LaunchSpec& spec,
@@ -157,20 +183,30 @@ Result<std::unique_ptr<Instance>> ProcessLauncher::launch(const LaunchSpec& spec
   auto log = LogFile::open(spec.log_path);
   if (!log) return log.error();
   setup.log = std::move(*log);
-  auto rlimit = make_cgroups(setup, static_cast<int64_t>(spec.memory_mb) * kMiB);
+  // While the template still runs its init, a fresh interpreter is no slower than waiting
+  // for it and then forking, so launches then go fresh (the template starts beside).
+  std::shared_ptr<Zygote> zygote;
+  if (spec.runtime == Runtime::kPython3 && spec.zygote) zygote = zygote_for(spec);
+  if (zygote && zygote->state() != Zygote::State::kReady) zygote.reset();
+  std::optional<PreparedSpare> spare;
+  if (zygote) spare = zygote->take_prepared();
+  Result<int64_t> rlimit = int64_t{0};
+  if (spare) {
+    setup.cgroup = std::move(spare->cgroup);
+    setup.pids_cgroup = std::move(spare->pids_cgroup);
+    if (!setup.cgroup) rlimit = static_cast<int64_t>(spec.memory_mb) * kMiB + kRlimitHeadroom;
+  } else {
+    rlimit = make_cgroups(setup, static_cast<int64_t>(spec.memory_mb) * kMiB);
+  }
   if (!rlimit) return rlimit.error();
   auto workdir = make_workdir(spec.instances_root, setup.id, spec.code_dir);
   if (!workdir) return workdir.error();
   setup.workdir = *workdir;
   std::vector<std::string> env = environment(spec, setup.id, setup.workdir);
-  if (spec.runtime == Runtime::kPython3 && spec.zygote) {
-    // While the template still runs its init, a fresh interpreter is no slower than waiting
-    // for it and then forking, so launches then go fresh (the template starts beside).
-    std::shared_ptr<Zygote> zygote = zygote_for(spec);
-    if (zygote && zygote->state() == Zygote::State::kReady) {
-      return PythonInstance::launch_forked(std::move(setup), std::move(zygote), options_.python,
-                                           shim_path_, std::move(env), *rlimit);
-    }
+  if (zygote) {
+    return PythonInstance::launch_forked(std::move(setup), std::move(zygote), options_.python,
+                                         shim_path_, std::move(env), *rlimit,
+                                         spare ? spare->pid : 0);
   }
   Result<std::unique_ptr<Instance>> instance =
       spec.runtime == Runtime::kExec
@@ -265,6 +301,23 @@ Result<std::shared_ptr<Zygote>> ProcessLauncher::start_zygote(const LaunchSpec& 
   config.cgroup = std::move(setup.cgroup);
   config.pids_cgroup = std::move(setup.pids_cgroup);
   config.init_timeout = init_timeout(spec);
+  if (uses_cgroups() || limits_pids()) {
+    // Copies, not `this`: the template may outlive the launcher in an instance's hands.
+    config.prepare_spare = [options = options_, cgroups = cgroup_version_,
+                            pids = pids_version_,
+                            bytes = static_cast<int64_t>(spec.memory_mb) * kMiB](
+                               pid_t pid) -> Result<PreparedSpare> {
+      InstanceSetup spare_setup;
+      spare_setup.id = new_short_id();
+      auto made = create_cgroups(options, cgroups, pids, spare_setup, bytes);
+      if (!made) return made.error();
+      if (!join_cgroups(spare_setup.cgroup_procs(), pid)) {
+        return make_error(ErrorCode::kUnavailable, "cannot move the spare into its cgroups");
+      }
+      return PreparedSpare{pid, std::move(spare_setup.cgroup),
+                           std::move(spare_setup.pids_cgroup)};
+    };
+  }
   auto zygote = Zygote::start(std::move(config));
   if (!zygote) remove_workdir(*workdir);
   return zygote;

@@ -57,7 +57,8 @@ std::unique_ptr<Instance> PythonInstance::launch_forked(InstanceSetup setup,
                                                         const std::string& python,
                                                         const std::string& shim_path,
                                                         std::vector<std::string> env,
-                                                        int64_t rlimit_as_bytes) {
+                                                        int64_t rlimit_as_bytes,
+                                                        pid_t prepared_pid) {
   std::vector<std::string> cgroup_procs = setup.cgroup_procs();
   std::unique_ptr<PythonInstance> instance(new PythonInstance(std::move(setup)));
   instance->cgroup_procs_ = std::move(cgroup_procs);
@@ -67,6 +68,7 @@ std::unique_ptr<Instance> PythonInstance::launch_forked(InstanceSetup setup,
   instance->shim_path_ = shim_path;
   instance->env_ = std::move(env);
   instance->rlimit_as_bytes_ = rlimit_as_bytes;
+  instance->prepared_pid_ = prepared_pid;
   PythonInstance* raw = instance.get();
   instance->start_deferred([raw] { return raw->obtain_process(); });
   return instance;
@@ -103,8 +105,11 @@ Result<SpawnedProcess> PythonInstance::fork_from_zygote() {
   UniqueFd out_r(out[0]), out_w(out[1]);
   if (pipe2(err, O_CLOEXEC) != 0) return make_error(ErrorCode::kInternal, "pipe failed");
   UniqueFd err_r(err[0]), err_w(err[1]);
-  auto pid = zygote_->fork(id(), workdir(), env_, theirs.get(), out_w.get(), err_w.get());
+  bool fresh = true;
+  auto pid = zygote_->fork(id(), workdir(), env_, theirs.get(), out_w.get(), err_w.get(),
+                           &fresh);
   if (!pid) return pid.error();
+  if (!fresh && *pid == prepared_pid_) cgroup_procs_.clear();  // it is in them already
   SpawnedProcess proc;
   proc.pid = *pid;
   proc.pidfd.reset(static_cast<int>(syscall(SYS_pidfd_open, *pid, 0)));

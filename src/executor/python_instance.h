@@ -30,7 +30,8 @@ class PythonInstance final : public ProcessInstance {
                                                  const std::string& python,
                                                  const std::string& shim_path,
                                                  std::vector<std::string> env,
-                                                 int64_t rlimit_as_bytes);
+                                                 int64_t rlimit_as_bytes,
+                                                 pid_t prepared_pid = 0);
   ~PythonInstance() override;
 
   void invoke(Invocation inv, ReplyHandler handler) override;
@@ -58,6 +59,7 @@ class PythonInstance final : public ProcessInstance {
   std::mutex write_mu_;       // one frame at a time on control_
   // The cgroups this instance joins from here, while the interpreter starts.
   std::vector<std::string> cgroup_procs_;
+  pid_t prepared_pid_ = 0;  // a spare already in this instance's cgroups (Zygote::take_prepared)
   // Deferred starts only, used on the I/O thread.
   std::shared_ptr<Zygote> zygote_;  // null: a fresh interpreter
   std::string python_, shim_path_;

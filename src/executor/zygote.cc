@@ -198,6 +198,8 @@ void Zygote::read_status_message() {
     set_state(State::kInitFailed);
   } else if (message.value("ready", false)) {
     set_state(State::kReady);
+    std::lock_guard lock(mu_);
+    want_spare_ = true;
   }
 }
 
@@ -219,6 +221,12 @@ void Zygote::watch() {
     if (fds[1].revents && !read_output(fds[1].fd, stderr_lines_, "stderr")) err_eof = true;
     if (fds[2].revents) read_status_message();
     if (fds[3].revents) break;
+    if (fds[4].revents) {
+      uint64_t count = 0;
+      ssize_t n = ::read(wake_fd_.get(), &count, sizeof(count));
+      (void)n;
+    }
+    prepare_spare();
     if (starting && std::chrono::steady_clock::now() >= init_deadline) {
       ::kill(-proc_.pid, SIGKILL);  // init hangs: the instances fall back or time out
     }
@@ -245,12 +253,51 @@ Result<std::string> Zygote::request(const std::string& message, const std::vecto
   return *reply;
 }
 
+// Runs on the watcher thread after the template is ready and after each fork. It holds
+// request_mu_ throughout, so the spare cannot be handed over before it is in its cgroups.
+void Zygote::prepare_spare() {
+  {
+    std::lock_guard lock(mu_);
+    if (!want_spare_ || closing_ || prepared_ || !config_.prepare_spare) return;
+    want_spare_ = false;
+  }
+  std::lock_guard request_lock(request_mu_);
+  if (state() != State::kReady) return;
+  if (!send_message(control_.get(), R"({"spare": 1})", {})) return;
+  auto reply = receive_message(control_.get(), kRequestTimeout);
+  if (!reply) return;
+  pid_t pid = parse_object(*reply).value("pid", -1);
+  if (pid <= 0) return;
+  auto prepared = config_.prepare_spare(pid);
+  if (!prepared) return;  // the fork path joins the cgroups instead
+  std::lock_guard lock(mu_);
+  prepared_ = std::move(*prepared);
+}
+
+std::optional<PreparedSpare> Zygote::take_prepared() {
+  std::lock_guard lock(mu_);
+  std::optional<PreparedSpare> out = std::move(prepared_);
+  prepared_.reset();
+  return out;
+}
+
 Result<pid_t> Zygote::fork(const std::string& id, const std::string& cwd,
-                           const std::vector<std::string>& env, int control, int out, int err) {
+                           const std::vector<std::string>& env, int control, int out, int err,
+                           bool* fresh) {
   json message = {{"fork", id}, {"cwd", cwd}, {"env", env}};
   auto reply = request(message.dump(), {control, out, err});
+  if (config_.prepare_spare) {
+    {
+      std::lock_guard lock(mu_);
+      want_spare_ = true;
+    }
+    uint64_t one = 1;
+    ssize_t n = ::write(wake_fd_.get(), &one, sizeof(one));
+    (void)n;
+  }
   if (!reply) return reply.error();
   json answer = parse_object(*reply);
+  if (fresh) *fresh = answer.value("fresh", true);
   pid_t pid = answer.value("pid", -1);
   if (pid <= 0) {
     return make_error(ErrorCode::kInternal,

@@ -7,6 +7,8 @@
 //   template -> kumo, once: {"ready": true} | {"init_error": {"type", "message"}}
 //   kumo -> template: {"fork": id, "cwd", "env"} + SCM_RIGHTS [control, stdout, stderr]
 //                     -> {"pid": N}   (the child: new session, those fds as 3/1/2)
+//                     ("fresh": true when the spare had died and the child is a new fork)
+//   kumo -> template: {"spare": 1} -> {"pid": N}   (the child the next fork hands over)
 //   kumo -> template: {"reap": pid} -> {"status": wait status}
 // Forked instances are the template's children, so their exit status comes from it; kumo
 // watches them with a pidfd and asks for the status once the pidfd says they exited.
@@ -37,6 +39,15 @@
 
 namespace kumo::executor {
 
+// The template's current spare child, moved ahead of time into cgroups for the next instance
+// forked from it: joining a cgroup costs an RCU grace period in the kernel (~8 ms here), which
+// a cold start then does not wait for.
+struct PreparedSpare {
+  pid_t pid = 0;
+  std::unique_ptr<MemoryCgroup> cgroup;
+  std::unique_ptr<PidsCgroup> pids_cgroup;
+};
+
 struct ZygoteConfig {
   std::string python;
   std::string shim_path;
@@ -47,6 +58,8 @@ struct ZygoteConfig {
   std::unique_ptr<MemoryCgroup> cgroup;  // the template's (init's) memory; may be null
   std::unique_ptr<PidsCgroup> pids_cgroup;
   std::chrono::milliseconds init_timeout{10'000};
+  // Makes an instance's cgroups and moves `pid` into them; empty: spares are not prepared.
+  std::function<Result<PreparedSpare>(pid_t)> prepare_spare;
 };
 
 class Zygote {
@@ -75,9 +88,13 @@ class Zygote {
 
   // Forks an instance: it becomes a session leader with `control`, `out`, `err` as its fds
   // 3, 1 and 2, `cwd` as its working dir and `env` as its environment, and then waits for
-  // the START frame like a fresh instance. Returns its pid.
+  // the START frame like a fresh instance. Returns its pid; `fresh` tells whether it was
+  // forked for this request (it then is not the spare that take_prepared() returned).
   Result<pid_t> fork(const std::string& id, const std::string& cwd,
-                     const std::vector<std::string>& env, int control, int out, int err);
+                     const std::vector<std::string>& env, int control, int out, int err,
+                     bool* fresh);
+  // The spare prepared for the next fork, if one is; the caller owns its cgroups.
+  std::optional<PreparedSpare> take_prepared();
   // The wait status of a forked instance that has exited (it stays a zombie until then, so
   // its pid cannot be reused); nullopt when the template is gone.
   std::optional<int> reap(pid_t pid);
@@ -89,6 +106,7 @@ class Zygote {
   void drain_output();
   bool read_output(int fd, LineSplitter& splitter, const char* stream);
   void set_state(State state);
+  void prepare_spare();
   Result<std::string> request(const std::string& message, const std::vector<int>& fds);
 
   ZygoteConfig config_;
@@ -105,6 +123,8 @@ class Zygote {
   Reply init_error_;                // Guarded by mu_.
   bool closing_ = false;            // Guarded by mu_.
   bool was_ready_ = false;          // Guarded by mu_.
+  bool want_spare_ = false;         // Guarded by mu_.
+  std::optional<PreparedSpare> prepared_;  // Guarded by mu_.
   std::mutex request_mu_;           // one request/response at a time on control_
 };
 

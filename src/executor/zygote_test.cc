@@ -102,6 +102,28 @@ TEST_P(ZygoteTest, InstancesAreForkedFromATemplateThatRanInitOnce) {
   EXPECT_NE(*parents.begin(), getpid());
 }
 
+// The template's spare is moved into the next instance's cgroups ahead of time; instances
+// launched back to back (before a spare is prepared) join theirs on the way.
+TEST_P(ZygoteTest, EachForkedInstanceRunsInItsOwnMemoryCgroup) {
+  if (!GetParam()) GTEST_SKIP() << "no cgroups";
+  LaunchSpec s = spec("def handle(event, context):\n"
+                      "    for line in open('/proc/self/cgroup'):\n"
+                      "        if ':memory:' in line or line.startswith('0::'):\n"
+                      "            return line.strip()\n");
+  std::vector<std::unique_ptr<Instance>> instances;
+  std::set<std::string> groups;
+  for (int i = 0; i < 5; ++i) {
+    if (i < 3) std::this_thread::sleep_for(std::chrono::milliseconds(300));  // spare ready
+    instances.push_back(start(s));
+    ASSERT_TRUE(instances.back());
+    std::string group = call(*instances.back()).get<std::string>();
+    EXPECT_NE(group.find("kumo-test/"), std::string::npos) << group;
+    EXPECT_EQ(group.find("zygote"), std::string::npos) << group;
+    groups.insert(group);
+  }
+  EXPECT_EQ(groups.size(), 5u);
+}
+
 TEST_P(ZygoteTest, ZygoteFalseStartsAFreshInterpreter) {
   std::string marker = dir_.path() + "/inits";
   LaunchSpec s = spec("import os\nwith open('" + marker + "', 'a') as f:\n    f.write('init\\n')\n"

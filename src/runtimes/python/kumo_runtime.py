@@ -369,6 +369,12 @@ def _template_main():
                 status = -1
             control.send(_dumps({"status": status}).encode())
             continue
+        if "spare" in request:
+            # Kumo moves the spare into the next instance's cgroups ahead of its request.
+            if spare is None:
+                spare = _fork_spare(socket, control, handler, threads > 1)
+            control.send(_dumps({"pid": spare[0] if spare else -1}).encode())
+            continue
         reply = {"error": "a fork request needs three descriptors"}
         if len(fds) == 3:
             reply, spare = _hand_over(socket, control, handler, threads > 1, spare, data, fds)
@@ -405,6 +411,7 @@ def _fork_spare(socket, control, handler, init_threads):
 
 def _hand_over(socket, control, handler, init_threads, spare, data, fds):
     """Gives the instance's descriptors to the spare (a fresh fork if it died)."""
+    fresh = spare is None
     for _ in range(2):
         if spare is None:
             spare = _fork_spare(socket, control, handler, init_threads)
@@ -414,8 +421,9 @@ def _hand_over(socket, control, handler, init_threads, spare, data, fds):
         try:
             socket.send_fds(sock, [data], fds)
             sock.close()
-            return {"pid": pid}, None
+            return {"pid": pid, "fresh": fresh}, None
         except OSError:
+            fresh = True
             sock.close()
             try:
                 os.waitpid(pid, 0)
