@@ -124,12 +124,27 @@ Result<FunctionVersion> Registry::deploy(std::string_view targz) {
 
   std::lock_guard lock(mu_);
   if (auto r = store_code(targz, sha); !r) return r.error();
+  if (auto r = check_model_file(*spec, sha); !r) return r.error();
   auto v = record_version(*spec, sha, targz.size());
   if (v) {
     spdlog::info("deploy function={} version={} sha256={} bytes={}", v->spec.name, v->version,
                  sha.substr(0, 12), targz.size());
   }
   return v;
+}
+
+// A model function's handler names its model file; a package without it could never serve.
+Result<void> Registry::check_model_file(const FunctionSpec& spec, const std::string& sha) const {
+  if (spec.runtime != Runtime::kModel) return {};
+  fs::path code = fs::path(data_dir_) / "code" / sha;
+  fs::path model = (code / spec.handler).lexically_normal();
+  std::error_code ec;
+  bool inside = model.string().starts_with(code.string() + "/");
+  if (inside && fs::is_regular_file(model, ec)) return {};
+  return make_error(ErrorCode::kInvalidArgument,
+                    fmt::format("handler: the package has no model file '{}'; name the .onnx "
+                                "file's path inside the package",
+                                spec.handler));
 }
 
 // Content-addressed: a package already stored or unpacked is not written again. Unpacking

@@ -71,6 +71,7 @@ class Registry {
       : db_(db), data_dir_(std::move(data_dir)), options_(options) {}
 
   Result<void> store_code(std::string_view targz, const std::string& sha);
+  Result<void> check_model_file(const FunctionSpec& spec, const std::string& sha) const;
   Result<FunctionVersion> record_version(const FunctionSpec& spec, const std::string& sha,
                                          size_t bytes);
   Result<std::vector<FunctionVersion>> query(std::string_view sql, const std::string& name,

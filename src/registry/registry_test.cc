@@ -57,6 +57,19 @@ TEST(Registry, DeployStoresPackageAndUnpacksCode) {
   EXPECT_EQ(read_file(stored), targz);
 }
 
+TEST(Registry, AModelPackageMustHoldItsModelFile) {
+  Fixture f;
+  std::string yaml = "name: m\nruntime: model\nhandler: models/net.onnx\n";
+  auto missing = f.reg->deploy(make_targz({file("kumo.yaml", yaml)}));
+  ASSERT_FALSE(missing.has_value());
+  EXPECT_EQ(missing.error().code, ErrorCode::kInvalidArgument);
+  EXPECT_NE(missing.error().message.find("models/net.onnx"), std::string::npos);
+  std::string outside = "name: m\nruntime: model\nhandler: ../../kumo.db\n";
+  EXPECT_FALSE(f.reg->deploy(make_targz({file("kumo.yaml", outside)})).has_value());
+  auto ok = f.reg->deploy(make_targz({file("kumo.yaml", yaml), file("models/net.onnx", "x")}));
+  ASSERT_TRUE(ok.has_value()) << ok.error().message;
+}
+
 TEST(Registry, KnownDigest) {
   EXPECT_EQ(sha256_hex("abc"), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
 }
