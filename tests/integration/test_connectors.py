@@ -14,6 +14,7 @@ import unittest
 import uuid
 
 import harness
+from harness import free_port
 
 JS_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "js")
 SEARCH_PATH = os.environ.get("PATH", "") + ":/usr/sbin:/usr/bin"
@@ -28,12 +29,6 @@ def handle(event, context):
 
 def which(program):
     return shutil.which(program, path=SEARCH_PATH)
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def wait_for_port(port, proc, timeout=10):

@@ -5,14 +5,13 @@ import glob
 import json
 import os
 import shutil
-import socket
 import subprocess
 import tempfile
 import textwrap
 import time
 import unittest
 
-from harness import KumoTestCase, Server
+from harness import KumoTestCase, Server, free_port
 
 PRINTER = """
     import json
@@ -24,12 +23,6 @@ PRINTER = """
 def postgres_bin():
     found = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"))
     return os.path.dirname(found[-1]) if found else None
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class PostgresServer:
