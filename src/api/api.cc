@@ -2,7 +2,7 @@
 
 #include <filesystem>
 
-#include "api/background.h"
+#include "common/work_pool.h"
 #include "api/routes.h"
 #include "common/log.h"
 
@@ -64,7 +64,7 @@ scheduler::PoolConfig pool_config(const registry::FunctionVersion& fv,
 Api::Api(ApiDeps deps)
     : deps_(std::move(deps)),
       cache_(std::make_unique<FunctionCache>()),
-      background_(std::make_unique<Background>()) {
+      background_(std::make_unique<WorkPool>(1)) {
   std::error_code ec;
   std::filesystem::create_directories(deps_.data_dir + "/logs", ec);
   std::filesystem::create_directories(deps_.data_dir + "/instances", ec);

@@ -15,9 +15,12 @@
 #include "registry/registry.h"
 #include "scheduler/scheduler.h"
 
+namespace kumo {
+class WorkPool;
+}
+
 namespace kumo::api {
 
-class Background;
 class FunctionCache;
 
 struct ApiDeps {
@@ -49,7 +52,8 @@ class Api {
  private:
   ApiDeps deps_;
   std::unique_ptr<FunctionCache> cache_;
-  std::unique_ptr<Background> background_;  // destroyed first: joins before deps_ go
+  // One thread, so deploys run in submission order; destroyed first: joins before deps_ go.
+  std::unique_ptr<WorkPool> background_;
 };
 
 }  // namespace kumo::api

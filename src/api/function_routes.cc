@@ -75,7 +75,7 @@ void remove(ApiDeps& deps, FunctionCache& cache, const std::string& name,
 }  // namespace
 
 void add_function_routes(http::Router& router, ApiDeps& deps, FunctionCache& cache,
-                         Background& background) {
+                         WorkPool& background) {
   // Hashing and unpacking a package can take seconds: off the HTTP thread.
   router.add(
       "POST", "/api/v1/functions",

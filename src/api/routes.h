@@ -2,13 +2,13 @@
 #pragma once
 
 #include "api/api.h"
-#include "api/background.h"
+#include "common/work_pool.h"
 #include "api/function_cache.h"
 
 namespace kumo::api {
 
 void add_function_routes(http::Router& router, ApiDeps& deps, FunctionCache& cache,
-                         Background& background);
+                         WorkPool& background);
 void add_invoke_routes(http::Router& router, ApiDeps& deps, FunctionCache& cache);
 void add_ops_routes(http::Router& router, ApiDeps& deps, FunctionCache& cache);
 void add_event_routes(http::Router& router, ApiDeps& deps);

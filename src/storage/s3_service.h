@@ -21,7 +21,7 @@
 #include "http/router.h"
 #include "storage/event_record.h"
 #include "storage/object_store.h"
-#include "storage/work_pool.h"
+#include "common/work_pool.h"
 
 namespace kumo::storage {
 

@@ -1,6 +1,7 @@
-// WorkPool: a few threads for the object store's blocking work (file writes with fsync,
-// whole-object reads), so HTTP I/O threads never wait on the disk. Work runs roughly in
-// submission order. Thread-safe; stop() (and the destructor) finishes queued work and joins.
+// WorkPool: a few threads for blocking work (the object store's file writes with fsync, the
+// API's package unpacking), so HTTP I/O threads never wait on it. Work runs in submission
+// order (strictly so with one thread). Thread-safe; stop() (and the destructor) finishes
+// queued work and joins.
 #pragma once
 
 #include <condition_variable>
@@ -10,7 +11,7 @@
 #include <thread>
 #include <vector>
 
-namespace kumo::storage {
+namespace kumo {
 
 class WorkPool {
  public:
@@ -66,4 +67,4 @@ class WorkPool {
   std::vector<std::thread> threads_;         // last: they start after the fields they use
 };
 
-}  // namespace kumo::storage
+}  // namespace kumo
