@@ -143,15 +143,6 @@ HttpReply read_proxy_response(std::string_view result, std::string_view content_
   return reply;
 }
 
-std::string base64_encode(std::string_view in) {
-  std::string out(4 * ((in.size() + 2) / 3), '\0');
-  int n = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()),
-                          reinterpret_cast<const unsigned char*>(in.data()),
-                          static_cast<int>(in.size()));
-  out.resize(n);
-  return out;
-}
-
 std::string base64_decode(std::string_view in) {
   std::string out(3 * (in.size() / 4) + 3, '\0');
   int n = EVP_DecodeBlock(reinterpret_cast<unsigned char*>(out.data()),

@@ -10,6 +10,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "common/base64.h"  // base64_encode, beside base64_decode below
+
 namespace kumo::api {
 
 using HeaderList = std::vector<std::pair<std::string, std::string>>;
@@ -40,7 +42,6 @@ struct HttpReply {
 // that JSON; a non-JSON content type passes through as is.
 HttpReply read_proxy_response(std::string_view result, std::string_view content_type);
 
-std::string base64_encode(std::string_view in);
 std::string base64_decode(std::string_view in);
 
 }  // namespace kumo::api

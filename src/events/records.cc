@@ -1,12 +1,11 @@
 #include "events/records.h"
 
-#include <openssl/evp.h>
-
 #include <chrono>
 #include <ctime>
 
 #include <fmt/format.h>
 
+#include "common/base64.h"
 #include "common/clock.h"
 #include "common/ids.h"
 
@@ -15,20 +14,11 @@ namespace {
 
 using nlohmann::json;
 
-std::string base64(std::string_view in) {
-  std::string out(4 * ((in.size() + 2) / 3), '\0');
-  int n = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()),
-                          reinterpret_cast<const unsigned char*>(in.data()),
-                          static_cast<int>(in.size()));
-  out.resize(static_cast<size_t>(n));
-  return out;
-}
-
 // The payload as JSON when it parses, else as a string.
 json as_json(const std::string& text) {
   json j = json::parse(text, nullptr, false);
   if (!j.is_discarded()) return j;
-  return is_utf8(text) ? json(text) : json(base64(text));
+  return is_utf8(text) ? json(text) : json(base64_encode(text));
 }
 
 }  // namespace
@@ -69,7 +59,7 @@ json queue_event(const std::vector<StoredMessage>& batch, int attempt) {
     records.push_back({
         {"messageId", m.id},
         {"receiptHandle", m.id},
-        {"body", text ? m.body : base64(m.body)},
+        {"body", text ? m.body : base64_encode(m.body)},
         {"attributes",
          {{"ApproximateReceiveCount", std::to_string(attempt)},
           {"SentTimestamp", std::to_string(m.created_us / 1000)},
@@ -148,7 +138,7 @@ json message_json(const StoredMessage& m) {
   json j = {{"seq", m.seq},
             {"id", m.id},
             {"topic", m.topic},
-            {"body", text ? m.body : base64(m.body)},
+            {"body", text ? m.body : base64_encode(m.body)},
             {"attributes", attrs.is_object() ? attrs : json::object()},
             {"published_at", iso_time(m.created_us)}};
   if (!text) j["body_encoding"] = "base64";

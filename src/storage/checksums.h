@@ -9,6 +9,8 @@
 #include <string>
 #include <string_view>
 
+#include "common/base64.h"  // base64_encode, beside base64_decode below
+
 namespace kumo::storage {
 
 // MD5 and CRC32 of one byte stream, fed in pieces.
@@ -40,7 +42,6 @@ BodyDigest digest_of(std::string_view data);
 std::string to_hex(std::string_view bytes);
 // nullopt unless `hex` is an even number of hex digits.
 std::optional<std::string> from_hex(std::string_view hex);
-std::string base64_encode(std::string_view bytes);
 // nullopt for text that is not valid padded base64.
 std::optional<std::string> base64_decode(std::string_view text);
 // Base64 of a CRC32 value in network byte order.
