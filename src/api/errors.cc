@@ -4,26 +4,8 @@
 
 namespace kumo::api {
 
-int http_status(ErrorCode code) {
-  switch (code) {
-    case ErrorCode::kInvalidArgument: return 400;
-    case ErrorCode::kUnauthenticated: return 401;
-    case ErrorCode::kPermissionDenied: return 403;
-    case ErrorCode::kNotFound: return 404;
-    case ErrorCode::kConflict: return 409;
-    case ErrorCode::kTooLarge: return 413;
-    case ErrorCode::kThrottled: return 429;
-    case ErrorCode::kFunctionFailed: return 502;
-    case ErrorCode::kTimeout: return 504;
-    case ErrorCode::kUnavailable: return 503;
-    case ErrorCode::kInternal: return 500;
-  }
-  return 500;
-}
-
 http::Response error_reply(const Error& error, std::string_view request_id) {
-  return http::error_response(http_status(error.code), error_code_name(error.code), error.message,
-                              request_id);
+  return http::error_response(error, request_id);
 }
 
 http::Response failure_reply(const executor::Reply& reply, std::string_view function,

@@ -9,8 +9,6 @@
 
 namespace kumo::api {
 
-int http_status(ErrorCode code);
-
 // A JSON error response for `error`, tagged with the request id when there is one.
 http::Response error_reply(const Error& error, std::string_view request_id = "");
 

@@ -28,4 +28,26 @@ Response error_response(int status, std::string_view type, std::string_view mess
   return json_response(status, nlohmann::json{{"error", std::move(error)}});
 }
 
+int status_of(ErrorCode code) {
+  switch (code) {
+    case ErrorCode::kInvalidArgument: return 400;
+    case ErrorCode::kUnauthenticated: return 401;
+    case ErrorCode::kPermissionDenied: return 403;
+    case ErrorCode::kNotFound: return 404;
+    case ErrorCode::kConflict: return 409;
+    case ErrorCode::kTooLarge: return 413;
+    case ErrorCode::kThrottled: return 429;
+    case ErrorCode::kFunctionFailed: return 502;
+    case ErrorCode::kTimeout: return 504;
+    case ErrorCode::kUnavailable: return 503;
+    case ErrorCode::kInternal: return 500;
+  }
+  return 500;
+}
+
+Response error_response(const Error& error, std::string_view request_id) {
+  return error_response(status_of(error.code), error_code_name(error.code), error.message,
+                        request_id);
+}
+
 }  // namespace kumo::http

@@ -13,6 +13,7 @@
 #include <string>
 #include <string_view>
 
+#include "common/result.h"
 #include "http/types.h"
 
 namespace kumo::http {
@@ -46,6 +47,11 @@ Response json_response(int status, const nlohmann::json& body);
 // The platform's error shape: {"error": {"type", "message", "request_id"?}}.
 Response error_response(int status, std::string_view type, std::string_view message,
                         std::string_view request_id = "");
+
+// The HTTP status of an error code (kInvalidArgument 400, kNotFound 404, ..., kInternal 500),
+// and the error as a response in the shape above.
+int status_of(ErrorCode code);
+Response error_response(const Error& error, std::string_view request_id = "");
 
 // Answers one request. Exactly one of send() or start_stream()..finish() per request; calls
 // after that are ignored. Every method may be called from any thread, also after the handler

@@ -18,26 +18,7 @@ constexpr size_t kItemBodyLimit = 1024 * 1024;  // items over 400 KB get our own
 constexpr int kDefaultLimit = 100;
 constexpr int kMaxLimit = 1000;
 
-int status_of(ErrorCode code) {
-  switch (code) {
-    case ErrorCode::kInvalidArgument:
-      return 400;
-    case ErrorCode::kNotFound:
-      return 404;
-    case ErrorCode::kConflict:
-      return 409;
-    case ErrorCode::kTooLarge:
-      return 413;
-    case ErrorCode::kUnavailable:
-      return 503;
-    default:
-      return 500;
-  }
-}
-
-void send_error(Responder& out, const Error& error) {
-  out.send(http::error_response(status_of(error.code), error_code_name(error.code), error.message));
-}
+void send_error(Responder& out, const Error& error) { out.send(http::error_response(error)); }
 
 nlohmann::json item_json(const std::string& table, const Item& item) {
   return {
