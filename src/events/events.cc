@@ -7,6 +7,7 @@
 
 #include <fmt/format.h>
 
+#include "common/clock.h"
 #include "common/ids.h"
 #include "common/log.h"
 #include "common/units.h"
@@ -594,7 +595,7 @@ void EventsImpl::send(const InvocationRow& row, milliseconds timeout) {
 Events::~Events() = default;
 
 Result<std::unique_ptr<Events>> Events::open(const EventsOptions& options,
-                                             scheduler::Scheduler& scheduler, Clock&) {
+                                             scheduler::Scheduler& scheduler) {
   milliseconds retention = std::chrono::hours(24);
   if (options.config.is_object() && options.config.contains("retention")) {
     const json& r = options.config["retention"];

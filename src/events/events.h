@@ -15,7 +15,6 @@
 
 #include <nlohmann/json.hpp>
 
-#include "common/clock.h"
 #include "common/result.h"
 #include "events/sink.h"
 #include "registry/spec.h"
@@ -39,7 +38,7 @@ struct AsyncRequest {
 class Events : public EventSink {
  public:
   static Result<std::unique_ptr<Events>> open(const EventsOptions& options,
-                                              scheduler::Scheduler& scheduler, Clock& clock);
+                                              scheduler::Scheduler& scheduler);
   ~Events() override;
 
   // Checks a spec's triggers and async settings (kInvalidArgument naming the field), e.g. an

@@ -127,7 +127,7 @@ class EventsTest : public ::testing::Test {
   Events& open(ScriptedScheduler::Respond respond) {
     events_.reset();
     sched_ = std::make_unique<ScriptedScheduler>(std::move(respond));
-    auto e = Events::open({(dir_ / "kumo.db").string(), json()}, *sched_, clock_);
+    auto e = Events::open({(dir_ / "kumo.db").string(), json()}, *sched_);
     EXPECT_TRUE(e.has_value()) << e.error().message;
     events_ = std::move(*e);
     return *events_;
@@ -157,7 +157,6 @@ class EventsTest : public ::testing::Test {
   }
 
   std::filesystem::path dir_;
-  SteadyClock clock_;
   std::unique_ptr<ScriptedScheduler> sched_;
   std::unique_ptr<Events> events_;
 };

@@ -176,7 +176,7 @@ int serve(const ServeOptions& options) {
   sched_ptr = &sched;
 
   auto events = events::Events::open(
-      {data_dir + "/kumo.db", options.sections.value("events", nlohmann::json())}, sched, clock);
+      {data_dir + "/kumo.db", options.sections.value("events", nlohmann::json())}, sched);
   if (!events) return spdlog::error("{}", events.error().message), 1;
   events::Events& ev = **events;
   reg.set_spec_check([&ev, &sched](const registry::FunctionSpec& spec) -> Result<void> {
