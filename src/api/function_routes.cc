@@ -35,7 +35,8 @@ void deploy(ApiDeps& deps, FunctionCache& cache, http::Request&& req,
   json body = summary_json(*fv, deps.scheduler.stats(fv->spec.name));
   body["package_bytes"] = fv->package_bytes;
   body["spec"] = registry::spec_to_json(fv->spec);
-  res->send(http::json_response(201, body));
+  body["unchanged"] = fv->unchanged;
+  res->send(http::json_response(fv->unchanged ? 200 : 201, body));
 }
 
 void list(ApiDeps& deps, const std::shared_ptr<http::Responder>& res) {

@@ -45,7 +45,9 @@ Result<std::string> render_deployed(const json& reply, uint64_t package_bytes, c
     std::string details = format_bytes(package_bytes);
     std::string sha = str_field(reply, "sha256");
     if (!sha.empty()) details += ", sha256 " + sha.substr(0, 8);
-    return fmt::format("{} {} version {} ({})\n", style.green("deployed"),
+    bool unchanged = reply.value("unchanged", false);
+    return fmt::format("{} {} version {} ({})\n",
+                       unchanged ? style.green("unchanged") : style.green("deployed"),
                        reply.at("name").get<std::string>(), int_field(reply, "version"), details);
   });
 }

@@ -31,7 +31,8 @@ Result<std::string> render_function(const nlohmann::json& reply, int64_t now_us,
 // GB-S COST rows and a TOTAL row.
 Result<std::string> render_usage(const nlohmann::json& reply, const Style& style);
 
-// POST /api/v1/functions -> "deployed hello version 3 (12.4 kB, sha256 ab12cd34)\n".
+// POST /api/v1/functions -> "deployed hello version 3 (12.4 kB, sha256 ab12cd34)\n", or
+// "unchanged hello version 3 (...)" when the server kept the latest version (same package).
 Result<std::string> render_deployed(const nlohmann::json& reply, uint64_t package_bytes,
                                     const Style& style);
 

@@ -49,6 +49,12 @@ TEST(RenderDeployed, NamesVersionSizeAndShortDigest) {
             "deployed hello version 3 (12.4 kB, sha256 ab12cd34)\n");
 }
 
+TEST(RenderDeployed, SaysUnchangedWhenTheServerKeptTheVersion) {
+  json reply = {{"name", "hello"}, {"version", 3}, {"sha256", "ab12cd34ef56"}, {"unchanged", true}};
+  EXPECT_EQ(render_deployed(reply, 12'400, Style{}).value(),
+            "unchanged hello version 3 (12.4 kB, sha256 ab12cd34)\n");
+}
+
 TEST(RenderFunction, PrintsKeyValuesThenVersions) {
   json reply = json::parse(R"({
     "name": "hello", "version": 2, "sha256": "ab12cd34ef56aa77", "created_at_us": 1799999700000000,

@@ -123,6 +123,9 @@ Result<FunctionVersion> Registry::deploy(std::string_view targz) {
   std::string sha = sha256_hex(targz);
 
   std::lock_guard lock(mu_);
+  auto same = unchanged_version(*spec, sha);
+  if (!same) return same.error();
+  if (*same) return std::move(**same);
   if (auto r = store_code(targz, sha); !r) return r.error();
   if (auto r = check_model_file(*spec, sha); !r) return r.error();
   auto v = record_version(*spec, sha, targz.size());
@@ -131,6 +134,21 @@ Result<FunctionVersion> Registry::deploy(std::string_view targz) {
                  sha.substr(0, 12), targz.size());
   }
   return v;
+}
+
+// The latest version when it holds the same package and spec (a redeploy of an unchanged
+// folder), marked unchanged; nullopt when a new version is due.
+Result<std::optional<FunctionVersion>> Registry::unchanged_version(const FunctionSpec& spec,
+                                                                   const std::string& sha) {
+  auto rows = query("AND f.name = ? AND v.version = f.latest_version", spec.name, 0);
+  if (!rows) return rows.error();
+  if (rows->empty()) return std::nullopt;
+  FunctionVersion& latest = rows->front();
+  if (latest.sha256 != sha || spec_to_json(latest.spec) != spec_to_json(spec)) {
+    return std::nullopt;
+  }
+  latest.unchanged = true;
+  return std::move(latest);
 }
 
 // A model function's handler names its model file; a package without it could never serve.

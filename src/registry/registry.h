@@ -15,6 +15,7 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -33,6 +34,7 @@ struct FunctionVersion {
   std::string code_dir;       // absolute path of the unpacked code; read-only by convention
   int64_t created_at_us = 0;  // wall clock, microseconds since the Unix epoch
   size_t package_bytes = 0;   // size of the tar.gz
+  bool unchanged = false;     // deploy() only: this was already the latest version
 };
 
 struct RegistryOptions {
@@ -46,8 +48,10 @@ class Registry {
   static Result<std::unique_ptr<Registry>> open(store::Database& db, std::string data_dir,
                                                 RegistryOptions options = {});
 
-  // Deploys a package as the next version of the function its kumo.yaml names.
-  // kInvalidArgument for a bad package or spec, kTooLarge over the limits.
+  // Deploys a package as the next version of the function its kumo.yaml names. A package
+  // with the same sha256 and spec as the latest version records nothing: that version comes
+  // back with `unchanged` set. kInvalidArgument for a bad package or spec, kTooLarge over
+  // the limits.
   Result<FunctionVersion> deploy(std::string_view targz);
 
   // A further check of each deployed spec by the parts that interpret it (the events part
@@ -70,6 +74,8 @@ class Registry {
   Registry(store::Database& db, std::string data_dir, RegistryOptions options)
       : db_(db), data_dir_(std::move(data_dir)), options_(options) {}
 
+  Result<std::optional<FunctionVersion>> unchanged_version(const FunctionSpec& spec,
+                                                           const std::string& sha);
   Result<void> store_code(std::string_view targz, const std::string& sha);
   Result<void> check_model_file(const FunctionSpec& spec, const std::string& sha) const;
   Result<FunctionVersion> record_version(const FunctionSpec& spec, const std::string& sha,

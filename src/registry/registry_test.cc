@@ -78,11 +78,12 @@ TEST(Registry, EachDeployIsTheNextVersion) {
   Fixture f;
   ASSERT_EQ(f.reg->deploy(package("resize", "v1"))->version, 1);
   ASSERT_EQ(f.reg->deploy(package("resize", "v2"))->version, 2);
-  // Same bytes again: a new version sharing the stored code.
-  auto again = f.reg->deploy(package("resize", "v2"));
+  // An older package again: a new version sharing the stored code.
+  auto again = f.reg->deploy(package("resize", "v1"));
   ASSERT_TRUE(again.has_value()) << again.error().message;
   EXPECT_EQ(again->version, 3);
-  EXPECT_EQ(read_file(fs::path(again->code_dir) / "main.py"), "v2");
+  EXPECT_FALSE(again->unchanged);
+  EXPECT_EQ(read_file(fs::path(again->code_dir) / "main.py"), "v1");
   ASSERT_EQ(f.reg->deploy(package("other", "x"))->version, 1);
 
   auto latest = f.reg->get("resize");
@@ -92,9 +93,40 @@ TEST(Registry, EachDeployIsTheNextVersion) {
   ASSERT_TRUE(all.has_value());
   ASSERT_EQ(all->size(), 3u);
   EXPECT_EQ((*all)[0].version, 1);
-  EXPECT_EQ(read_file(fs::path((*all)[0].code_dir) / "main.py"), "v1");
+  EXPECT_EQ((*all)[0].code_dir, again->code_dir);
   EXPECT_EQ(f.reg->get_version("resize", 2)->version, 2);
   EXPECT_EQ(f.reg->get_version("resize", 9).error().code, ErrorCode::kNotFound);
+}
+
+TEST(Registry, RedeployOfTheLatestPackageIsUnchanged) {
+  Fixture f;
+  auto first = f.reg->deploy(package("resize", "v1"));
+  ASSERT_TRUE(first.has_value()) << first.error().message;
+  EXPECT_FALSE(first->unchanged);
+  auto same = f.reg->deploy(package("resize", "v1"));
+  ASSERT_TRUE(same.has_value()) << same.error().message;
+  EXPECT_TRUE(same->unchanged);
+  EXPECT_EQ(same->version, 1);
+  EXPECT_EQ(same->sha256, first->sha256);
+  EXPECT_EQ(same->created_at_us, first->created_at_us);
+  EXPECT_EQ(f.reg->versions("resize")->size(), 1u);
+
+  f.reopen();  // as after a server restart
+  auto after_restart = f.reg->deploy(package("resize", "v1"));
+  ASSERT_TRUE(after_restart.has_value());
+  EXPECT_TRUE(after_restart->unchanged);
+  EXPECT_EQ(after_restart->version, 1);
+  EXPECT_EQ(f.reg->versions("resize")->size(), 1u);
+}
+
+TEST(Registry, RedeployAfterRemoveIsANewVersion) {
+  Fixture f;
+  ASSERT_TRUE(f.reg->deploy(package("resize", "v1")).has_value());
+  ASSERT_TRUE(f.reg->remove("resize").has_value());
+  auto back = f.reg->deploy(package("resize", "v1"));
+  ASSERT_TRUE(back.has_value()) << back.error().message;
+  EXPECT_FALSE(back->unchanged);
+  EXPECT_EQ(back->version, 2);
 }
 
 TEST(Registry, ListShowsLatestOfEachSortedByName) {
