@@ -13,11 +13,18 @@ namespace {
 
 using nlohmann::json;
 
-// An integer query parameter, or `fallback` when absent or not a number.
-int64_t query_int(const http::Request& req, std::string_view key, int64_t fallback) {
+// An integer query parameter, or `fallback` when absent; kInvalidArgument naming the
+// parameter when it is not a whole number (all of it: "12abc" too).
+Result<int64_t> query_int(const http::Request& req, std::string_view key, int64_t fallback) {
   std::string text = req.query_param(key);
-  int64_t v = fallback;
-  std::from_chars(text.data(), text.data() + text.size(), v);
+  if (text.empty()) return fallback;
+  int64_t v = 0;
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
+  if (ec != std::errc() || end != text.data() + text.size()) {
+    return make_error(ErrorCode::kInvalidArgument,
+                      fmt::format("query parameter {} must be a whole number, got '{}'", key,
+                                  text.substr(0, 40)));
+  }
   return v;
 }
 
@@ -40,10 +47,13 @@ void logs(ApiDeps& deps, FunctionCache& cache, http::Request&& req,
         ErrorCode::kNotFound,
         fmt::format("function '{}' not found; `kumo ls` lists the deployed ones", name))));
   }
-  int lines = static_cast<int>(query_int(req, "tail", 100));
+  auto lines = query_int(req, "tail", 100);
+  if (!lines) return res->send(error_reply(lines.error()));
+  auto follow = query_int(req, "follow", 0);
+  if (!follow) return res->send(error_reply(follow.error()));
   std::string path = log_path(deps.data_dir, name);
-  LogTail tail = read_log_tail(path, lines);
-  if (query_int(req, "follow", 0) == 0) {
+  LogTail tail = read_log_tail(path, static_cast<int>(*lines));
+  if (*follow == 0) {
     return res->send(http::Response{200, {{"content-type", "text/plain; charset=utf-8"}},
                                     std::move(tail.text)});
   }
@@ -64,10 +74,11 @@ void add_ops_routes(http::Router& router, ApiDeps& deps, FunctionCache& cache) {
   });
   router.add("GET", "/api/v1/usage",
              [&deps](http::Request&& req, std::shared_ptr<http::Responder> res) {
+               auto since = query_int(req, "since_us", 0);
+               if (!since) return res->send(error_reply(since.error()));
                auto flushed = deps.usage.flush();
                if (!flushed) return res->send(error_reply(flushed.error()));
-               int64_t since = query_int(req, "since_us", 0);
-               auto report = deps.usage.report(since, deps.prices);
+               auto report = deps.usage.report(*since, deps.prices);
                if (!report) return res->send(error_reply(report.error()));
                res->send(http::json_response(200, metering::to_json(*report, deps.prices)));
              });
