@@ -269,6 +269,44 @@ TEST_F(Commands, DeployUploadsThePackageAndReportsTheVersion) {
   EXPECT_EQ(last().body.substr(0, 2), "\x1f\x8b");  // gzip magic
 }
 
+TEST_F(Commands, VersionFlagAndCommandPrintTheProjectVersion) {
+  for (auto args : {std::vector<std::string>{"--version"}, std::vector<std::string>{"version"}}) {
+    auto r = run_kumo(args);
+    EXPECT_EQ(r.code, 0) << r.err;
+    EXPECT_EQ(r.out, "kumo " KUMO_PROJECT_VERSION "\n") << args[0];
+  }
+}
+
+TEST_F(Commands, MistypedCommandSuggestsTheNearestInOneLine) {
+  auto r = run_kumo({"lss"});
+  EXPECT_EQ(r.code, 2);
+  EXPECT_EQ(r.err, "error: 'lss' is not a `kumo` command; did you mean `kumo ls`?\n");
+  EXPECT_EQ(r.out, "");
+}
+
+TEST_F(Commands, MistypedTableCommandSuggestsTheNearestTableCommand) {
+  auto r = run_kumo({"table", "qeury", "readings"});
+  EXPECT_EQ(r.code, 2);
+  EXPECT_EQ(r.err,
+            "error: 'qeury' is not a `kumo table` command; did you mean `kumo table query`?\n");
+}
+
+TEST_F(Commands, WordFarFromEveryCommandPointsAtHelp) {
+  auto r = run_kumo({"frobnicate"});
+  EXPECT_EQ(r.code, 2);
+  EXPECT_EQ(r.err, "error: 'frobnicate' is not a `kumo` command; `kumo --help` lists them\n");
+}
+
+TEST_F(Commands, TableSummaryNamesEveryTableCommand) {
+  CLI::App app{"kumo"};
+  add_client_commands(app);
+  CLI::App* table = app.get_subcommand("table");
+  for (const CLI::App* sub : table->get_subcommands([](const CLI::App*) { return true; })) {
+    EXPECT_NE(table->get_description().find(" " + sub->get_name()), std::string::npos)
+        << sub->get_name() << " is missing from: " << table->get_description();
+  }
+}
+
 TEST_F(Commands, DeployOfAMissingFolderIsAUsageError) {
   auto r = run_kumo({"deploy", "/nonexistent/folder"});
   EXPECT_EQ(r.code, 2);

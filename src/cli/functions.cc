@@ -3,6 +3,7 @@
 
 #include <filesystem>
 
+#include "cli/folder_size.h"
 #include "cli/output.h"
 #include "cli/progress.h"
 #include "cli/render.h"
@@ -10,6 +11,7 @@
 #include "cli/subcommands.h"
 #include "common/clock.h"
 #include "registry/package.h"
+#include "registry/registry.h"
 
 namespace kumo::cli {
 namespace {
@@ -25,13 +27,43 @@ std::string function_path(const std::string& name) {
   return "/api/v1/functions/" + url_escape(name);
 }
 
+constexpr uint64_t kMiB = uint64_t{1} << 20;
+
+// Refuses, before packing, a folder over the server's package limit: packing a few hundred
+// MiB takes seconds of CPU before the upload would be refused. The files' sum is the measure
+// (a folder of compressible files over it might pack under it; such a package is refused too,
+// for a clear rule and a fast answer).
+void check_folder_size(const std::string& dir) {
+  auto bytes = folder_bytes(dir);
+  if (!bytes) fail(kExitUsage, bytes.error().message);
+  uint64_t limit = registry::RegistryOptions{}.max_package_bytes;
+  if (*bytes > limit) {
+    fail(kExitUsage, fmt::format("{} holds {} MiB of files; a package may be at most {} MiB: "
+                                 "leave out what the function does not need",
+                                 dir, *bytes / kMiB, limit / kMiB));
+  }
+}
+
+// Refuses, before uploading, a package over the server's limit (tar's per-file overhead can
+// take many small files over it).
+void check_package_size(const std::string& dir, size_t package_bytes) {
+  uint64_t limit = registry::RegistryOptions{}.max_package_bytes;
+  if (package_bytes > limit) {
+    fail(kExitUsage, fmt::format("{} packs to {} MiB; a package may be at most {} MiB: "
+                                 "leave out what the function does not need",
+                                 dir, package_bytes / kMiB, limit / kMiB));
+  }
+}
+
 void deploy(const Options& options, const std::string& dir, bool json) {
+  check_folder_size(dir);
   auto package = registry::pack_directory(dir);
   if (!package) {
     bool users_fault = package.error().code == ErrorCode::kInvalidArgument ||
                        package.error().code == ErrorCode::kNotFound;
     fail(users_fault ? kExitUsage : kExitFailed, package.error().message);
   }
+  check_package_size(dir, package->size());
   auto session = Session::open(options);
   http::ClientResponse reply;
   {

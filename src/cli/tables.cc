@@ -119,7 +119,8 @@ CLI::App* add_action(CLI::App& parent, std::shared_ptr<Options> options,
 
 void add_tables_commands(CLI::App& app, std::shared_ptr<Options> options) {
   auto args = std::make_shared<TableArgs>();
-  auto* table = add_client_subcommand(app, "table", "Embedded tables: create, put, get, query");
+  auto* table =
+      add_client_subcommand(app, "table", "Embedded tables: create, ls, drop, put, get, rm, query");
   table->require_subcommand(1);
   auto name_arg = [&](CLI::App* sub) { sub->add_option("NAME", args->name, "Table")->required(); };
   auto key_arg = [&](CLI::App* sub) { sub->add_option("KEY", args->key, "Item key")->required(); };
