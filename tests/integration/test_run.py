@@ -5,6 +5,8 @@ on the same data redeploys nothing new.
 
 examples/textdir needs the model and ONNX Runtime that scripts/fetch-onnxruntime fetches;
 without them scripts/run skips it with a warning naming it, and only then may it be missing.
+A second run, in a copy of the repository with a broken example, names the function whose
+deploy failed and deploys the others.
 """
 import glob
 import json
@@ -42,8 +44,8 @@ def example_functions():
 class ScriptRun:
     """scripts/run KUMO_BIN started from an empty folder, its output collected."""
 
-    def __init__(self, port, data_dir, cwd):
-        self.port, self.data_dir, self.cwd = port, data_dir, cwd
+    def __init__(self, port, data_dir, cwd, script=SCRIPT):
+        self.port, self.data_dir, self.cwd, self.script = port, data_dir, cwd, script
         self.output = []
         self.proc = None
 
@@ -56,7 +58,7 @@ class ScriptRun:
         env.pop("KUMO_URL", None)
         self.kill()  # the previous run's, if any
         self.output = []
-        self.proc = subprocess.Popen([SCRIPT, KUMO], cwd=self.cwd, env=env, text=True,
+        self.proc = subprocess.Popen([self.script, KUMO], cwd=self.cwd, env=env, text=True,
                                      stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                                      start_new_session=True)
         ready = threading.Event()
@@ -203,6 +205,51 @@ class MakeRun(KumoTestCase):
         self.server.stop()
         with self.assertRaises(OSError):
             self.request("GET", "/healthz", timeout=5)
+
+
+class MakeRunWithABrokenExample(KumoTestCase):
+    """scripts/run in a copy of the repository whose examples are one good function, one
+    whose deploy fails, and textdir without the fetched model: it names the one that failed,
+    skips textdir with a warning naming it, and deploys the rest."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.tmp = tempfile.mkdtemp(prefix="kumo-it-run-broken-")
+        root = os.path.join(cls.tmp, "repo")
+        os.makedirs(os.path.join(root, "scripts"))
+        shutil.copy(SCRIPT, os.path.join(root, "scripts", "run"))
+        shutil.copytree(os.path.join(ROOT, "examples", "textdir"),
+                        os.path.join(root, "examples", "textdir"))
+        for name, memory in (("broken", 64), ("fine", 128)):
+            folder = os.path.join(root, "examples", name)
+            os.makedirs(folder)
+            with open(os.path.join(folder, "kumo.yaml"), "w") as f:
+                f.write(f"name: {name}\nruntime: python3\nhandler: main.handle\n"
+                        f"memory: {memory}\n")
+            with open(os.path.join(folder, "main.py"), "w") as f:
+                f.write("def handle(event, context):\n    return 'fine'\n")
+        cwd = os.path.join(cls.tmp, "cwd")
+        os.makedirs(cwd)
+        cls.server = ScriptRun(free_port(), os.path.join(cls.tmp, "data"), cwd,
+                               script=os.path.join(root, "scripts", "run")).start()
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.server.kill()
+        shutil.rmtree(cls.tmp, ignore_errors=True)
+
+    def test_the_failed_deploy_is_named_and_the_others_go_on(self):
+        text = self.server.text()
+        self.assertIn("memory: must be 128..10240 MB, got 64", text)
+        self.assertIn("run: the deploy of function broken (examples/broken) failed", text)
+        self.assertIn("Failed to deploy (see the errors above): broken\n", text)
+        self.assertEqual(self.invoke("fine").json(), "fine")
+
+    def test_textdir_without_the_model_is_skipped_with_a_warning_naming_it(self):
+        self.assertIn("run: skipped examples/textdir: it needs .deps/models/ocr/cls.onnx",
+                      self.server.text())
+        self.assertIn("Skipped (see the warnings above): textdir\n", self.server.text())
+        self.assertEqual(self.request("GET", "/api/v1/functions/textdir").status, 404)
 
 
 if __name__ == "__main__":
