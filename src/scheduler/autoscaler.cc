@@ -142,8 +142,8 @@ int Autoscaler::wanted(double average, double peak, int concurrency) const {
 
 int Autoscaler::desired(TimePoint now, const ScaleInput& in) {
   record_checkpoint(now);
-  int stable = wanted(average(now, config_.stable_window), peak(now, config_.stable_window),
-                      in.concurrency);
+  int stable =
+      wanted(average(now, config_.stable_window), peak(now, config_.stable_window), in.concurrency);
   Duration panic_window = config_.panic_window();
   int panic = wanted(average(now, panic_window), peak(now, panic_window), in.concurrency);
   int ready = std::max(1, in.ready_instances);
