@@ -83,6 +83,9 @@ struct Reply {
   bool streamed = false;     // true when the body went out through on_chunk
   bool started = true;       // false: it waited behind another invocation on an instance
                              // that then died, and never ran; it may be sent elsewhere
+  // How long it waited inside the instance behind a running invocation before it began
+  // (sent ahead): queueing, not the function's time. Zero when it began as it arrived.
+  std::chrono::microseconds waited{0};
   int http_status = 0;       // exec functions: the program's HTTP status (0 for python3)
   std::vector<std::pair<std::string, std::string>> http_headers;  // exec functions only
 };

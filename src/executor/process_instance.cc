@@ -37,6 +37,13 @@ void call_done(ReplyHandler& handler, Reply reply) {
   }
 }
 
+// How long an invocation waited behind another one: until it began, or all of its time if it
+// never did.
+std::chrono::microseconds waited(const SteadyTime& added, const SteadyTime& began, bool started) {
+  SteadyTime end = started ? began : std::chrono::steady_clock::now();
+  return std::chrono::duration_cast<std::chrono::microseconds>(end - added);
+}
+
 }  // namespace
 
 std::vector<std::string> InstanceSetup::cgroup_procs() const {
@@ -183,7 +190,9 @@ std::optional<uint32_t> ProcessInstance::add_pending(const Invocation& inv,
   p.request_id = inv.request_id;
   p.handler = std::move(handler);
   p.timeout = inv.timeout;
-  p.deadline = std::chrono::steady_clock::now() + inv.timeout;
+  p.added = std::chrono::steady_clock::now();
+  p.began = p.added;
+  p.deadline = p.added + inv.timeout;
   if (serial_ && pending_.size() > 1) {
     p.started = false;
     p.deadline = SteadyTime::max();
@@ -214,6 +223,16 @@ ProcessInstance::Pending* ProcessInstance::find_pending(uint32_t slot) {
 
 void ProcessInstance::finish(uint32_t slot, Reply reply) {
   if (auto p = take_pending(slot)) {
+    reply.waited = waited(p->added, p->began, p->started);
+    call_done(p->handler, std::move(reply));
+  }
+}
+
+void ProcessInstance::finish_and_start_next(uint32_t slot, Reply reply) {
+  auto p = take_pending(slot);
+  start_next_waiting();
+  if (p) {
+    reply.waited = waited(p->added, p->began, p->started);
     call_done(p->handler, std::move(reply));
   }
 }
@@ -223,7 +242,8 @@ void ProcessInstance::start_next_waiting() {
   for (auto& [slot, p] : pending_) {
     if (p.started) return;  // one is running already
     p.started = true;
-    p.deadline = std::chrono::steady_clock::now() + p.timeout;
+    p.began = std::chrono::steady_clock::now();
+    p.deadline = p.began + p.timeout;
     return;
   }
 }
@@ -299,6 +319,7 @@ void ProcessInstance::check_deadlines() {
       reply.error_type = "Timeout";
       reply.error_message = timeout_message(p->timeout);
       reply.streamed = p->streamed;
+      reply.waited = waited(p->added, p->began, p->started);
       call_done(p->handler, std::move(reply));
     }
   }
@@ -479,6 +500,7 @@ void ProcessInstance::exit_sequence(int status) {
     Reply reply = crash;
     reply.streamed = p.streamed;
     reply.started = p.started;
+    reply.waited = waited(p.added, p.began, p.started);
     call_done(p.handler, std::move(reply));
   }
   if (!ready_ && !init_reported_.exchange(true)) {

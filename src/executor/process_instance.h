@@ -66,6 +66,8 @@ class ProcessInstance : public Instance {
     bool streamed = false;
     std::string content_type;
     bool started = true;  // false while it waits behind a running one (serial instances)
+    SteadyTime added{};   // when invoke() registered it
+    SteadyTime began{};   // when it started: added, or when the one before it ended
   };
 
   explicit ProcessInstance(InstanceSetup setup);
@@ -91,6 +93,10 @@ class ProcessInstance : public Instance {
   void set_serial(bool serial) { serial_ = serial; }
   bool serial() const { return serial_; }
   void start_next_waiting();
+  // finish() for a reply after which the process goes on to the next waiting invocation:
+  // that one is marked started first, so its wait ends when this one's reply arrived, not
+  // after this one's on_done ran.
+  void finish_and_start_next(uint32_t slot, Reply reply);
 
   void mark_ready();
   // Reports init failure once; kills the process unless it is known to exit by itself (the

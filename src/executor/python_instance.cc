@@ -251,16 +251,14 @@ void PythonInstance::handle(Frame frame) {
       reply.content_type = meta_string(parse_meta(frame.meta), "content_type");
       if (reply.content_type.empty()) reply.content_type = "application/json";
       reply.body = std::move(frame.body);
-      finish(frame.slot, std::move(reply));
-      start_next_waiting();
+      finish_and_start_next(frame.slot, std::move(reply));
       return;
     }
     case FrameType::kError: {
       Pending* p = find_pending(frame.slot);
       Reply reply = error_reply(Outcome::kError, parse_meta(frame.meta));
       reply.streamed = p && p->streamed;
-      finish(frame.slot, std::move(reply));
-      start_next_waiting();
+      finish_and_start_next(frame.slot, std::move(reply));
       return;
     }
     case FrameType::kOom: {
@@ -291,8 +289,7 @@ void PythonInstance::handle_stream(const Frame& frame) {
     Reply reply;
     reply.streamed = true;
     reply.content_type = p->content_type;
-    finish(frame.slot, std::move(reply));
-    start_next_waiting();
+    finish_and_start_next(frame.slot, std::move(reply));
   }
 }
 

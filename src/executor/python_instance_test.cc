@@ -306,6 +306,26 @@ TEST_P(PythonInstanceTest, AnInvocationSentAheadGetsItsWholeTimeoutOnceItStarts)
   EXPECT_GT(std::stoi(b->body), 0);
 }
 
+TEST_P(PythonInstanceTest, AnInvocationSentAheadReportsHowLongItWaitedBehindTheOther) {
+  auto instance = start(spec(
+      "import time\ndef handle(event, context):\n    time.sleep(event)\n    return event\n"));
+  ASSERT_TRUE(instance);
+  ReplyRecorder first, second;
+  auto before_first = std::chrono::steady_clock::now();
+  instance->invoke(testing::make_invocation("1.0"), first.handler());
+  instance->invoke(testing::make_invocation("0"), second.handler());
+  auto after_second = std::chrono::steady_clock::now();
+  auto a = first.wait();
+  auto b = second.wait();
+  ASSERT_TRUE(a && b);
+  EXPECT_EQ(b->outcome, Outcome::kOk) << b->error_message;
+  EXPECT_EQ(a->waited.count(), 0);  // it began as it arrived
+  // The second could begin only once the first had slept its second, whatever the load.
+  auto least = before_first + std::chrono::seconds(1) - after_second;
+  EXPECT_GE(b->waited, std::chrono::duration_cast<std::chrono::microseconds>(least));
+  EXPECT_LT(b->waited, std::chrono::steady_clock::now() - before_first);
+}
+
 TEST_P(PythonInstanceTest, AnInvocationWaitingBehindATimedOutOneEndsNotStarted) {
   auto instance = start(spec(
       "import time\ndef handle(event, context):\n    time.sleep(60)\n"));

@@ -33,13 +33,17 @@ void ReportBuilder::add_to(Acc& acc, const UsageRow& row) {
   u.billed_ms += row.billed_ms;
   u.gb_seconds += row.gb_seconds;
   acc.durations_us.push_back(row.duration_us);
+  acc.queues_us.push_back(row.queue_us);
 }
 
 FunctionUsage ReportBuilder::finish(Acc& acc, const Prices& prices) {
   std::sort(acc.durations_us.begin(), acc.durations_us.end());
+  std::sort(acc.queues_us.begin(), acc.queues_us.end());
   FunctionUsage u = acc.usage;
   u.p50_ms = static_cast<double>(nearest_rank(acc.durations_us, 50)) / 1000.0;
   u.p99_ms = static_cast<double>(nearest_rank(acc.durations_us, 99)) / 1000.0;
+  u.queue_p50_ms = static_cast<double>(nearest_rank(acc.queues_us, 50)) / 1000.0;
+  u.queue_p99_ms = static_cast<double>(nearest_rank(acc.queues_us, 99)) / 1000.0;
   u.cost_usd = cost(u.gb_seconds, u.invocations, prices);
   return u;
 }
@@ -66,6 +70,8 @@ nlohmann::json usage_json(const FunctionUsage& u, bool with_name) {
   j["throttles"] = u.throttles;
   j["p50_ms"] = u.p50_ms;
   j["p99_ms"] = u.p99_ms;
+  j["queue_p50_ms"] = u.queue_p50_ms;
+  j["queue_p99_ms"] = u.queue_p99_ms;
   j["billed_ms"] = u.billed_ms;
   j["gb_seconds"] = u.gb_seconds;
   j["cost_usd"] = u.cost_usd;

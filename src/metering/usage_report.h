@@ -1,4 +1,5 @@
-// Builds a UsageReport from usage rows: per-function sums and exact duration percentiles.
+// Builds a UsageReport from usage rows: per-function sums and exact duration and queue-time
+// percentiles.
 // Used by UsageStore::report(); separate so the arithmetic is testable without a database.
 // A ReportBuilder is a plain value used by one thread.
 #pragma once
@@ -22,6 +23,7 @@ struct UsageRow {
   double gb_seconds = 0;
   bool cold_start = false;
   executor::Outcome outcome = executor::Outcome::kOk;
+  int64_t queue_us = 0;
 };
 
 // The nearest-rank percentile (p in 1..100) of ascending-sorted values; 0 when empty.
@@ -36,6 +38,7 @@ class ReportBuilder {
   struct Acc {
     FunctionUsage usage;
     std::vector<int64_t> durations_us;
+    std::vector<int64_t> queues_us;
   };
   static void add_to(Acc& acc, const UsageRow& row);
   static FunctionUsage finish(Acc& acc, const Prices& prices);

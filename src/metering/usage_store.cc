@@ -35,7 +35,7 @@ constexpr const char* kInsert =
     "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)";
 
 constexpr const char* kSelect =
-    "SELECT function, duration_us, billed_ms, gb_seconds, cold_start, outcome "
+    "SELECT function, duration_us, billed_ms, gb_seconds, cold_start, outcome, queue_us "
     "FROM usage WHERE start_us >= ?1";
 
 void bind_record(store::Statement& st, const scheduler::InvocationRecord& r) {
@@ -176,7 +176,7 @@ Result<UsageReport> UsageStore::report(int64_t since_us, const Prices& prices) {
     auto outcome = parse_outcome(st->text(5));
     // A name this build does not know (a newer server wrote it) counts as an error.
     builder.add(UsageRow{st->text(0), st->int64(1), st->int64(2), st->real(3), st->int64(4) != 0,
-                         outcome.value_or(executor::Outcome::kError)});
+                         outcome.value_or(executor::Outcome::kError), st->int64(6)});
   }
   return std::move(builder).build(since_us, prices);
 }

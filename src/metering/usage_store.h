@@ -48,6 +48,8 @@ struct FunctionUsage {
   int64_t throttles = 0;    // requests that never reached an instance (not billed)
   double p50_ms = 0;        // duration percentiles (nearest rank) over the invocations
   double p99_ms = 0;
+  double queue_p50_ms = 0;  // the same of their queue time (waiting, not billed)
+  double queue_p99_ms = 0;
   int64_t billed_ms = 0;
   double gb_seconds = 0;
   double cost_usd = 0;  // gb_seconds and invocations at the report's prices

@@ -123,6 +123,25 @@ TEST_F(UsageStoreTest, ThrottlesAreRecordedButNotBilledOrCountedAsInvocations) {
   EXPECT_DOUBLE_EQ(detect->p99_ms, 2.0);
 }
 
+TEST_F(UsageStoreTest, QueueTimeIsReportedApartAndNeverBilled) {
+  auto store = open();
+  // Three one-second calls on one instance: the second and third waited 1 s and 2 s.
+  for (int64_t queued_s : {0, 1, 2}) {
+    InvocationRecord r = record("serial", 1'000'000);
+    r.queue_us = queued_s * 1'000'000;
+    store->on_invocation(r);
+  }
+  auto report = store->report(0, Prices{});
+  ASSERT_TRUE(report) << report.error().message;
+  const FunctionUsage* serial = find(*report, "serial");
+  ASSERT_NE(serial, nullptr);
+  EXPECT_EQ(serial->billed_ms, 3000);
+  EXPECT_DOUBLE_EQ(serial->p99_ms, 1000.0);
+  EXPECT_DOUBLE_EQ(serial->queue_p50_ms, 1000.0);
+  EXPECT_DOUBLE_EQ(serial->queue_p99_ms, 2000.0);
+  EXPECT_DOUBLE_EQ(report->total.queue_p99_ms, 2000.0);
+}
+
 TEST_F(UsageStoreTest, SinceFilterExcludesOlderInvocations) {
   auto store = open();
   store->on_invocation(record("old", 1000, 1'000));
@@ -218,7 +237,7 @@ TEST(UsageJson, HasTheDocumentedShape) {
   ASSERT_EQ(j["functions"].size(), 1u);
   const auto& fj = j["functions"][0];
   for (const char* key : {"function", "invocations", "errors", "cold_starts", "p50_ms", "p99_ms",
-                          "billed_ms", "gb_seconds", "cost_usd"}) {
+                          "queue_p50_ms", "queue_p99_ms", "billed_ms", "gb_seconds", "cost_usd"}) {
     EXPECT_TRUE(fj.contains(key)) << key;
     if (std::string(key) != "function") {
       EXPECT_TRUE(j["total"].contains(key)) << key;

@@ -41,8 +41,9 @@ void Autoscaler::observe(TimePoint now, double value) {
     bool spaced = p.at - checkpoints_.back().at >= granule;
     if (p.at > checkpoints_.back().at && (long_run || spaced)) {
       checkpoints_.push_back(p);
-      prune(now);
     }
+    record_held(now);
+    prune(now);
     integral_ += value_ * seconds(now - last_change_);
     last_change_ = now;
   }
@@ -88,11 +89,24 @@ void Autoscaler::record_checkpoint(TimePoint now) {
   prune(now);
 }
 
-// Keeps one checkpoint at or before the stable window's start, to interpolate from.
+// The value observed until now (value_) leaves the present; a value held for no time at
+// all (two changes at one instant) was never concurrency anyone saw.
+void Autoscaler::record_held(TimePoint until) {
+  while (!held_.empty() && held_.back().value <= value_) {
+    held_.pop_back();
+  }
+  held_.push_back({until, value_});
+}
+
+// Keeps one checkpoint at or before the stable window's start, to interpolate from, and the
+// held values that ended inside the stable window.
 void Autoscaler::prune(TimePoint now) {
   TimePoint horizon = now - config_.stable_window;
   while (checkpoints_.size() > 1 && checkpoints_[1].at <= horizon) {
     checkpoints_.pop_front();
+  }
+  while (!held_.empty() && held_.front().until <= horizon) {
+    held_.pop_front();
   }
 }
 
@@ -107,11 +121,31 @@ double Autoscaler::average(TimePoint now, Duration window) const {
   return (integral_now(now) - integral_at(from)) / seconds(now - from);
 }
 
+double Autoscaler::peak(TimePoint now, Duration window) const {
+  TimePoint from = now - window;
+  for (const Held& h : held_) {
+    if (h.until > from) {
+      return std::max(h.value, value_);
+    }
+  }
+  return value_;
+}
+
+// KPA's count with its headroom, but never more instances than the peak ever needed at once:
+// with concurrency 1, one request in flight wants one instance, not ceil(1 / 0.7) = 2.
+int Autoscaler::wanted(double average, double peak, int concurrency) const {
+  double per_instance = std::max(1e-9, concurrency * config_.target_utilization);
+  int with_headroom = ceil_count(average / per_instance);
+  int at_peak = ceil_count(peak / std::max(1, concurrency));
+  return std::min(with_headroom, at_peak);
+}
+
 int Autoscaler::desired(TimePoint now, const ScaleInput& in) {
   record_checkpoint(now);
-  double per_instance = std::max(1e-9, in.concurrency * config_.target_utilization);
-  int stable = ceil_count(average(now, config_.stable_window) / per_instance);
-  int panic = ceil_count(average(now, config_.panic_window()) / per_instance);
+  int stable =
+      wanted(average(now, config_.stable_window), peak(now, config_.stable_window), in.concurrency);
+  Duration panic_window = config_.panic_window();
+  int panic = wanted(average(now, panic_window), peak(now, panic_window), in.concurrency);
   int ready = std::max(1, in.ready_instances);
   bool over = panic >= config_.panic_threshold * ready;
   if (over) {

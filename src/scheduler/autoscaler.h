@@ -2,9 +2,12 @@
 //
 // The pool reports its observed concurrency (requests in flight + requests queued) every
 // time it changes; the autoscaler integrates it over time, so the averages are exact
-// whatever the tick interval. desired() turns the averages over a stable window (60 s) and a
-// panic window (6 s) into a number of instances:
-//   desired = ceil(average concurrency / (per-instance concurrency * target utilization))
+// whatever the tick interval, and keeps the peak of each window. desired() turns them, over a
+// stable window (60 s) and a panic window (6 s), into a number of instances:
+//   desired = min(ceil(average concurrency / (per-instance concurrency * target utilization)),
+//                 ceil(peak concurrency / per-instance concurrency))
+// The target's headroom never asks for more instances than the window's peak ever used at
+// once, so one request at a time wants one instance (docs/autoscaling.md says why).
 // Panic mode starts when the panic-window desired reaches panic_threshold times the ready
 // instances; while in panic the result never decreases, and panic ends only after a full
 // stable window without the panic condition. The result is clamped to [min, max].
@@ -53,6 +56,9 @@ class Autoscaler {
   // Average observed concurrency over the last `window` (over the time observed so far, when
   // that is shorter).
   double average(TimePoint now, Duration window) const;
+  // Highest concurrency observed during the last `window` (at most a stable window), the
+  // current value included.
+  double peak(TimePoint now, Duration window) const;
 
   bool in_panic() const { return panic_seen_.has_value(); }
 
@@ -61,6 +67,10 @@ class Autoscaler {
     TimePoint at;
     double integral;  // concurrency-seconds observed up to `at`
   };
+  struct Held {
+    TimePoint until;  // a value observed up to here (then replaced)
+    double value;
+  };
   // Kept change points and tick times, oldest first; the first one is at or before the
   // stable window's start.
 
@@ -68,6 +78,8 @@ class Autoscaler {
   double integral_now(TimePoint now) const;
   void record_checkpoint(TimePoint now);
   void prune(TimePoint now);
+  void record_held(TimePoint until);
+  int wanted(double average, double peak, int concurrency) const;
 
   KpaConfig config_;
   TimePoint start_;
@@ -75,6 +87,10 @@ class Autoscaler {
   double value_ = 0;     // concurrency since last_change_
   double integral_ = 0;  // concurrency-seconds up to last_change_
   std::deque<Checkpoint> checkpoints_;
+  // Past values that may still be a window's peak: `until` rising, `value` strictly falling
+  // (a value followed by a higher one can never be the peak again), so it holds at most one
+  // entry per distinct value and the front one still in a window is that window's peak.
+  std::deque<Held> held_;
   // Set while in panic mode: the last time the panic condition held (Knative's panicTime).
   std::optional<TimePoint> panic_seen_;
   int max_panic_desired_ = 0;

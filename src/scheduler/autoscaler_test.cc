@@ -28,10 +28,46 @@ class AutoscalerTest : public ::testing::Test {
 
 TEST_F(AutoscalerTest, DesiredIsAverageConcurrencyOverSeventyPercentTarget) {
   in_.ready_instances = 10;
-  EXPECT_EQ(hold(7, seconds(120)), 10);  // ceil(7 / 0.7)
+  // 10 and 4 requests in turn: an average of 7 wants ceil(7 / 0.7) = 10 instances, which
+  // the peak of 10 did use.
+  for (int i = 0; i < 60; ++i) {
+    hold(10, seconds(1));
+    hold(4, seconds(1));
+  }
+  EXPECT_EQ(auto_.desired(now_, in_), 10);
   in_.concurrency = 10;
   in_.ready_instances = 1;
   EXPECT_EQ(hold(7, seconds(120)), 1);  // 7 of 10 slots is exactly the target
+}
+
+TEST_F(AutoscalerTest, OneRequestAtATimeWantsOneInstance) {
+  // A steady single request: KPA's 70 % target alone would want ceil(1 / 0.7) = 2.
+  EXPECT_EQ(hold(1, seconds(120)), 1);
+  EXPECT_FALSE(auto_.in_panic());
+  // A sequential client: one request, a pause, the next one.
+  for (int i = 0; i < 100; ++i) {
+    hold(1, milliseconds(300), milliseconds(100));
+    EXPECT_EQ(hold(0, milliseconds(100), milliseconds(100)), 1);
+  }
+  EXPECT_FALSE(auto_.in_panic());
+}
+
+TEST_F(AutoscalerTest, HeadroomNeverExceedsThePeakOfTheWindow) {
+  in_.ready_instances = 7;
+  EXPECT_EQ(hold(7, seconds(120)), 7);  // not ceil(7 / 0.7) = 10: no more than ever used
+  in_.concurrency = 4;
+  in_.ready_instances = 2;
+  EXPECT_EQ(hold(6, seconds(120)), 2);  // ceil(6 / 4), not ceil(6 / 2.8) = 3
+}
+
+TEST_F(AutoscalerTest, PeakForgetsWhatLeftTheWindow) {
+  hold(9, seconds(1));
+  hold(2, seconds(10));
+  EXPECT_DOUBLE_EQ(auto_.peak(now_, seconds(60)), 9);
+  EXPECT_DOUBLE_EQ(auto_.peak(now_, seconds(6)), 2);
+  hold(5, seconds(1));
+  hold(1, seconds(60));
+  EXPECT_DOUBLE_EQ(auto_.peak(now_, seconds(60)), 1);
 }
 
 TEST_F(AutoscalerTest, NoTrafficMeansZero) { EXPECT_EQ(hold(0, seconds(10)), 0); }
@@ -69,31 +105,35 @@ TEST_F(AutoscalerTest, SameAnswerWhateverTheTickInterval) {
 
 TEST_F(AutoscalerTest, PanicHoldsDesiredDuringSpikeAndDecaysAfterStableWindow) {
   in_.ready_instances = 2;
-  EXPECT_EQ(hold(1, seconds(120)), 2);  // ceil(1 / 0.7), calm
+  EXPECT_EQ(hold(2, seconds(120)), 2);  // calm: ceil(2 / 0.7) = 3 capped at the peak, 2
   EXPECT_FALSE(auto_.in_panic());
 
-  int spike = hold(10, seconds(6));  // the 6 s panic window sees 10: 15 instances wanted
+  int spike = hold(10, seconds(6));  // the 6 s panic window sees 10 at once
   EXPECT_TRUE(auto_.in_panic());
-  EXPECT_EQ(spike, 15);
-  in_.ready_instances = 15;
+  EXPECT_EQ(spike, 10);
+  in_.ready_instances = 10;
 
   // The spike ends; the panic window forgets it in 6 s but panic never scales down.
-  EXPECT_EQ(hold(1, seconds(30)), 15);
+  EXPECT_EQ(hold(2, seconds(30)), 10);
   EXPECT_TRUE(auto_.in_panic());
 
   // A full stable window after the panic condition last held, panic ends and the stable
-  // average (which still remembers the spike) takes over, then decays to the calm value.
-  int after = hold(1, seconds(31));
+  // rule takes over again.
+  int after = hold(2, seconds(31));
   EXPECT_FALSE(auto_.in_panic());
-  EXPECT_LT(after, 15);
-  EXPECT_EQ(hold(1, seconds(60)), 2);
+  EXPECT_LT(after, 10);
+  EXPECT_EQ(hold(2, seconds(60)), 2);
 }
 
 TEST_F(AutoscalerTest, ShortHistoryAveragesOverTheObservedTime) {
-  // A new pool with two requests in flight for 3 s wants ceil(2 / 0.7) = 3 right away,
-  // not a sixtieth of that.
-  in_.ready_instances = 3;
-  EXPECT_EQ(hold(2, seconds(3)), 3);
+  // A new pool with one and five requests in flight in turn for 3 s wants
+  // ceil(3 / 0.7) = 5 right away, not a sixtieth of that.
+  in_.ready_instances = 5;
+  int desired = 0;
+  for (int i = 0; i < 6; ++i) {
+    desired = hold(i % 2 == 0 ? 1 : 5, milliseconds(500), milliseconds(100));
+  }
+  EXPECT_EQ(desired, 5);
 }
 
 TEST(KpaConfig, PanicWindowIsTenPercentOfStableWindow) {

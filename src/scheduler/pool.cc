@@ -78,7 +78,7 @@ Result<Actions> Pool::submit(executor::Invocation inv, executor::ReplyHandler ha
                                   "with --gpus",
                                   function(), config_.gpu, config_.gpu == 1 ? "" : "s", devices));
   }
-  Request req{std::move(inv), std::move(handler), now, {}};
+  Request req{std::move(inv), std::move(handler), now, {}, false};
   req.deadline = now + req.inv.timeout;
   Actions out;
   if (queue_.empty()) {
@@ -310,23 +310,48 @@ void Pool::dispatch(uint64_t token, Member& m, Request req, bool cold, TimePoint
       {token, m.slot, std::move(req), m.version, m.memory_mb, cold, now, pipelined});
 }
 
-// Free slots first; when every instance is busy, none is starting (a request waits for the
-// capacity on its way rather than behind a running request) and requests still wait, each
-// instance that can takes one ahead, to start it the moment its running one returns.
+// Queued requests go, in order, to ready instances with a free slot.
 void Pool::dispatch_queue(TimePoint now, Actions& out) {
   while (!queue_.empty()) {
-    bool ahead = false;
     uint64_t token = pick();
-    if (token == 0 && count_current(true) == 0) {
-      token = pick_busy_with_room();
-      ahead = true;
-    }
     if (token == 0) {
       return;
     }
     Request req = std::move(queue_.front());
     queue_.pop_front();
-    dispatch(token, members_.at(token), std::move(req), false, now, out, ahead);
+    bool cold = req.waited_for_start;
+    dispatch(token, members_.at(token), std::move(req), cold, now, out);
+  }
+}
+
+// When every instance is busy, none is starting (scale_out() started none: max_instances
+// or devices) and requests still wait, each instance that can takes one ahead, to start it
+// the moment its running one returns. A request that an instance is starting for waits for
+// that instance instead, rather than behind a running request of unknown length.
+void Pool::send_ahead(TimePoint now, Actions& out) {
+  if (count_current(true) > 0) {
+    return;
+  }
+  while (!queue_.empty()) {
+    uint64_t token = pick_busy_with_room();
+    if (token == 0) {
+      return;
+    }
+    Request req = std::move(queue_.front());
+    queue_.pop_front();
+    bool cold = req.waited_for_start;
+    dispatch(token, members_.at(token), std::move(req), cold, now, out, /*pipelined=*/true);
+  }
+}
+
+// The head of the queue that the instances on their way will take waits for a start: those
+// requests are cold starts even if a busy instance frees up and serves one of them first
+// (the start they waited for then serves a later request, or nobody).
+void Pool::mark_waiting_for_starts() {
+  int64_t conc = std::max(1, config_.launch.concurrency);
+  int64_t capacity = static_cast<int64_t>(count_current(true)) * conc;
+  for (size_t i = 0; i < queue_.size() && static_cast<int64_t>(i) < capacity; ++i) {
+    queue_[i].waited_for_start = true;
   }
 }
 
@@ -528,6 +553,8 @@ Actions Pool::settle(TimePoint now, Actions out) {
   expire(now, out);
   dispatch_queue(now, out);
   scale_out(now, out);
+  send_ahead(now, out);
+  mark_waiting_for_starts();
   scale_down(now, out);
   observe(now);
   return out;

@@ -51,6 +51,9 @@ struct Request {
   executor::ReplyHandler handler;
   TimePoint enqueued{};
   TimePoint deadline{};  // enqueued + inv.timeout: it fails with kThrottled if still queued
+  // It waited in the queue for an instance that was starting for it: a cold start, whichever
+  // instance serves it in the end.
+  bool waited_for_start = false;
 };
 
 struct LaunchAction {
@@ -64,7 +67,7 @@ struct DispatchAction {
   Request request;
   int version = 0;
   int memory_mb = 0;
-  bool cold_start = false;  // among the first requests of an instance that it waited for
+  bool cold_start = false;  // it waited for an instance to start (Request::waited_for_start)
   TimePoint dispatched{};
   bool pipelined = false;   // sent ahead to a busy instance (see Instance::pipeline_depth)
 };
@@ -165,6 +168,8 @@ class Pool {
   void dispatch(uint64_t token, Member& m, Request req, bool cold, TimePoint now, Actions& out,
                 bool pipelined = false);
   void dispatch_queue(TimePoint now, Actions& out);
+  void send_ahead(TimePoint now, Actions& out);
+  void mark_waiting_for_starts();
   void dispatch_fresh(uint64_t token, TimePoint now, Actions& out);
   void expire(TimePoint now, Actions& out);
   void launch(int n, Actions& out, TimePoint now);

@@ -304,7 +304,7 @@ void PoolScheduler::dispatch(const std::string& function, uint64_t pool_id, Disp
   base.function = function;
   base.version = d.version;
   base.request_id = d.request.inv.request_id;
-  base.start_wall_us = wall_micros();
+  base.start_wall_us = wall_micros();  // plus any wait inside the instance, on completion
   base.queue_us = micros(d.dispatched - d.request.enqueued);
   base.memory_mb = d.memory_mb;
   base.cold_start = d.cold_start;
@@ -336,7 +336,14 @@ void PoolScheduler::dispatch(const std::string& function, uint64_t pool_id, Disp
                                           std::move(retry->second))) {
       return;
     }
-    record.duration_us = micros(now - dispatched);
+    // Time spent inside the instance behind another invocation (sent ahead) is queueing:
+    // billed duration is the handler's own time.
+    Duration served = now - dispatched;
+    Duration waited = std::clamp<Duration>(std::chrono::duration_cast<Duration>(reply.waited),
+                                           Duration::zero(), served);
+    record.start_wall_us += micros(waited);
+    record.queue_us += micros(waited);
+    record.duration_us = micros(served - waited);
     record.outcome = reply.outcome;
     invocations_.on_invocation(record);
     if (done) {

@@ -74,7 +74,7 @@ class SchedulerTest : public ::testing::Test {
   FakeInstance& inst(size_t i) { return launcher_.at(i); }
 
   FakeClock clock_;
-  FakeLauncher launcher_;
+  FakeLauncher launcher_{&clock_};
   Records records_;
   ScaleLog scale_;
   std::deque<Caller> callers_;
@@ -306,19 +306,42 @@ TEST_F(SchedulerTest, TickScalesOutAheadOfDemandThenToZeroAfterIdleTimeout) {
     clock_.advance(seconds(1));
     sched_.tick();
   }
-  EXPECT_EQ(sched_.stats("detect").desired, 5);  // ceil(3 / 0.7)
-  EXPECT_EQ(launcher_.launches(), 5u);
-  for (int i = 0; i < 3; ++i) inst(i).complete();
-  for (int i = 3; i < 5; ++i) inst(i).ready();
+  // ceil(3 / 0.7) = 5 would be two instances that the peak of 3 never used.
+  EXPECT_EQ(sched_.stats("detect").desired, 3);
+  EXPECT_EQ(launcher_.launches(), 3u);
+  inst(0).exit();  // a crash: the tick restarts it ahead of demand, up to desired
+  clock_.advance(seconds(1));
+  sched_.tick();
+  EXPECT_EQ(launcher_.launches(), 4u);
+  for (int i = 1; i < 3; ++i) inst(i).complete();
+  inst(3).ready();
   clock_.advance(seconds(2));
   sched_.tick();
-  EXPECT_EQ(sched_.stats("detect").total(), 5);  // idle for less than idle_timeout
+  EXPECT_EQ(sched_.stats("detect").total(), 3);  // idle for less than idle_timeout
   for (int s = 0; s < 12; ++s) {
     clock_.advance(seconds(1));
     sched_.tick();
   }
   EXPECT_EQ(sched_.stats("detect").total(), 0);
   EXPECT_EQ(sched_.stats("detect").desired, 0);
+}
+
+TEST_F(SchedulerTest, ASequentialClientIsServedByOneInstance) {
+  sched_.configure(config());
+  for (int i = 0; i < 20; ++i) {
+    call("r" + std::to_string(i));
+    if (i == 0) inst(0).ready();
+    for (int t = 0; t < 5; ++t) {  // each request runs 500 ms, ticks every 100 ms
+      clock_.advance(milliseconds(100));
+      sched_.tick();
+    }
+    inst(0).complete();
+    clock_.advance(milliseconds(50));
+    sched_.tick();
+  }
+  EXPECT_EQ(launcher_.launches(), 1u);  // KPA's 70 % target alone wants ceil(1 / 0.7) = 2
+  EXPECT_LE(sched_.stats("detect").desired, 1);
+  for (const Caller& c : callers_) EXPECT_EQ(c.done, 1);
 }
 
 TEST_F(SchedulerTest, OneColdRequestStartsOneInstanceWhileItInitialises) {
@@ -445,7 +468,63 @@ TEST_F(SchedulerTest, ShutdownCompletesEveryPendingRequestExactlyOnce) {
   for (const Caller& x : callers_) EXPECT_EQ(x.done, 1);
 }
 
-TEST_F(SchedulerTest, RecordsMarkColdStartOnlyForTheFirstRequestOnANewInstance) {
+TEST_F(SchedulerTest, ARequestSentAheadIsBilledItsOwnRunAndQueuedForItsWait) {
+  launcher_.set_pipeline_depth(1);
+  sched_.configure(config(/*concurrency=*/1, /*max_instances=*/1));
+  for (int i = 1; i <= 3; ++i) call("r" + std::to_string(i));  // three at once
+  clock_.advance(seconds(2));  // the cold start
+  inst(0).ready();  // r1 runs, r2 is sent ahead, r3 waits in the pool
+  ASSERT_EQ(inst(0).in_flight(), 2u);
+  for (int i = 0; i < 3; ++i) {  // each runs one second
+    clock_.advance(seconds(1));
+    inst(0).complete();
+  }
+  ASSERT_EQ(records_.all.size(), 3u);
+  for (const InvocationRecord& r : records_.all) {
+    EXPECT_EQ(r.duration_us, 1'000'000) << r.request_id;  // not 2 s for the ones that waited
+  }
+  EXPECT_EQ(records_.all[0].queue_us, 2'000'000);
+  EXPECT_EQ(records_.all[1].queue_us, 3'000'000);  // 2 s in the pool, 1 s in the instance
+  EXPECT_EQ(records_.all[2].queue_us, 4'000'000);  // 3 s in the pool, 1 s in the instance
+  EXPECT_GE(records_.all[1].start_wall_us, records_.all[0].start_wall_us + 1'000'000);
+  EXPECT_TRUE(records_.all[0].cold_start);
+  EXPECT_FALSE(records_.all[1].cold_start);  // they waited behind r1, not for a start
+  EXPECT_FALSE(records_.all[2].cold_start);
+}
+
+TEST_F(SchedulerTest, EveryRequestThatWaitedForAStartIsAColdStart) {
+  launcher_.set_pipeline_depth(1);
+  sched_.configure(config(/*concurrency=*/1, /*max_instances=*/4));
+  call("r1");
+  inst(0).ready();
+  for (int i = 2; i <= 4; ++i) call("r" + std::to_string(i));  // while r1 runs
+  ASSERT_EQ(launcher_.launches(), 4u);
+  // r2 waits for its own instance, not sent ahead behind r1 while that instance starts.
+  EXPECT_EQ(inst(0).in_flight(), 1u);
+  for (int i = 1; i < 4; ++i) inst(i).ready();
+  for (int i = 0; i < 4; ++i) {
+    ASSERT_EQ(inst(i).in_flight(), 1u);
+    inst(i).complete();
+  }
+  ASSERT_EQ(records_.all.size(), 4u);
+  for (const InvocationRecord& r : records_.all) EXPECT_TRUE(r.cold_start) << r.request_id;
+}
+
+TEST_F(SchedulerTest, AColdStartServedByAnInstanceThatFreedUpFirstStillCounts) {
+  sched_.configure(config(/*concurrency=*/1, /*max_instances=*/2));
+  call("r1");
+  inst(0).ready();
+  call("r2");  // starts a second instance and waits for it...
+  ASSERT_EQ(launcher_.launches(), 2u);
+  inst(0).complete();  // ...but the first frees up before it is ready and takes r2
+  ASSERT_EQ(inst(0).in_flight(), 1u);
+  inst(0).complete();
+  inst(1).ready();
+  ASSERT_EQ(records_.all.size(), 2u);
+  EXPECT_TRUE(records_.all[1].cold_start);  // its wait included a start
+}
+
+TEST_F(SchedulerTest, RecordsMarkColdStartOnlyForRequestsThatWaitedForAStart) {
   sched_.configure(config(1, 1));
   Caller& first = call("r1");
   call("r2");

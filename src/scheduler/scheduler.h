@@ -34,11 +34,13 @@ struct InvocationRecord {
   std::string function;
   int version = 0;
   std::string request_id;
-  int64_t start_wall_us = 0;   // when it was sent to the instance, Unix epoch µs
-  int64_t duration_us = 0;     // from sent to the instance to its reply
-  int64_t queue_us = 0;        // waiting for an instance (including a cold start)
+  int64_t start_wall_us = 0;   // when its handler began, Unix epoch µs
+  int64_t duration_us = 0;     // the handler's time: from its start to its reply (billed)
+  // Waiting before it began: in the pool's queue (including a cold start) and inside the
+  // instance behind another invocation (sent ahead, executor::Reply::waited).
+  int64_t queue_us = 0;
   int memory_mb = 0;
-  bool cold_start = false;     // it waited for a new instance to start
+  bool cold_start = false;     // it waited in the queue for an instance that was starting
   executor::Outcome outcome = executor::Outcome::kOk;
 };
 

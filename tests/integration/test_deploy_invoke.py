@@ -38,6 +38,10 @@ class DeployAndInvoke(KumoTestCase):
         self.assertEqual(r2.status, 200)
         self.assertEqual(r2.json()["inits"], 1, "init ran again on a warm instance")
         self.assertEqual(r2.json()["pid"], body["pid"], "a second instance served a lone request")
+        # One request at a time never wants a second instance (docs/autoscaling.md, "Headroom
+        # up to the peak"): not even one started ahead that a later request could land on.
+        self.assertEqual(self.describe("echo")["instances"]["total"], 1,
+                         "one request at a time started a second instance")
         self.assertEqual(r2.header("x-kumo-request-id"), r2.json()["request_id"])
 
         logs = self.wait_for(lambda: (lambda t: t if "handling 2" in t else None)(
