@@ -75,21 +75,17 @@ Result<json> cloudevent_from_binary(const http::Request& req) {
   }
   std::string type = req.header("content-type");
   if (!type.empty()) ce["datacontenttype"] = type;
-  if (!req.body.empty()) {
-    bool is_json = type.empty() || type.find("json") != std::string::npos;
-    if (is_json) {
-      if (auto depth = check_json_depth(req.body); !depth) {
-        return make_error(ErrorCode::kInvalidArgument,
-                          "the event's data: " + depth.error().message);
-      }
-    }
-    auto data = parse_json(req.body);
-    if (is_json && data) {
-      ce["data"] = std::move(*data);
-    } else {
-      ce["data"] = req.body;
-    }
+  if (req.body.empty()) return ce;
+  bool is_json = type.empty() || type.find("json") != std::string::npos;
+  if (!is_json) {
+    ce["data"] = req.body;
+    return ce;
   }
+  if (auto depth = check_json_depth(req.body); !depth) {
+    return make_error(ErrorCode::kInvalidArgument, "the event's data: " + depth.error().message);
+  }
+  auto data = parse_json(req.body);
+  ce["data"] = data ? std::move(*data) : json(req.body);  // data that is not JSON: a string
   return ce;
 }
 
