@@ -4,6 +4,7 @@
 
 #include "api/errors.h"
 #include "api/routes.h"
+#include "common/json.h"
 
 namespace kumo::api {
 namespace {
@@ -32,8 +33,20 @@ events::Message message_from(http::Request& req) {
   return m;
 }
 
+// A body is any bytes, passed on as text, but one that is JSON is parsed by subscribers, so
+// it is held to the same depth as every other JSON Kumo takes in.
+Result<void> check_message_body(std::string_view body) {
+  size_t start = body.find_first_not_of(" \t\r\n");
+  if (start == std::string_view::npos || (body[start] != '[' && body[start] != '{')) return {};
+  if (auto depth = check_json_depth(body); !depth) {
+    return make_error(ErrorCode::kInvalidArgument, "the message: " + depth.error().message);
+  }
+  return {};
+}
+
 void publish(ApiDeps& deps, http::Request&& req, const std::shared_ptr<http::Responder>& res) {
   std::string topic = req.params["topic"];
+  if (auto ok = check_message_body(req.body); !ok) return res->send(error_reply(ok.error()));
   auto id = deps.events.publish(topic, message_from(req));
   if (!id) return res->send(error_reply(id.error()));
   res->send(http::json_response(202, {{"topic", topic}, {"message_id", *id}}));
@@ -62,15 +75,17 @@ Result<json> cloudevent_from_binary(const http::Request& req) {
   }
   std::string type = req.header("content-type");
   if (!type.empty()) ce["datacontenttype"] = type;
-  if (!req.body.empty()) {
-    json data = json::parse(req.body, nullptr, false);
-    bool is_json = type.empty() || type.find("json") != std::string::npos;
-    if (is_json && !data.is_discarded()) {
-      ce["data"] = data;
-    } else {
-      ce["data"] = req.body;
-    }
+  if (req.body.empty()) return ce;
+  bool is_json = type.empty() || type.find("json") != std::string::npos;
+  if (!is_json) {
+    ce["data"] = req.body;
+    return ce;
   }
+  if (auto depth = check_json_depth(req.body); !depth) {
+    return make_error(ErrorCode::kInvalidArgument, "the event's data: " + depth.error().message);
+  }
+  auto data = parse_json(req.body);
+  ce["data"] = data ? std::move(*data) : json(req.body);  // data that is not JSON: a string
   return ce;
 }
 
@@ -104,21 +119,25 @@ void ingest(ApiDeps& deps, http::Request&& req, const std::shared_ptr<http::Resp
   std::string content_type = to_lower_copy(req.header("content-type"));
   std::vector<json> events;
   if (content_type.starts_with("application/cloudevents-batch+json")) {
-    json batch = json::parse(req.body, nullptr, false);
-    if (!batch.is_array()) {
-      return res->send(error_reply(make_error(
-          ErrorCode::kInvalidArgument, "a CloudEvents batch must be a JSON array of events")));
+    auto batch = parse_json(req.body);
+    if (!batch || !batch->is_array()) {
+      std::string why = batch ? "" : ": " + batch.error().message;
+      return res->send(
+          error_reply(make_error(ErrorCode::kInvalidArgument,
+                                 "a CloudEvents batch must be a JSON array of events" + why)));
     }
-    for (auto& e : batch) events.push_back(std::move(e));
+    for (auto& e : *batch) events.push_back(std::move(e));
   } else if (content_type.starts_with("application/cloudevents+json")) {
-    json ce = json::parse(req.body, nullptr, false);
-    if (ce.is_discarded()) {
-      return res->send(error_reply(
-          make_error(ErrorCode::kInvalidArgument, "the structured CloudEvent is not JSON")));
+    auto ce = parse_json(req.body);
+    if (!ce) {
+      return res->send(error_reply(make_error(ErrorCode::kInvalidArgument,
+                                              "the structured CloudEvent: " + ce.error().message)));
     }
-    events.push_back(std::move(ce));
+    events.push_back(std::move(*ce));
   } else {
-    events.push_back(*cloudevent_from_binary(req));
+    auto ce = cloudevent_from_binary(req);
+    if (!ce) return res->send(error_reply(ce.error()));
+    events.push_back(std::move(*ce));
   }
   for (const auto& ce : events) {
     if (auto ok = check_cloudevent(ce); !ok) return res->send(error_reply(ok.error()));

@@ -2,6 +2,7 @@
 
 #include <openssl/evp.h>
 
+#include "common/json.h"
 #include "http/types.h"
 
 #include <algorithm>
@@ -112,9 +113,10 @@ HttpReply read_proxy_response(std::string_view result, std::string_view content_
     reply.body = std::string(result);
     return reply;
   }
-  json j = json::parse(result, nullptr, false);
-  if (j.is_discarded() || !j.is_object() || !j.contains("statusCode") ||
-      !j["statusCode"].is_number_integer()) {
+  // Bounded: a proxy response's body is dumped back to text below, which recurses.
+  auto parsed = parse_json(result);
+  json j = parsed ? std::move(*parsed) : json();
+  if (!j.is_object() || !j.contains("statusCode") || !j["statusCode"].is_number_integer()) {
     reply.headers.emplace_back("content-type", "application/json");
     reply.body = std::string(result);
     return reply;

@@ -39,7 +39,8 @@ struct HttpReply {
 
 // Reads a function's result as API Gateway does: an object with "statusCode" is a proxy
 // response (headers, cookies, body, isBase64Encoded); any other JSON is a 200 whose body is
-// that JSON; a non-JSON content type passes through as is.
+// that JSON; a non-JSON content type, text that is not JSON, or JSON nested deeper than
+// kMaxJsonDepth passes through as is (the invoke path refuses the last as a function error).
 HttpReply read_proxy_response(std::string_view result, std::string_view content_type);
 
 std::string base64_decode(std::string_view in);

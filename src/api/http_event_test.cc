@@ -57,6 +57,15 @@ TEST(ProxyResponse, RawBytesPassThrough) {
   EXPECT_EQ(r.headers[0].second, "image/png");
 }
 
+TEST(ProxyResponse, ABodyNestedFiftyThousandDeepPassesThroughUnparsed) {
+  // Parsed, its "body" would be dumped back to text by a recursive serializer.
+  std::string deep = std::string(50'000, '[') + std::string(50'000, ']');
+  std::string result = R"({"statusCode": 200, "body": )" + deep + "}";
+  HttpReply r = read_proxy_response(result, "application/json");
+  EXPECT_EQ(r.status, 200);
+  EXPECT_EQ(r.body, result);
+}
+
 TEST(Base64, RoundTripsEveryLength) {
   for (std::string s : {"", "a", "ab", "abc", "abcd"}) EXPECT_EQ(base64_decode(base64_encode(s)), s);
 }

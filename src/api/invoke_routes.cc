@@ -7,6 +7,7 @@
 #include "api/routes.h"
 #include "common/clock.h"
 #include "common/ids.h"
+#include "common/json.h"
 
 namespace kumo::api {
 namespace {
@@ -38,6 +39,19 @@ http::Response trigger_ok(Reply& reply) {
   return http::Response{h.status, std::move(h.headers), std::move(h.body)};
 }
 
+// A JSON result nested deeper than kMaxJsonDepth is the function's error (502): Kumo and its
+// clients would parse it, and deep nesting crashes recursive parsers.
+void refuse_deep_result(Reply& reply) {
+  if (reply.outcome != Outcome::kOk || reply.streamed || reply.http_status != 0) return;
+  if (!reply.content_type.empty() && !is_json_content_type(reply.content_type)) return;
+  if (auto depth = check_json_depth(reply.body); !depth) {
+    reply.outcome = Outcome::kError;
+    reply.error_type = "Runtime.MarshalError";
+    reply.error_message = "the function's result: " + depth.error().message;
+    reply.body.clear();
+  }
+}
+
 executor::ReplyHandler make_handler(std::shared_ptr<http::Responder> res, std::string function,
                                     std::string request_id, OkMapper ok) {
   executor::ReplyHandler h;
@@ -53,6 +67,7 @@ executor::ReplyHandler make_handler(std::shared_ptr<http::Responder> res, std::s
   h.on_done = [res, function = std::move(function), request_id = std::move(request_id),
                ok = std::move(ok)](Reply reply) {
     if (reply.streamed) return res->finish();
+    refuse_deep_result(reply);
     http::Response r = reply.outcome == Outcome::kOk ? ok(reply)
                                                      : failure_reply(reply, function, request_id);
     r.headers.emplace_back(std::string(kRequestIdHeader), request_id);
@@ -108,7 +123,12 @@ void invoke(ApiDeps& deps, FunctionCache& cache, http::Request&& req,
   std::string request_id = new_request_id();
   auto fv = find_or_404(cache, req.params["name"], request_id, res);
   if (!fv) return;
-  if (!req.body.empty() && !nlohmann::json::accept(req.body)) {
+  if (auto depth = check_json_depth(req.body); !depth) {
+    return res->send(error_reply(
+        make_error(ErrorCode::kInvalidArgument, "the invocation's event: " + depth.error().message),
+        request_id));
+  }
+  if (!req.body.empty() && !nlohmann::json::accept(req.body)) {  // accept() does not recurse
     return res->send(error_reply(
         make_error(ErrorCode::kInvalidArgument,
                    "the request body is not JSON; an invocation's event must be a JSON value"),

@@ -9,6 +9,7 @@
 
 #include "common/clock.h"
 #include "common/ids.h"
+#include "common/json.h"
 #include "common/log.h"
 #include "common/units.h"
 #include "events/events_db.h"
@@ -383,6 +384,19 @@ void EventsImpl::apply_completions(const std::vector<Snapshot>& fns) {
   if (!follow.invocations.empty() || !follow.messages.empty()) poke();
 }
 
+// A JSON result nested deeper than kMaxJsonDepth is the function's error: it is kept to be
+// shown and sent on (on_failure, destinations), which parse it again.
+void refuse_deep_result(executor::Reply& reply) {
+  if (reply.outcome != executor::Outcome::kOk || reply.streamed) return;
+  if (!reply.content_type.empty() && !is_json_content_type(reply.content_type)) return;
+  if (auto depth = check_json_depth(reply.body); !depth) {
+    reply.outcome = executor::Outcome::kError;
+    reply.error_type = "Runtime.MarshalError";
+    reply.error_message = "the function's result: " + depth.error().message;
+    reply.body.clear();
+  }
+}
+
 void EventsImpl::end_attempt(Completion& c, const FunctionInfo* info,
                              std::vector<AttemptEnd>& ends, EventsDb::FollowUps& follow) {
   const InvocationRow& row = c.row;
@@ -397,6 +411,7 @@ void EventsImpl::end_attempt(Completion& c, const FunctionInfo* info,
     ends.push_back(end);
     return;
   }
+  refuse_deep_result(reply);
   if (reply.outcome == executor::Outcome::kOk) {
     end.state = "succeeded";
     std::string result = reply.streamed ? std::move(c.streamed) : std::move(reply.body);
@@ -457,7 +472,7 @@ void EventsImpl::bury(const InvocationRow& row, const FunctionInfo* info,
                       EventsDb::FollowUps& follow) {
   spdlog::warn("{}: async invocation {} is dead after {} attempts: {}: {}", row.function,
                row.request_id, row.attempts, type, message);
-  std::string topic = info ? info->triggers.async.dead_letter : "dead-letters";
+  std::string topic = info ? info->triggers.async.dead_letter : kDeadLetterTopic;
   if (row.source != "queue:" + topic) {  // a dead letter's own failure is not re-posted
     if (!row.messages.empty()) {
       std::vector<int64_t> seqs =

@@ -174,6 +174,22 @@ TEST_F(EventsTest, AnAsyncInvocationRunsAndKeepsItsResult) {
   EXPECT_EQ(done["attempts"], 1);
 }
 
+TEST_F(EventsTest, AResultNestedTooDeepIsTheFunctionsErrorAndADeepPayloadIsKeptAsText) {
+  // Before the bound, dumping either for the dead letter or the status overflowed the stack.
+  std::string deep = std::string(50'000, '[') + std::string(50'000, ']');
+  Events& ev = open([deep](auto&, auto&) { return ok(deep); });
+  ev.configure(spec("deep", json::array(), {{"retries", 0}}));
+  ev.start();
+  auto id = ev.invoke_async({"deep", deep, "", "api"});
+  ASSERT_TRUE(id.has_value());
+  json dead = wait_state(*id, "dead");
+  EXPECT_EQ(dead["error"]["type"], "Runtime.MarshalError");
+  EXPECT_EQ(dead["error"]["message"], "the function's result: JSON nesting deeper than 128 levels");
+  json letters = wait_messages("dead-letters", 1);
+  json letter = json::parse(letters[0]["body"].get<std::string>());
+  EXPECT_EQ(letter["payload"], deep);
+}
+
 TEST_F(EventsTest, AnUnknownFunctionIsNotQueued) {
   Events& ev = open([](auto&, auto&) { return ok("{}"); });
   auto id = ev.invoke_async({"nope", "{}", "", "api"});

@@ -8,16 +8,18 @@
 #include "common/base64.h"
 #include "common/clock.h"
 #include "common/ids.h"
+#include "common/json.h"
 
 namespace kumo::events {
 namespace {
 
 using nlohmann::json;
 
-// The payload as JSON when it parses, else as a string.
+// The payload as JSON when it parses within kMaxJsonDepth, else as a string: what is shown
+// or sent on is dumped again, and a deeper value (stored by an older release) would overflow
+// the stack there.
 json as_json(const std::string& text) {
-  json j = json::parse(text, nullptr, false);
-  if (!j.is_discarded()) return j;
+  if (auto j = parse_json(text)) return std::move(*j);
   return is_utf8(text) ? json(text) : json(base64_encode(text));
 }
 
@@ -46,10 +48,10 @@ std::string iso_time(int64_t unix_us) {
 json queue_event(const std::vector<StoredMessage>& batch, int attempt) {
   json records = json::array();
   for (const auto& m : batch) {
-    json attrs = json::parse(m.attributes, nullptr, false);
+    auto attrs = parse_json(m.attributes);
     json message_attributes = json::object();
-    if (attrs.is_object()) {
-      for (const auto& [k, v] : attrs.items()) {
+    if (attrs && attrs->is_object()) {
+      for (const auto& [k, v] : attrs->items()) {
         message_attributes[k] = {{"stringValue", v}, {"dataType", "String"}};
       }
     }
@@ -133,13 +135,13 @@ json invocation_json(const InvocationRow& row) {
 }
 
 json message_json(const StoredMessage& m) {
-  json attrs = json::parse(m.attributes, nullptr, false);
+  auto attrs = parse_json(m.attributes);
   bool text = is_utf8(m.body);
   json j = {{"seq", m.seq},
             {"id", m.id},
             {"topic", m.topic},
             {"body", text ? m.body : base64_encode(m.body)},
-            {"attributes", attrs.is_object() ? attrs : json::object()},
+            {"attributes", attrs && attrs->is_object() ? *attrs : json::object()},
             {"published_at", iso_time(m.created_us)}};
   if (!text) j["body_encoding"] = "base64";
   return j;
@@ -147,8 +149,9 @@ json message_json(const StoredMessage& m) {
 
 std::vector<std::string> batch_item_failures(const std::string& result) {
   std::vector<std::string> out;
-  json j = json::parse(result, nullptr, false);
-  if (!j.is_object()) return out;
+  auto parsed = parse_json(result);
+  if (!parsed || !parsed->is_object()) return out;
+  const json& j = *parsed;
   auto it = j.find("batchItemFailures");
   if (it == j.end() || !it->is_array()) return out;
   for (const auto& item : *it) {

@@ -44,6 +44,10 @@ struct TableChange {
 
 const char* kind_name(TableChange::Kind kind);  // "insert", "update", "delete" (trigger words)
 
+// The topic that receives what cannot be delivered: dead async invocations (unless a function
+// names another in `async.dead_letter`) and source records that cannot be read.
+inline constexpr const char* kDeadLetterTopic = "dead-letters";
+
 class EventSink {
  public:
   virtual ~EventSink() = default;

@@ -12,6 +12,7 @@
 
 #include "common/result.h"
 #include "events/schedule.h"
+#include "events/sink.h"
 
 namespace kumo::events {
 
@@ -47,7 +48,7 @@ struct AsyncPolicy {
   int retries = 2;                                // 0..10 after the first attempt
   std::chrono::milliseconds backoff{1000};        // first retry delay; doubles, with jitter
   std::string on_failure;                         // a function invoked with the failure
-  std::string dead_letter = "dead-letters";       // the topic that receives it
+  std::string dead_letter = kDeadLetterTopic;     // the topic that receives it
 };
 
 struct FunctionTriggers {

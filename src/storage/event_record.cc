@@ -7,6 +7,7 @@
 #include <initializer_list>
 #include <optional>
 
+#include "common/json.h"
 #include "http/types.h"
 
 namespace kumo::storage {
@@ -126,12 +127,14 @@ events::ObjectEvent object_event(const ObjectChange& c) {
 }
 
 Result<Notification> parse_notification(std::string_view body) {
-  auto j = nlohmann::json::parse(body, nullptr, false);
-  if (j.is_discarded() || !j.is_object()) {
+  auto parsed = parse_json(body);
+  if (!parsed || !parsed->is_object()) {
+    std::string what =
+        parsed ? "the body is not a JSON object" : "the body: " + parsed.error().message;
     return make_error(ErrorCode::kInvalidArgument,
-                      "the body is not a JSON object; send an S3 event notification "
-                      "({\"Records\": [...]})");
+                      what + "; send an S3 event notification ({\"Records\": [...]})");
   }
+  const nlohmann::json& j = *parsed;
   Notification out;
   auto records = j.find("Records");
   if (records == j.end()) {

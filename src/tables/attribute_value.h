@@ -1,7 +1,8 @@
 // Conversion of plain JSON into DynamoDB's attribute-value JSON, the form change records
 // carry their images in: "x" -> {"S": "x"}, 1.5 -> {"N": "1.5"}, true -> {"BOOL": true},
 // null -> {"NULL": true}, {...} -> {"M": {...}}, [...] -> {"L": [...]}.
-// Pure functions; thread-safe.
+// Pure functions; thread-safe. They walk without recursion, so any depth is safe to convert
+// (dumping the result is not: callers keep to common/json.h's depth bound).
 #pragma once
 
 #include <nlohmann/json.hpp>

@@ -37,5 +37,26 @@ TEST(AttributeValue, EmptyContainersStayEmpty) {
   EXPECT_EQ(to_attribute_value(json::object()), json({{"M", json::object()}}));
 }
 
+TEST(AttributeValue, ConvertsFiftyThousandLevelsWithoutRecursing) {
+  // As an item an older release stored unchecked; one call per level overflowed the stack.
+  json item = 1;
+  for (int i = 0; i < 50'000; ++i) item = json::array({std::move(item)});
+  item = json{{"a", std::move(item)}};
+  json image = to_image(item);
+  const json* v = &image["a"];
+  int levels = 0;
+  while (v->contains("L")) {
+    v = &(*v)["L"][0];
+    ++levels;
+  }
+  EXPECT_EQ(levels, 50'000);
+  EXPECT_EQ(*v, json({{"N", "1"}}));
+}
+
+TEST(AttributeValue, KeepsTheOrderOfListElements) {
+  EXPECT_EQ(to_attribute_value(json::parse(R"([1, "b", [true]])")),
+            json::parse(R"({"L": [{"N": "1"}, {"S": "b"}, {"L": [{"BOOL": true}]}]})"));
+}
+
 }  // namespace
 }  // namespace kumo::tables

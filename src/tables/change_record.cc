@@ -53,4 +53,16 @@ events::TableChange to_table_change(const ChangeRecord& change) {
   return events::TableChange{change.kind, change.table, build_record(change)};
 }
 
+events::Message undeliverable_change(const ChangeRecord& change, const std::string& reason) {
+  nlohmann::json body = {{"source", "table:" + change.table},
+                         {"eventID", change.event_id},
+                         {"eventName", event_name(change.kind)},
+                         {"keys", change.keys},
+                         {"sequenceNumber", sequence_number(change.sequence)},
+                         {"error", {{"type", "UndeliverableRecord"}, {"message", reason}}}};
+  return events::Message{
+      body.dump(),
+      {{"kumo_source", "table:" + change.table}, {"kumo_error_type", "UndeliverableRecord"}}};
+}
+
 }  // namespace kumo::tables

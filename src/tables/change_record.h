@@ -21,6 +21,8 @@ struct ChangeRecord {
   int64_t sequence = 0;     // increasing per source
   int64_t at_seconds = 0;   // Unix time of the change
   std::string event_id;     // stable across redeliveries, so handlers can drop duplicates
+  std::string unreadable;   // non-empty: why an image could not be read (e.g. an item an
+                            // older release stored nested too deep); goes to a dead letter
 };
 
 // "INSERT", "MODIFY" or "REMOVE".
@@ -39,5 +41,9 @@ nlohmann::json build_record(const ChangeRecord& change);
 
 // The record wrapped for EventSink::table_changed().
 events::TableChange to_table_change(const ChangeRecord& change);
+
+// The topic message for a change that cannot be delivered (`reason`): its table, kind, keys,
+// sequence and event id, without the images. For events::kDeadLetterTopic.
+events::Message undeliverable_change(const ChangeRecord& change, const std::string& reason);
 
 }  // namespace kumo::tables

@@ -42,12 +42,23 @@ Result<int> ChangeDelivery::deliver_pending() {
     if (!batch) return batch.error();
     if (batch->empty()) return delivered;
     for (const ChangeRecord& change : *batch) {
-      auto r = sink_.table_changed(to_table_change(change));
+      auto r = change.unreadable.empty() ? sink_.table_changed(to_table_change(change))
+                                         : dead_letter(change);
       if (!r) return r.error();
       if (auto acked = store_.ack(change.sequence); !acked) return acked.error();
       ++delivered;
     }
   }
+}
+
+Result<int> ChangeDelivery::dead_letter(const ChangeRecord& change) {
+  spdlog::warn("tables: {}: change {} of key {} cannot be delivered ({}); it goes to topic '{}'",
+               change.table, change.sequence, change.keys.dump(), change.unreadable,
+               events::kDeadLetterTopic);
+  auto message = undeliverable_change(change, change.unreadable);
+  auto id = sink_.publish(events::kDeadLetterTopic, std::move(message));
+  if (!id) return id.error();
+  return 0;
 }
 
 void ChangeDelivery::run() {

@@ -5,6 +5,8 @@
 // keeps the change and retries with backoff (up to max_backoff), so nothing a client was
 // told is stored goes unreported, even while the sink is unavailable or across a restart.
 // Delivery is at least once: a crash between the sink's commit and the ack repeats a change.
+// A change whose stored images cannot be read (ItemStore::pending's `unreadable`) is published
+// to events::kDeadLetterTopic, with a log line, and acked: it must not stall the ones after it.
 //
 // Thread-safety: notify() may be called from any thread; start()/stop() from the owner.
 #pragma once
@@ -45,6 +47,8 @@ class ChangeDelivery {
 
  private:
   void run();
+  // A change whose images cannot be read goes to the dead-letter topic instead of the triggers.
+  Result<int> dead_letter(const ChangeRecord& change);
 
   ItemStore& store_;
   events::EventSink& sink_;

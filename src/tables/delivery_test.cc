@@ -72,5 +72,31 @@ TEST(ChangeDelivery, TheThreadRetriesUntilTheSinkRecovers) {
   EXPECT_TRUE(store->pending(10)->empty());
 }
 
+TEST(ChangeDelivery, AChangeWhoseItemCannotBeReadGoesToTheDeadLettersAndTheRestFlow) {
+  std::string path = testing::temp_db_path();
+  auto store = ItemStore::open(path).value();
+  testing::RecordingSink sink;
+  ChangeDelivery delivery(*store, sink);
+  ASSERT_TRUE(store->create_table("t"));
+  ASSERT_TRUE(store->put("t", "before", {{"v", 1}}));
+  testing::store_deep_item_unchecked(path);
+  ASSERT_TRUE(store->put("t", "after", {{"v", 2}}));
+
+  EXPECT_EQ(delivery.deliver_pending().value(), 3);
+  auto got = sink.taken();
+  ASSERT_EQ(got.size(), 2u);
+  EXPECT_EQ(got[0].record["dynamodb"]["Keys"]["key"]["S"], "before");
+  EXPECT_EQ(got[1].record["dynamodb"]["Keys"]["key"]["S"], "after");
+  std::lock_guard lock(sink.mu);
+  ASSERT_EQ(sink.published.size(), 1u);
+  EXPECT_EQ(sink.published[0].first, "dead-letters");
+  auto letter = nlohmann::json::parse(sink.published[0].second.body);
+  EXPECT_EQ(letter["source"], "table:t");
+  EXPECT_EQ(letter["keys"]["key"]["S"], "deep");
+  EXPECT_EQ(letter["eventName"], "INSERT");
+  EXPECT_EQ(letter["error"]["message"], "JSON nesting deeper than 128 levels");
+  EXPECT_TRUE(store->pending(10)->empty());
+}
+
 }  // namespace
 }  // namespace kumo::tables

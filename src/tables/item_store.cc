@@ -1,9 +1,11 @@
 #include "tables/item_store.h"
 
 #include <fmt/format.h>
+#include <spdlog/spdlog.h>
 
 #include "common/clock.h"
 #include "common/ids.h"
+#include "common/json.h"
 #include "tables/names.h"
 
 namespace kumo::tables {
@@ -52,8 +54,14 @@ events::TableChange::Kind parse_kind(const std::string& name) {
   return events::TableChange::Kind::kInsert;
 }
 
-nlohmann::json parse_stored(const std::string& text) {
-  return nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/false);
+// Stored items were checked when written, but an older release did not bound their depth.
+Result<nlohmann::json> parse_stored(const std::string& text) { return parse_json(text); }
+
+Error unreadable_item(const std::string& table, const std::string& key, const Error& why) {
+  return make_error(ErrorCode::kInternal,
+                    fmt::format("table '{}': the stored item '{}' cannot be read: {}; delete it "
+                                "and write it again",
+                                table, key, why.message));
 }
 
 }  // namespace
@@ -208,7 +216,9 @@ Result<Item> ItemStore::get(const std::string& table, const std::string& key) {
     return make_error(ErrorCode::kNotFound,
                       fmt::format("table '{}' has no item with key '{}'", table, key));
   }
-  return Item{key, parse_stored(st->text(0)), st->int64(1)};
+  auto item = parse_stored(st->text(0));
+  if (!item) return unreadable_item(table, key, item.error());
+  return Item{key, std::move(*item), st->int64(1)};
 }
 
 Result<void> ItemStore::remove(const std::string& table, const std::string& key) {
@@ -254,7 +264,12 @@ Result<Page> ItemStore::query(const std::string& table, const std::string& prefi
       page.next = page.items.back().key;
       break;
     }
-    page.items.push_back(Item{st->text(0), parse_stored(st->text(1)), st->int64(2)});
+    auto item = parse_stored(st->text(1));
+    if (!item) {  // listed without it, so the rest of the table stays readable
+      spdlog::warn("{}", unreadable_item(table, st->text(0), item.error()).message);
+      continue;
+    }
+    page.items.push_back(Item{st->text(0), std::move(*item), st->int64(2)});
   }
   return page;
 }
@@ -276,8 +291,15 @@ Result<std::vector<ChangeRecord>> ItemStore::pending(int limit) {
     c.table = st->text(1);
     c.kind = parse_kind(st->text(2));
     c.keys = {{"key", {{"S", st->text(3)}}}};
-    if (!st->is_null(4)) c.old_item = parse_stored(st->text(4));
-    if (!st->is_null(5)) c.new_item = parse_stored(st->text(5));
+    for (auto [column, image] : {std::pair{4, &c.old_item}, std::pair{5, &c.new_item}}) {
+      if (st->is_null(column)) continue;
+      auto parsed = parse_stored(st->text(column));
+      if (parsed) {
+        *image = std::move(*parsed);
+      } else {
+        c.unreadable = parsed.error().message;
+      }
+    }
     c.at_seconds = st->int64(6) / 1'000'000;
     c.event_id = st->text(7);
     out.push_back(std::move(c));

@@ -62,13 +62,17 @@ class ItemStore {
   // The caller has checked the name, key and item (names.h). kNotFound for a missing table.
   Result<PutResult> put(const std::string& table, const std::string& key,
                         const nlohmann::json& item);
+  // kInternal for an item that cannot be read back (nested deeper than kMaxJsonDepth by an
+  // older release); remove() still deletes it.
   Result<Item> get(const std::string& table, const std::string& key);
   Result<void> remove(const std::string& table, const std::string& key);
   // Items whose key starts with `prefix` and sorts after `after` ("" = from the start).
+  // An item that cannot be read back is left out, with a log line.
   Result<Page> query(const std::string& table, const std::string& prefix, const std::string& after,
                      int limit);
 
-  // The oldest unacked changes, oldest first.
+  // The oldest unacked changes, oldest first. A change whose stored images cannot be read
+  // comes with `unreadable` set and its images null.
   Result<std::vector<ChangeRecord>> pending(int limit);
   // Removes a delivered change from the outbox.
   Result<void> ack(int64_t sequence);

@@ -153,5 +153,21 @@ TEST(ItemStore, ItemsSurviveReopening) {
   EXPECT_GT(item->updated_us, 0);
 }
 
+TEST(ItemStore, AnItemThatCannotBeReadIsAnErrorForGetAndLeftOutOfQueries) {
+  std::string path = testing::temp_db_path();
+  auto store = ItemStore::open(path).value();
+  ASSERT_TRUE(store->create_table("t"));
+  ASSERT_TRUE(store->put("t", "good", {{"v", 1}}));
+  testing::store_deep_item_unchecked(path);
+  auto deep = store->get("t", "deep");
+  ASSERT_FALSE(deep);
+  EXPECT_EQ(deep.error().code, ErrorCode::kInternal);
+  EXPECT_NE(deep.error().message.find("JSON nesting deeper than 128 levels"), std::string::npos);
+  auto page = store->query("t", "", "", 10).value();
+  ASSERT_EQ(page.items.size(), 1u);
+  EXPECT_EQ(page.items[0].key, "good");
+  EXPECT_TRUE(store->remove("t", "deep"));
+}
+
 }  // namespace
 }  // namespace kumo::tables

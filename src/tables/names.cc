@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include "common/json.h"
+
 namespace kumo::tables {
 namespace {
 
@@ -58,11 +60,12 @@ Result<void> check_key(std::string_view key) {
 }
 
 Result<nlohmann::json> parse_item(std::string_view key, std::string_view body) {
-  nlohmann::json item = nlohmann::json::parse(body, nullptr, /*allow_exceptions=*/false);
-  if (item.is_discarded()) {
+  auto parsed = parse_json(body);
+  if (!parsed) {
     return make_error(ErrorCode::kInvalidArgument,
-                      "the body must be a JSON object; it is not JSON");
+                      "the body must be a JSON object: " + parsed.error().message);
   }
+  nlohmann::json& item = *parsed;
   if (!item.is_object()) {
     return make_error(ErrorCode::kInvalidArgument,
                       fmt::format("the body must be a JSON object, got {}", json_type_name(item)));
@@ -74,7 +77,7 @@ Result<nlohmann::json> parse_item(std::string_view key, std::string_view body) {
                                   "{} (400 KB, as in DynamoDB)",
                                   size, kMaxItemBytes));
   }
-  return item;
+  return std::move(item);
 }
 
 std::string prefix_end(std::string_view prefix) {

@@ -20,7 +20,8 @@ inline constexpr size_t kMaxItemBytes = 400 * 1024;
 Result<void> check_table_name(std::string_view name);
 // Non-empty valid UTF-8, at most kMaxKeyBytes.
 Result<void> check_key(std::string_view key);
-// Parses a request body as an item: a JSON object within kMaxItemBytes (with its key).
+// Parses a request body as an item: a JSON object within kMaxItemBytes (with its key),
+// nested at most kMaxJsonDepth (common/json.h) deep.
 Result<nlohmann::json> parse_item(std::string_view key, std::string_view body);
 
 // The smallest string greater than every string that starts with `prefix` (byte order), or

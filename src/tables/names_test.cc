@@ -38,6 +38,17 @@ TEST(Names, ItemsMustBeJsonObjects) {
   EXPECT_EQ(array.error().message, "the body must be a JSON object, got an array");
 }
 
+TEST(Names, ItemsNestedDeeperThanTheLimitAreRefusedNamingIt) {
+  std::string deep = R"({"a":)" + std::string(50'000, '[') + std::string(50'000, ']') + "}";
+  auto r = parse_item("k", deep);
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code, ErrorCode::kInvalidArgument);
+  EXPECT_EQ(r.error().message,
+            "the body must be a JSON object: JSON nesting deeper than 128 levels");
+  std::string at_limit = R"({"a":)" + std::string(127, '[') + std::string(127, ']') + "}";
+  EXPECT_TRUE(parse_item("k", at_limit));
+}
+
 TEST(Names, ItemsOver400KiBAreTooLarge) {
   std::string fits = R"({"x":")" + std::string(kMaxItemBytes - 9, 'a') + "\"}";
   EXPECT_TRUE(parse_item("k", fits));  // exactly 400 KiB with its 1-byte key

@@ -27,6 +27,15 @@ TEST(PostgresRecord, InsertTakesItsKeyFromTheNewRow) {
   EXPECT_EQ(record["dynamodb"]["NewImage"]["item"], json({{"S", "book"}}));
 }
 
+TEST(PostgresRecord, ARowNestedDeeperThanTheLimitIsUnreadableNamingIt) {
+  std::string deep = R"({"id": 1, "doc": )" + std::string(50'000, '[') +
+                     std::string(50'000, ']') + "}";
+  auto r = record_from_row(kOrders, {10, "INSERT", "", deep, 0, "e4"});
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().message,
+            "change 10: the row image cannot be read: JSON nesting deeper than 128 levels");
+}
+
 TEST(PostgresRecord, UpdateIsModifyAndDeleteTakesItsKeyFromTheOldRow) {
   auto update = record_from_row(
       kOrders, {8, "UPDATE", R"({"id": 1, "qty": 1})", R"({"id": 1, "qty": 2})", 0, "e2"});

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "common/check.h"
+#include "common/json.h"
 #include "tables/attribute_value.h"
 #include "tables/postgres_schema.h"
 
@@ -47,12 +48,17 @@ Result<ChangeRecord> record_from_row(const PostgresSource& source, const PgChang
   } else {
     return make_error(ErrorCode::kInvalidArgument, fmt::format("unknown op '{}'", row.op));
   }
-  auto parse = [](const std::string& text) {
-    if (text.empty()) return nlohmann::json();
-    return nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/false);
-  };
-  c.old_item = parse(row.old_json);
-  c.new_item = parse(row.new_json);
+  for (auto [text, image] :
+       {std::pair{&row.old_json, &c.old_item}, std::pair{&row.new_json, &c.new_item}}) {
+    if (text->empty()) continue;
+    auto parsed = parse_json(*text);
+    if (!parsed) {
+      return make_error(ErrorCode::kInvalidArgument,
+                        fmt::format("change {}: the row image cannot be read: {}", row.id,
+                                    parsed.error().message));
+    }
+    *image = std::move(*parsed);
+  }
   const nlohmann::json& image = c.new_item.is_object() ? c.new_item : c.old_item;
   if (!image.is_object()) {
     return make_error(ErrorCode::kInvalidArgument,
@@ -207,6 +213,21 @@ Result<std::string> PostgresWatcher::install(Connection& conn) {
   return done;
 }
 
+Result<void> PostgresWatcher::dead_letter(const PgChangeRow& row, const std::string& reason) {
+  spdlog::warn("tables: {}: change {} cannot be delivered ({}); it goes to the '{}' topic",
+               source_.name, row.id, reason, events::kDeadLetterTopic);
+  ChangeRecord c;
+  c.table = source_.name;
+  c.sequence = row.id;
+  c.event_id = row.event_id;
+  c.kind = row.op == "DELETE"   ? events::TableChange::Kind::kRemove
+           : row.op == "UPDATE" ? events::TableChange::Kind::kModify
+                                : events::TableChange::Kind::kInsert;
+  auto id = sink_.publish(events::kDeadLetterTopic, undeliverable_change(c, reason));
+  if (!id) return id.error();
+  return {};
+}
+
 PostgresWatcher::Sweep PostgresWatcher::sweep(Connection& conn, const std::string& recorded) {
   for (;;) {
     auto rows = conn.query(pg_sql::kPending, {recorded, std::to_string(kBatch)}, "reading changes");
@@ -223,9 +244,10 @@ PostgresWatcher::Sweep PostgresWatcher::sweep(Connection& conn, const std::strin
                       PQgetvalue(r, i, 5)};
       auto record = record_from_row(source_, row);
       if (!record) {
-        // Written by our own trigger, so this should not happen; skip it rather than stall.
-        spdlog::error("tables: {}: dropping unreadable change {}: {}", source_.name, row.id,
-                      record.error().message);
+        // A row nested deeper than kMaxJsonDepth, say: to the dead letters rather than stall.
+        if (auto sent = dead_letter(row, record.error().message); !sent) {
+          return {Sweep::kSinkFailed, sent.error()};
+        }
       } else if (auto sent = sink_.table_changed(to_table_change(*record)); !sent) {
         return {Sweep::kSinkFailed, sent.error()};
       }

@@ -64,6 +64,8 @@ class PostgresWatcher {
   Result<std::unique_ptr<Connection>> connect();
   Result<std::string> install(Connection& conn);
   Sweep sweep(Connection& conn, const std::string& recorded);
+  // An unreadable change (say, nested deeper than kMaxJsonDepth) to the dead-letter topic.
+  Result<void> dead_letter(const PgChangeRow& row, const std::string& reason);
   void serve(Connection& conn, const std::string& recorded);
   // Waits up to `timeout` for a notification or stop(); false when stopping.
   bool wait(Connection* conn, std::chrono::milliseconds timeout);

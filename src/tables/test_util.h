@@ -7,9 +7,11 @@
 #include <filesystem>
 #include <mutex>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "events/sink.h"
+#include "store/sqlite.h"
 
 namespace kumo::tables::testing {
 
@@ -23,11 +25,16 @@ inline std::string temp_db_path() {
   return dir + "/kumo.db";
 }
 
-// Records the table changes it is given; fails while `failing` is set, as an events part
+// Records the table changes and topic messages it is given; fails while `failing` is set, as an events part
 // whose disk is full would.
 class RecordingSink final : public events::EventSink {
  public:
-  Result<std::string> publish(const std::string&, events::Message) override { return "1"; }
+  Result<std::string> publish(const std::string& topic, events::Message message) override {
+    std::lock_guard lock(mu);
+    if (failing) return make_error(ErrorCode::kUnavailable, "sink unavailable");
+    published.emplace_back(topic, std::move(message));
+    return "1";
+  }
   Result<int> object_changed(const events::ObjectEvent&) override { return 0; }
   Result<int> table_changed(const events::TableChange& change) override {
     std::lock_guard lock(mu);
@@ -43,6 +50,18 @@ class RecordingSink final : public events::EventSink {
   std::mutex mu;
   bool failing = false;                      // Guarded by mu.
   std::vector<events::TableChange> changes;  // Guarded by mu.
+  std::vector<std::pair<std::string, events::Message>> published;  // Guarded by mu.
 };
+
+// As an older release left them: item 'deep' of table 't', 50,000 levels deep, and its
+// insert in the outbox, written unchecked.
+inline void store_deep_item_unchecked(const std::string& db_path) {
+  std::string deep = R"({"a":)" + std::string(50'000, '[') + std::string(50'000, ']') + "}";
+  auto db = store::Database::open(db_path).value();
+  ASSERT_TRUE(db->exec("INSERT INTO tables_items (tbl, key, item, updated_us) VALUES ('t', "
+                       "'deep', '" + deep + "', 1)"));
+  ASSERT_TRUE(db->exec("INSERT INTO tables_changes (tbl, kind, key, old_item, new_item, at_us, "
+                       "event_id) VALUES ('t', 'INSERT', 'deep', NULL, '" + deep + "', 1, 'e')"));
+}
 
 }  // namespace kumo::tables::testing
