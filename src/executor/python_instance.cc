@@ -13,6 +13,8 @@
 #include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
 
+#include "common/json.h"
+
 namespace kumo::executor {
 namespace {
 
@@ -24,9 +26,11 @@ std::string meta_string(const json& meta, const char* key) {
 }
 
 json parse_meta(const std::string& text) {
+  // A function writes this frame: bound its depth, as copying a value recurses.
   if (text.empty()) return json::object();
-  json meta = json::parse(text, nullptr, /*allow_exceptions=*/false);
-  return meta.is_object() ? meta : json::object();
+  auto meta = parse_json(text);
+  if (!meta || !meta->is_object()) return json::object();
+  return std::move(*meta);
 }
 
 Reply error_reply(Outcome outcome, const json& meta) {
