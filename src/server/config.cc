@@ -8,6 +8,7 @@
 
 #include "registry/spec.h"
 #include "registry/yaml_limits.h"
+#include "server/http_limits.h"
 #include "server/serve.h"
 
 namespace kumo::server {
@@ -63,6 +64,13 @@ Result<ServeOptions> load_config(const std::string& path, ServeOptions base) {
         base.price_per_million_requests = v.as<double>();
       } else if (key == "log_level") {
         base.log_level = v.as<std::string>();
+      } else if (key == "http") {
+        auto limits = read_http_limits(v, base.http_limits);
+        if (!limits) {
+          return make_error(ErrorCode::kInvalidArgument,
+                            fmt::format("{}: {}", path, limits.error().message));
+        }
+        base.http_limits = *limits;
       } else if (key == "storage" || key == "tables" || key == "connectors" ||
                  key == "events" || key == "gpus") {
         base.sections[key] = registry::yaml_to_json(v);
