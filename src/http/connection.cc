@@ -74,6 +74,7 @@ Connection::~Connection() {
 
 void Connection::start() {
   arm_deadline(worker_->limits->limits.header_timeout);
+  watch_deadline();
   read_header();
 }
 
@@ -91,6 +92,8 @@ void Connection::close() {
   socket_.shutdown(net::ip::tcp::socket::shutdown_both, ec);
   socket_.close(ec);
   if (linger_timer_) linger_timer_->cancel();
+  // From another thread the deadline's next wake-up sees the connection closed instead.
+  if (worker_->ioc.get_executor().running_in_this_thread()) deadline_.cancel();
   worker_->limits->release_connection();
 }
 
@@ -101,9 +104,21 @@ void Connection::read_header() {
   // Checked against the route's limit once the header names the route. (Not boost::none:
   // Beast 1.74 compares Content-Length against an empty optional as "over the limit".)
   parser_->body_limit(std::numeric_limits<std::uint64_t>::max());
-  bhttp::async_read_header(
-      socket_, buffer_, *parser_,
-      [self = shared_from_this()](beast::error_code ec, size_t) { self->on_header(ec); });
+  read_header_some();
+}
+
+// A piece at a time rather than async_read_header, so that the first piece of a request can
+// start its header deadline (see await_request).
+void Connection::read_header_some() {
+  bhttp::async_read_some(socket_, buffer_, *parser_,
+                         [self = shared_from_this()](beast::error_code ec, size_t) {
+                           if (!ec && self->header_started_) {
+                             self->header_started_ = false;
+                             self->arm_deadline(self->worker_->limits->limits.header_timeout);
+                           }
+                           if (ec || self->parser_->is_header_done()) return self->on_header(ec);
+                           self->read_header_some();
+                         });
 }
 
 void Connection::on_header(beast::error_code ec) {

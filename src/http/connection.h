@@ -97,6 +97,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   };
 
   void read_header();
+  void read_header_some();
   void on_header(boost::beast::error_code ec);
   void read_body();
   void on_body(boost::beast::error_code ec);
@@ -113,8 +114,11 @@ class Connection : public std::enable_shared_from_this<Connection> {
 
   // Limits (connection_limits.cc): one deadline for the phase the connection is in (header,
   // body, idle between requests) and the request body's share of the server's body budget.
+  // arm/disarm only store the deadline (any thread driving the connection may call them);
+  // watch_deadline() runs on the connection's thread and closes the connection past it.
   void arm_deadline(std::chrono::milliseconds after);
   void disarm_deadline();
+  void watch_deadline();
   // Waits (up to idle_timeout) for the next request's first byte, then reads its header
   // (within header_timeout).
   void await_request();
@@ -144,8 +148,10 @@ class Connection : public std::enable_shared_from_this<Connection> {
   size_t drained_ = 0;
   std::atomic<bool> closed_{false};
   boost::asio::steady_timer deadline_;
-  // Bumped by every arm/disarm, so a deadline that fired just before is recognised as stale.
-  std::atomic<uint64_t> deadline_epoch_{0};
+  // When the current phase must end, in steady_clock ticks; kNoDeadline while a handler works.
+  static constexpr int64_t kNoDeadline = INT64_MAX;
+  std::atomic<int64_t> deadline_at_{kNoDeadline};
+  bool header_started_ = false;  // the next piece read starts a request (and its deadline)
   BodyReservation body_reservation_;
 };
 

@@ -4,13 +4,23 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
+#include <chrono>
+
 #include "http/connection.h"
 
 namespace kumo::http {
 namespace {
 
-namespace net = boost::asio;
 namespace beast = boost::beast;
+
+int64_t ticks(std::chrono::steady_clock::time_point t) { return t.time_since_epoch().count(); }
+
+// How long the deadline timer may sleep (see watch_deadline), never so short that it spins.
+std::chrono::milliseconds shortest_timeout(const ConnectionLimits& l) {
+  return std::max(std::chrono::milliseconds(10),
+                  std::min({l.header_timeout, l.idle_timeout, l.body_timeout}));
+}
 
 std::string megabytes(uint64_t bytes) {
   return fmt::format("{:.4g} MB", static_cast<double>(bytes) / (1024.0 * 1024.0));
@@ -18,41 +28,46 @@ std::string megabytes(uint64_t bytes) {
 
 }  // namespace
 
-// One timer serves every phase: arming it again replaces the previous deadline. The handler
-// holds only a weak_ptr, so a pending deadline never keeps a finished connection alive.
 void Connection::arm_deadline(std::chrono::milliseconds after) {
+  deadline_at_.store(ticks(std::chrono::steady_clock::now() + after), std::memory_order_relaxed);
+}
+
+void Connection::disarm_deadline() { deadline_at_.store(kNoDeadline, std::memory_order_relaxed); }
+
+// Keeps one timer pending for the connection's life, so that a request costs no timer
+// operation: it wakes at the deadline or after the shortest timeout, whichever is first. A
+// deadline stored since is never sooner than that wake-up, because it is at least the
+// shortest timeout away. The handler holds a weak_ptr: it never keeps a connection alive.
+void Connection::watch_deadline() {
   if (closed()) return;
-  uint64_t epoch = ++deadline_epoch_;
-  deadline_.expires_after(after);
-  deadline_.async_wait([weak = weak_from_this(), epoch](beast::error_code ec) {
-    if (ec) return;
-    auto self = weak.lock();
-    if (!self || self->deadline_epoch_.load() != epoch) return;
+  auto now = std::chrono::steady_clock::now();
+  int64_t at = deadline_at_.load(std::memory_order_relaxed);
+  if (at != kNoDeadline && ticks(now) >= at) {
     spdlog::debug("http connection from {}:{} closed: timed out waiting for the client",
-                  self->remote_address_, self->remote_port_);
-    self->close();
+                  remote_address_, remote_port_);
+    return close();
+  }
+  auto wake = now + shortest_timeout(worker_->limits->limits);
+  if (at != kNoDeadline) {
+    wake = std::min(wake,
+                    std::chrono::steady_clock::time_point(std::chrono::steady_clock::duration(at)));
+  }
+  deadline_.expires_at(wake);
+  deadline_.async_wait([weak = weak_from_this()](beast::error_code ec) {
+    if (ec) return;
+    if (auto self = weak.lock()) self->watch_deadline();
   });
 }
 
-void Connection::disarm_deadline() {
-  ++deadline_epoch_;
-  deadline_.cancel();
-}
-
+// Between requests the idle deadline runs; the first piece of the next request replaces it
+// with the header deadline (read_header_some), so that the whole header must follow in time.
 void Connection::await_request() {
   if (closed()) return;
   const ConnectionLimits& limits = worker_->limits->limits;
-  if (buffer_.size() > 0) {  // the client already sent the start of its next request
-    arm_deadline(limits.header_timeout);
-    return read_header();
-  }
-  arm_deadline(limits.idle_timeout);
-  socket_.async_wait(net::socket_base::wait_read,
-                     [self = shared_from_this()](beast::error_code ec) {
-                       if (ec) return self->close();
-                       self->arm_deadline(self->worker_->limits->limits.header_timeout);
-                       self->read_header();
-                     });
+  bool started = buffer_.size() > 0;  // the client already sent the start of its next request
+  arm_deadline(started ? limits.header_timeout : limits.idle_timeout);
+  header_started_ = !started;
+  read_header();
 }
 
 bool Connection::reserve_body(uint64_t bytes) {
