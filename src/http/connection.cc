@@ -55,7 +55,7 @@ bool is_http_error(const beast::error_code& ec) {
 }  // namespace
 
 Connection::Connection(std::shared_ptr<Worker> worker, net::ip::tcp::socket socket)
-    : worker_(std::move(worker)), socket_(std::move(socket)) {
+    : worker_(std::move(worker)), socket_(std::move(socket)), deadline_(socket_.get_executor()) {
   beast::error_code ec;
   auto peer = socket_.remote_endpoint(ec);
   if (!ec) {
@@ -67,11 +67,16 @@ Connection::Connection(std::shared_ptr<Worker> worker, net::ip::tcp::socket sock
 }
 
 Connection::~Connection() {
+  close();  // returns the connection's slot if nothing closed it before
   std::lock_guard lock(worker_->mu);
   worker_->connections.erase(this);
 }
 
-void Connection::start() { read_header(); }
+void Connection::start() {
+  arm_deadline(worker_->limits->limits.header_timeout);
+  watch_deadline();
+  read_header();
+}
 
 // While a reply streams no read is pending, so a client that left shows only as end of
 // stream on the socket: peek for it (any thread; a peek changes nothing).
@@ -87,6 +92,9 @@ void Connection::close() {
   socket_.shutdown(net::ip::tcp::socket::shutdown_both, ec);
   socket_.close(ec);
   if (linger_timer_) linger_timer_->cancel();
+  // From another thread the deadline's next wake-up sees the connection closed instead.
+  if (worker_->ioc.get_executor().running_in_this_thread()) deadline_.cancel();
+  worker_->limits->release_connection();
 }
 
 void Connection::read_header() {
@@ -96,9 +104,21 @@ void Connection::read_header() {
   // Checked against the route's limit once the header names the route. (Not boost::none:
   // Beast 1.74 compares Content-Length against an empty optional as "over the limit".)
   parser_->body_limit(std::numeric_limits<std::uint64_t>::max());
-  bhttp::async_read_header(
-      socket_, buffer_, *parser_,
-      [self = shared_from_this()](beast::error_code ec, size_t) { self->on_header(ec); });
+  read_header_some();
+}
+
+// A piece at a time rather than async_read_header, so that the first piece of a request can
+// start its header deadline (see await_request).
+void Connection::read_header_some() {
+  bhttp::async_read_some(socket_, buffer_, *parser_,
+                         [self = shared_from_this()](beast::error_code ec, size_t) {
+                           if (!ec && self->header_started_) {
+                             self->header_started_ = false;
+                             self->arm_deadline(self->worker_->limits->limits.header_timeout);
+                           }
+                           if (ec || self->parser_->is_header_done()) return self->on_header(ec);
+                           self->read_header_some();
+                         });
 }
 
 void Connection::on_header(beast::error_code ec) {
@@ -113,6 +133,8 @@ void Connection::on_header(beast::error_code ec) {
   body_limit_ = match_.route != nullptr ? match_.route->max_body : kUnroutedBodyLimit;
   auto length = parser_->content_length();
   if (length && *length > body_limit_) return on_read_error(bhttp::error::body_limit);
+  body_reservation_ = BodyReservation(worker_->limits->bodies);
+  if (!reserve_body(length.value_or(0))) return;
   parser_->body_limit(body_limit_);
   auto expect = req[bhttp::field::expect];
   if (!parser_->is_done() && iequals({expect.data(), expect.size()}, "100-continue")) {
@@ -126,16 +148,20 @@ void Connection::on_header(beast::error_code ec) {
   read_body();
 }
 
+// Reads a piece at a time so that every piece renews the body deadline and counts against
+// the body budget (a chunked body has no length to reserve up front).
 void Connection::read_body() {
   if (parser_->is_done()) return dispatch();
-  bhttp::async_read(
+  arm_deadline(worker_->limits->limits.body_timeout);
+  bhttp::async_read_some(
       socket_, buffer_, *parser_,
       [self = shared_from_this()](beast::error_code ec, size_t) { self->on_body(ec); });
 }
 
 void Connection::on_body(beast::error_code ec) {
   if (ec) return on_read_error(ec);
-  dispatch();
+  if (!reserve_body(parser_->get().body().size())) return;
+  read_body();
 }
 
 void Connection::on_read_error(beast::error_code ec) {
@@ -156,9 +182,11 @@ void Connection::on_read_error(beast::error_code ec) {
 }
 
 void Connection::dispatch() {
+  disarm_deadline();
   auto msg = parser_->release();
   parser_.reset();
   if (match_.route == nullptr) {
+    body_reservation_.reset();
     Response r = match_.status == 405
                      ? error_response(405, "method_not_allowed", "method not allowed here")
                      : error_response(404, "not_found", "no such endpoint");
@@ -179,7 +207,8 @@ void Connection::dispatch() {
   req.params = std::move(match_.params);
   req.remote_address = remote_address_;
   req.remote_port = remote_port_;
-  auto responder = std::make_shared<ConnectionResponder>(shared_from_this());
+  auto responder =
+      std::make_shared<ConnectionResponder>(shared_from_this(), std::move(body_reservation_));
   try {
     match_.route->handler(std::move(req), responder);
   } catch (const std::exception& e) {
@@ -189,6 +218,10 @@ void Connection::dispatch() {
 }
 
 void Connection::reply_and_close(Response response) {
+  // The body read so far is dropped; the deadline now bounds writing the reply.
+  parser_.reset();
+  body_reservation_.reset();
+  arm_deadline(worker_->limits->limits.body_timeout);
   keep_alive_ = false;
   close_after_ = true;
   head_only_ = false;
@@ -270,7 +303,7 @@ bool Connection::send_from_other_thread(Response& response) {
     close();
     return true;
   }
-  read_header();
+  await_request();
   return true;
 }
 
@@ -341,7 +374,7 @@ void Connection::on_response_written() {
     socket_.shutdown(net::ip::tcp::socket::shutdown_send, ec);
     return close();
   }
-  read_header();
+  await_request();
 }
 
 void Connection::linger() {
@@ -363,8 +396,9 @@ void Connection::drain() {
                           });
 }
 
-ConnectionResponder::ConnectionResponder(std::shared_ptr<Connection> connection)
-    : connection_(std::move(connection)) {}
+ConnectionResponder::ConnectionResponder(std::shared_ptr<Connection> connection,
+                                         BodyReservation body)
+    : connection_(std::move(connection)), body_(std::move(body)) {}
 
 ConnectionResponder::~ConnectionResponder() {
   if (state_ == State::kDone) return;

@@ -14,6 +14,8 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/http.hpp>
+#include <chrono>
+#include <cstdint>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -22,6 +24,7 @@
 #include <vector>
 
 #include "http/handler.h"
+#include "http/limits.h"
 #include "http/router.h"
 
 namespace kumo::http {
@@ -29,7 +32,8 @@ namespace kumo::http {
 class Connection;
 
 struct Worker {
-  explicit Worker(std::shared_ptr<const Router> r) : router(std::move(r)) {}
+  Worker(std::shared_ptr<const Router> r, std::shared_ptr<SharedLimits> l)
+      : router(std::move(r)), limits(std::move(l)) {}
 
   // Runs `fn` on this worker's thread: inline when already there, else posted. Dropped once
   // the server is stopping, so nothing queues onto an io_context nobody runs any more.
@@ -46,6 +50,12 @@ struct Worker {
   boost::asio::io_context ioc{1};
   boost::asio::ip::tcp::acceptor acceptor{ioc};
   std::shared_ptr<const Router> router;
+  std::shared_ptr<SharedLimits> limits;
+  std::string refusal;  // the raw 503 for connections over max_connections
+  // The accept loop's pause after accept() failed, and its log throttle (this thread only).
+  boost::asio::steady_timer accept_pause{ioc};
+  std::optional<std::chrono::steady_clock::time_point> accept_logged_at;
+  int64_t accept_failures_unlogged = 0;
   std::mutex mu;
   bool stopping = false;                        // Guarded by mu.
   std::unordered_set<Connection*> connections;  // Guarded by mu.
@@ -87,6 +97,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   };
 
   void read_header();
+  void read_header_some();
   void on_header(boost::beast::error_code ec);
   void read_body();
   void on_body(boost::beast::error_code ec);
@@ -100,6 +111,20 @@ class Connection : public std::enable_shared_from_this<Connection> {
   void on_response_written();
   void linger();
   void drain();
+
+  // Limits (connection_limits.cc): one deadline for the phase the connection is in (header,
+  // body, idle between requests) and the request body's share of the server's body budget.
+  // arm/disarm only store the deadline (any thread driving the connection may call them);
+  // watch_deadline() runs on the connection's thread and closes the connection past it.
+  void arm_deadline(std::chrono::milliseconds after);
+  void disarm_deadline();
+  void watch_deadline();
+  // Waits (up to idle_timeout) for the next request's first byte, then reads its header
+  // (within header_timeout).
+  void await_request();
+  // Grows the body's reservation to `bytes`; when the budget has no room, answers 503 (413
+  // when `bytes` alone is over the budget) and returns false.
+  bool reserve_body(uint64_t bytes);
 
   std::shared_ptr<Worker> worker_;  // first member: the io_context outlives socket_
   boost::asio::ip::tcp::socket socket_;
@@ -122,6 +147,12 @@ class Connection : public std::enable_shared_from_this<Connection> {
   std::optional<boost::asio::steady_timer> linger_timer_;
   size_t drained_ = 0;
   std::atomic<bool> closed_{false};
+  boost::asio::steady_timer deadline_;
+  // When the current phase must end, in steady_clock ticks; kNoDeadline while a handler works.
+  static constexpr int64_t kNoDeadline = INT64_MAX;
+  std::atomic<int64_t> deadline_at_{kNoDeadline};
+  bool header_started_ = false;  // the next piece read starts a request (and its deadline)
+  BodyReservation body_reservation_;
 };
 
 // The Responder handed to handlers: forwards to its Connection on the connection's thread
@@ -129,7 +160,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
 class ConnectionResponder final : public Responder,
                                   public std::enable_shared_from_this<ConnectionResponder> {
  public:
-  explicit ConnectionResponder(std::shared_ptr<Connection> connection);
+  // `body` is the request body's share of the body budget, given back with the Responder.
+  ConnectionResponder(std::shared_ptr<Connection> connection, BodyReservation body);
   ~ConnectionResponder() override;
 
   void send(Response response) override;
@@ -143,6 +175,7 @@ class ConnectionResponder final : public Responder,
 
   std::shared_ptr<Connection> connection_;
   std::atomic<State> state_{State::kFresh};
+  BodyReservation body_;
 };
 
 }  // namespace kumo::http

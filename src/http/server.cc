@@ -7,6 +7,8 @@
 #include <algorithm>
 #include <atomic>
 #include <boost/asio/ip/tcp.hpp>
+#include <chrono>
+#include <string>
 #include <thread>
 #include <utility>
 #include <vector>
@@ -66,15 +68,75 @@ Result<void> listen(tcp::acceptor& acceptor, const tcp::endpoint& ep) {
   return {};
 }
 
+constexpr auto kAcceptLogInterval = std::chrono::seconds(10);
+
+// The 503 a connection over max_connections gets instead of being served.
+std::string refusal_reply(int max_connections) {
+  Response r = error_response(
+      503, "unavailable",
+      fmt::format("the server has {} connections open, its limit; retry shortly", max_connections));
+  return fmt::format(
+      "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\n"
+      "Content-Length: {}\r\nRetry-After: 1\r\nConnection: close\r\n\r\n{}",
+      r.body.size(), r.body);
+}
+
+// Answers without blocking (a fresh socket's send buffer is empty) and closes. What the
+// client already sent is read first, so that closing does not reset the connection before it
+// reads the answer.
+void refuse(tcp::socket& socket, const std::string& reply) {
+  int fd = socket.native_handle();
+  ssize_t sent = ::send(fd, reply.data(), reply.size(), MSG_DONTWAIT | MSG_NOSIGNAL);
+  static_cast<void>(sent);
+  ::shutdown(fd, SHUT_WR);
+  char sink[4096];
+  for (int i = 0; i < 16 && ::recv(fd, sink, sizeof sink, MSG_DONTWAIT) > 0; ++i) {
+  }
+  boost::system::error_code ec;
+  socket.close(ec);
+}
+
+void admit(const std::shared_ptr<Worker>& worker, tcp::socket socket) {
+  if (!worker->limits->try_open_connection()) return refuse(socket, worker->refusal);
+  boost::system::error_code ec;
+  socket.set_option(tcp::no_delay(true), ec);  // small replies go out at once
+  std::make_shared<Connection>(worker, std::move(socket))->start();
+}
+
+// Once per kAcceptLogInterval per thread, with the count since the last line: a failure that
+// repeats every pause must not flood the log.
+void log_accept_failure(Worker& worker, const boost::system::error_code& ec,
+                        std::chrono::milliseconds pause) {
+  auto now = std::chrono::steady_clock::now();
+  ++worker.accept_failures_unlogged;
+  if (worker.accept_logged_at && now - *worker.accept_logged_at < kAcceptLogInterval) return;
+  spdlog::warn("http accept failed: {} ({} times since the last report); pausing {} ms after each",
+               ec.message(), worker.accept_failures_unlogged, pause.count());
+  worker.accept_logged_at = now;
+  worker.accept_failures_unlogged = 0;
+}
+
+void accept_loop(const std::shared_ptr<Worker>& worker);
+
+// A connection that left before accept() took it is no reason to wait. Any other failure
+// (EMFILE, ENFILE, ENOBUFS, ...) leaves the pending connection queued and the acceptor
+// readable, so accepting again at once would spin: pause first.
+void on_accept_error(const std::shared_ptr<Worker>& worker, const boost::system::error_code& ec) {
+  worker->limits->accept_failures.fetch_add(1, std::memory_order_relaxed);
+  if (ec == net::error::connection_aborted) return accept_loop(worker);
+  auto pause = worker->limits->limits.accept_backoff;
+  log_accept_failure(*worker, ec, pause);
+  worker->accept_pause.expires_after(pause);
+  worker->accept_pause.async_wait([worker](boost::system::error_code wait_ec) {
+    if (!wait_ec) accept_loop(worker);
+  });
+}
+
 void accept_loop(const std::shared_ptr<Worker>& worker) {
   worker->acceptor.async_accept([worker](boost::system::error_code ec, tcp::socket socket) {
     if (ec == net::error::operation_aborted || !worker->acceptor.is_open()) return;
-    if (ec) {
-      spdlog::warn("http accept failed: {}", ec.message());
-    } else {
-      socket.set_option(tcp::no_delay(true), ec);  // small replies go out at once
-      std::make_shared<Connection>(worker, std::move(socket))->start();
-    }
+    if (ec) return on_accept_error(worker, ec);
+    admit(worker, std::move(socket));
     accept_loop(worker);
   });
 }
@@ -84,6 +146,7 @@ void accept_loop(const std::shared_ptr<Worker>& worker) {
 struct Server::State {
   ServerOptions options;
   std::shared_ptr<const Router> router;
+  std::shared_ptr<SharedLimits> limits;
   std::vector<std::shared_ptr<Worker>> workers;
   std::vector<std::thread> threads;
   std::atomic<int> port{0};
@@ -98,6 +161,10 @@ Server::~Server() { stop(); }
 
 int Server::port() const { return state_->port.load(); }
 
+ServerStats Server::stats() const {
+  return state_->limits ? state_->limits->stats() : ServerStats{};
+}
+
 Result<void> Server::start() {
   KUMO_CHECK(state_->threads.empty());
   int threads = state_->options.threads > 0
@@ -108,15 +175,19 @@ Result<void> Server::start() {
   if (endpoint->port() != 0) {
     if (auto free = check_port_free(*endpoint); !free) return free.error();
   }
+  auto limits = std::make_shared<SharedLimits>(state_->options.limits);
+  std::string refusal = refusal_reply(limits->limits.max_connections);
   std::vector<std::shared_ptr<Worker>> workers;
   for (int i = 0; i < threads; ++i) {
-    auto worker = std::make_shared<Worker>(state_->router);
+    auto worker = std::make_shared<Worker>(state_->router, limits);
+    worker->refusal = refusal;
     if (auto ok = listen(worker->acceptor, *endpoint); !ok) return ok.error();
     // Port 0: the first bind picks the port, the others join it.
     if (endpoint->port() == 0) endpoint->port(worker->acceptor.local_endpoint().port());
     workers.push_back(std::move(worker));
   }
   state_->port = endpoint->port();
+  state_->limits = limits;
   for (auto& worker : workers) {
     accept_loop(worker);
     state_->threads.emplace_back([worker] { worker->ioc.run(); });
@@ -135,6 +206,7 @@ void Server::stop() {
     net::post(worker->ioc, [worker] {
       boost::system::error_code ec;
       worker->acceptor.close(ec);
+      worker->accept_pause.cancel();
       std::lock_guard lock(worker->mu);
       for (Connection* connection : worker->connections) connection->close();
     });

@@ -9,6 +9,7 @@
 #include <limits>
 
 #include "common/units.h"
+#include "registry/yaml_limits.h"
 
 namespace kumo::registry {
 namespace {
@@ -354,7 +355,9 @@ const char* runtime_name(Runtime r) {
 
 Result<FunctionSpec> parse_spec(std::string_view yaml_text) {
   try {
-    YAML::Node root = YAML::Load(std::string(yaml_text));
+    auto loaded = load_bounded_yaml(yaml_text);
+    if (!loaded) return invalid("kumo.yaml", loaded.error().message);
+    const YAML::Node& root = *loaded;
     if (root.IsNull() || !root.IsDefined()) {
       return invalid("kumo.yaml", "is empty; it needs at least name, runtime and handler");
     }

@@ -238,5 +238,62 @@ TEST(SpecAiFields, RejectsBadValuesNamingTheField) {
   EXPECT_NE(bad_zygote.error().message.find("zygote"), std::string::npos);
 }
 
+// Nine levels of ten aliases each: a billion strings once expanded, from about 600 bytes.
+std::string billion_laughs() {
+  std::string doc = std::string(kMinimal) + "async:\n  l0: &a0 [lol";
+  for (int j = 1; j < 10; ++j) doc += ", lol";
+  doc += "]\n";
+  for (int i = 1; i < 9; ++i) {
+    std::string prev = "*a" + std::to_string(i - 1);
+    doc += "  l" + std::to_string(i) + ": &a" + std::to_string(i) + " [" + prev;
+    for (int j = 1; j < 10; ++j) doc += ", " + prev;
+    doc += "]\n";
+  }
+  return doc;
+}
+
+TEST(SpecYamlLimits, RejectsTheBillionLaughsWithoutExpandingIt) {
+  std::string doc = billion_laughs();
+  ASSERT_LT(doc.size(), 700u);
+  auto r = parse_spec(doc);
+  ASSERT_FALSE(r.has_value());
+  EXPECT_EQ(r.error().code, ErrorCode::kInvalidArgument);
+  EXPECT_NE(r.error().message.find("kumo.yaml: has more than 10000 nodes once its aliases are "
+                                   "expanded"),
+            std::string::npos)
+      << r.error().message;
+}
+
+TEST(SpecYamlLimits, RejectsAnAliasInsideItsOwnAnchor) {
+  auto r = parse_spec(std::string(kMinimal) + "async: &loop {again: *loop}\n");
+  ASSERT_FALSE(r.has_value());
+  EXPECT_NE(r.error().message.find("names the list or map that contains it"), std::string::npos)
+      << r.error().message;
+}
+
+TEST(SpecYamlLimits, RejectsDeepNestingNamingTheLimit) {
+  std::string deep = "async: {a: " + std::string(500, '[') + std::string(500, ']') + "}\n";
+  auto r = parse_spec(std::string(kMinimal) + deep);
+  ASSERT_FALSE(r.has_value());
+  EXPECT_NE(r.error().message.find("the limit is 64 levels"), std::string::npos)
+      << r.error().message;
+}
+
+TEST(SpecYamlLimits, RejectsTextOverTheSizeLimit) {
+  std::string big = std::string(kMinimal) + "# " + std::string(70 * 1024, 'x') + "\n";
+  auto r = parse_spec(big);
+  ASSERT_FALSE(r.has_value());
+  EXPECT_NE(r.error().message.find("the limit is 65536 bytes"), std::string::npos)
+      << r.error().message;
+}
+
+TEST(SpecYamlLimits, AcceptsOrdinaryAliases) {
+  auto r = parse_spec(std::string(kMinimal) +
+                      "env: &shared {A: '1'}\nasync: {on_failure: {dead_letter: true}, "
+                      "copy: *shared}\n");
+  ASSERT_TRUE(r.has_value()) << r.error().message;
+  EXPECT_EQ(r->async["copy"]["A"], "1");
+}
+
 }  // namespace
 }  // namespace kumo::registry

@@ -1,14 +1,49 @@
 #include <fmt/format.h>
 #include <yaml-cpp/yaml.h>
 
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+#include <string>
+
 #include "registry/spec.h"
+#include "registry/yaml_limits.h"
+#include "server/http_limits.h"
 #include "server/serve.h"
 
 namespace kumo::server {
 
+namespace {
+
+// The config file is the operator's, but a mistake in it should still end in a message, not in
+// a server that swells or overflows its stack while starting.
+constexpr size_t kMaxConfigBytes = size_t{1} << 20;
+
+Result<YAML::Node> read_config(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    return make_error(ErrorCode::kInvalidArgument,
+                      fmt::format("{}: cannot open: {}", path, std::strerror(errno)));
+  }
+  std::string text;
+  text.resize(kMaxConfigBytes + 1);
+  in.read(text.data(), static_cast<std::streamsize>(text.size()));
+  text.resize(static_cast<size_t>(in.gcount()));
+  auto root = registry::load_bounded_yaml(text, {kMaxConfigBytes, 100'000, 64});
+  if (!root) {
+    return make_error(ErrorCode::kInvalidArgument,
+                      fmt::format("{}: {}", path, root.error().message));
+  }
+  return root;
+}
+
+}  // namespace
+
 Result<ServeOptions> load_config(const std::string& path, ServeOptions base) {
+  auto loaded = read_config(path);
+  if (!loaded) return loaded.error();
   try {
-    YAML::Node root = YAML::LoadFile(path);
+    const YAML::Node& root = *loaded;
     if (!root.IsMap() && !root.IsNull()) {
       return make_error(ErrorCode::kInvalidArgument, fmt::format("{}: expected a map", path));
     }
@@ -29,6 +64,13 @@ Result<ServeOptions> load_config(const std::string& path, ServeOptions base) {
         base.price_per_million_requests = v.as<double>();
       } else if (key == "log_level") {
         base.log_level = v.as<std::string>();
+      } else if (key == "http") {
+        auto limits = read_http_limits(v, base.http_limits);
+        if (!limits) {
+          return make_error(ErrorCode::kInvalidArgument,
+                            fmt::format("{}: {}", path, limits.error().message));
+        }
+        base.http_limits = *limits;
       } else if (key == "storage" || key == "tables" || key == "connectors" ||
                  key == "events" || key == "gpus") {
         base.sections[key] = registry::yaml_to_json(v);

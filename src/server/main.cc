@@ -2,6 +2,7 @@
 #include <CLI/CLI.hpp>
 
 #include "cli/commands.h"
+#include "server/http_limits.h"
 #include "server/serve.h"
 
 int main(int argc, char** argv) {
@@ -24,6 +25,7 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   serve->add_option("--log-level", options.log_level, "debug, info, warn or error")
       ->capture_default_str();
+  kumo::server::add_http_limit_flags(*serve, options.http_limits);
   std::string gpus;
   serve->add_option("--gpus", gpus,
                     "GPUs functions may use: auto (nvidia-smi), none, a count or a list (0,1)");

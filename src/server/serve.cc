@@ -207,6 +207,7 @@ int serve(const ServeOptions& options) {
     return 2;
   }
   ev.start();
+  listen->limits = options.http_limits;
   http::Server http_server(*listen, std::move(router));
   if (auto started = http_server.start(); !started) {
     spdlog::error("{}", started.error().message);

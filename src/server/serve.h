@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 
 #include "common/result.h"
+#include "http/server.h"
 
 namespace kumo::server {
 
@@ -18,6 +19,8 @@ struct ServeOptions {
   double price_per_gb_second = 0.0000166667;   // AWS Lambda x86, us-east-1
   double price_per_million_requests = 0.20;
   std::string log_level = "info";
+  // Timeouts, connection cap and body memory budget of the HTTP server (http_limits.h).
+  http::ConnectionLimits http_limits;
   // Sections of the config file for the event parts, as JSON: "storage", "tables",
   // "connectors", "events" (each absent = defaults).
   nlohmann::json sections = nlohmann::json::object();
@@ -25,7 +28,7 @@ struct ServeOptions {
 
 // Reads a YAML configuration file whose keys are the option names above (listen, data,
 // python, threads, price_per_gb_second, price_per_million_requests, log_level); values it
-// names override `base`. The sections storage, tables, connectors and events are kept whole
+// names override `base`; its `http:` section sets http_limits. The sections storage, tables, connectors and events are kept whole
 // in `sections` for the parts that read them.
 Result<ServeOptions> load_config(const std::string& path, ServeOptions base);
 
