@@ -37,7 +37,9 @@ TEST(AwsChunked, RejectsTruncatedAndMalformedBodies) {
 }
 
 TEST(AwsChunked, DecodesABodyFedOneByteAtATime) {
-  std::string body = "5;chunk-signature=ab\r\nhello\r\n6\r\n world\r\n0\r\nx-amz-checksum-crc32:DUoRhQ==\r\n\r\n";
+  std::string body =
+      "5;chunk-signature=ab\r\nhello\r\n6\r\n world\r\n0\r\n"
+      "x-amz-checksum-crc32:DUoRhQ==\r\n\r\n";
   AwsChunkedDecoder decoder;
   std::string out;
   for (char c : body) {
@@ -68,7 +70,8 @@ TEST(AwsChunked, StopsWhenTheOutputRefusesMore) {
 
 TEST(AwsChunked, RejectsAnEndlessChunkHeader) {
   AwsChunkedDecoder decoder;
-  auto fed = decoder.feed(std::string(8192, 'a'), [](std::string_view) { return S3Result<void>(); });
+  auto fed =
+      decoder.feed(std::string(8192, 'a'), [](std::string_view) { return S3Result<void>(); });
   ASSERT_FALSE(fed.has_value());
   EXPECT_EQ(fed.error().code, "InvalidRequest");
 }
