@@ -19,6 +19,11 @@ http::Response failure_reply(const executor::Reply& reply, std::string_view func
   switch (reply.outcome) {
     case Outcome::kOk:
     case Outcome::kError:
+      if (reply.error_type == executor::kResultTooLarge) {
+        return http::error_response(
+            502, "result_too_large",
+            fmt::format("function '{}': {}", function, reply.error_message), request_id);
+      }
       return http::error_response(502, "function_error", detail(), request_id);
     case Outcome::kTimeout:
       return http::error_response(

@@ -64,6 +64,10 @@ executor::ReplyHandler make_handler(std::shared_ptr<http::Responder> res, std::s
     res->start_stream(200, std::move(headers));
   };
   h.on_chunk = [res](std::string_view chunk) { res->write_chunk(std::string(chunk)); };
+  // Backpressure: a client that reads slowly (or not at all) holds the function back
+  // instead of growing the server's buffers; one that left stops it.
+  h.wait = [res](std::function<void()> resume) { return res->wait_for_room(std::move(resume)); };
+  h.gone = [res] { return res->closed(); };
   h.on_done = [res, function = std::move(function), request_id = std::move(request_id),
                ok = std::move(ok)](Reply reply) {
     if (reply.streamed) return res->finish();

@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <cctype>
 
+#include <fmt/format.h>
+
 #include "http/client.h"
 
 namespace kumo::executor {
@@ -138,10 +140,20 @@ void ExecInstance::serve(const Job& job, http::Client& client) {
   // racing it with a less precise error.
   auto left = std::chrono::ceil<milliseconds>(job.deadline - std::chrono::steady_clock::now());
   auto response = client.request(method, target, *body, forwarded_headers(job.inv),
-                                 std::max(left, milliseconds(0)) + std::chrono::seconds(1));
+                                 std::max(left, milliseconds(0)) + std::chrono::seconds(1),
+                                 kMaxResultBytes);
   if (response) {
     sync_output();
     finish(job.slot, ok_reply(std::move(*response)));
+    return;
+  }
+  if (response.error().code == ErrorCode::kTooLarge) {
+    Reply reply;
+    reply.outcome = Outcome::kError;
+    reply.error_type = std::string(kResultTooLarge);
+    reply.error_message = fmt::format("function result exceeds {} MB",
+                                      kMaxResultBytes / (1024 * 1024));
+    finish(job.slot, std::move(reply));
     return;
   }
   // A broken connection usually means the process died: let the exit sequence say how.

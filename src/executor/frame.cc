@@ -1,5 +1,7 @@
 #include "executor/frame.h"
 
+#include <algorithm>
+
 namespace kumo::executor {
 namespace {
 
@@ -30,6 +32,12 @@ std::string encode_frame(FrameType type, uint32_t slot, std::string_view meta,
   return out;
 }
 
+void FrameReader::append(std::string_view bytes) {
+  size_t skipped = std::min(skip_, bytes.size());
+  skip_ -= skipped;
+  buffer_.append(bytes.substr(skipped));
+}
+
 std::optional<Frame> FrameReader::next() {
   if (corrupt_ || buffer_.size() - offset_ < kFrameHeaderSize) {
     return std::nullopt;
@@ -37,20 +45,35 @@ std::optional<Frame> FrameReader::next() {
   const char* p = buffer_.data() + offset_;
   uint32_t meta_len = get_u32(p + 5);
   uint32_t body_len = get_u32(p + 9);
-  if (meta_len > kMaxFramePart || body_len > kMaxFramePart) {
+  if (meta_len > kMaxFramePart || body_len > kMaxFramePart || meta_len > max_body_) {
     corrupt_ = true;
     return std::nullopt;
   }
-  size_t total = kFrameHeaderSize + meta_len + body_len;
-  if (buffer_.size() - offset_ < total) {
+  bool drop = body_len > max_body_;
+  size_t kept = kFrameHeaderSize + meta_len + (drop ? 0 : body_len);
+  if (buffer_.size() - offset_ < kept) {
     return std::nullopt;
   }
   Frame frame;
   frame.type = static_cast<FrameType>(static_cast<unsigned char>(p[0]));
   frame.slot = get_u32(p + 1);
   frame.meta.assign(p + kFrameHeaderSize, meta_len);
-  frame.body.assign(p + kFrameHeaderSize + meta_len, body_len);
-  offset_ += total;
+  if (drop) {
+    frame.dropped_body = body_len;
+  } else {
+    frame.body.assign(p + kFrameHeaderSize + meta_len, body_len);
+  }
+  consume(kept);
+  if (drop) {
+    size_t here = std::min<size_t>(body_len, buffer_.size() - offset_);
+    consume(here);
+    skip_ = body_len - here;
+  }
+  return frame;
+}
+
+void FrameReader::consume(size_t n) {
+  offset_ += n;
   if (offset_ == buffer_.size()) {
     buffer_.clear();
     offset_ = 0;
@@ -58,7 +81,6 @@ std::optional<Frame> FrameReader::next() {
     buffer_.erase(0, offset_);
     offset_ = 0;
   }
-  return frame;
 }
 
 }  // namespace kumo::executor

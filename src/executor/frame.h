@@ -33,6 +33,9 @@ struct Frame {
   uint32_t slot = 0;
   std::string meta;
   std::string body;
+  // Set when the body was over the reader's limit: `body` is empty, this is the size the
+  // header announced, and the reader skips those bytes as they arrive.
+  std::optional<uint32_t> dropped_body;
 };
 
 std::string encode_frame(FrameType type, uint32_t slot, std::string_view meta,
@@ -40,15 +43,25 @@ std::string encode_frame(FrameType type, uint32_t slot, std::string_view meta,
 
 class FrameReader {
  public:
-  void append(std::string_view bytes) { buffer_.append(bytes); }
+  // A body above `max_body` is never held: its frame comes back as soon as its meta is in,
+  // with `dropped_body` set, and its bytes are discarded as they arrive. Meta above
+  // `max_body` makes the reader corrupt.
+  explicit FrameReader(size_t max_body = kMaxFramePart) : max_body_(max_body) {}
+  void append(std::string_view bytes);
   // The next complete frame, if the buffer holds one.
   std::optional<Frame> next();
-  // True once a header announced a part above kMaxFramePart.
+  // True once a header announced a part above kMaxFramePart (or meta above max_body).
   bool corrupt() const { return corrupt_; }
+  // Bytes held: what was appended and not yet returned in a frame.
+  size_t buffered() const { return buffer_.size() - offset_; }
 
  private:
+  void consume(size_t n);
+
+  size_t max_body_;
   std::string buffer_;
   size_t offset_ = 0;  // start of the unread part of buffer_
+  size_t skip_ = 0;    // bytes of a dropped body still to discard
   bool corrupt_ = false;
 };
 

@@ -74,6 +74,12 @@ enum class Outcome {
 
 const char* outcome_name(Outcome o);
 
+// A result that is not streamed is capped at this size (Lambda's limit for a buffered
+// response): past it the invocation ends kError with error_type kResultTooLarge and the
+// executor never holds the bytes. Streamed output has no total cap.
+inline constexpr size_t kMaxResultBytes = 6 * 1024 * 1024;
+inline constexpr std::string_view kResultTooLarge = "Function.ResponseSizeTooLarge";
+
 struct Reply {
   Outcome outcome = Outcome::kOk;
   std::string body;          // kOk: the result bytes (JSON unless content_type says otherwise)
@@ -96,6 +102,13 @@ struct ReplyHandler {
   std::function<void(std::string_view content_type)> on_stream_start;
   std::function<void(std::string_view chunk)> on_chunk;
   std::function<void(Reply)> on_done;
+  // Optional flow control for streams, asked after each chunk. wait(resume) true means the
+  // consumer holds as much as it buffers: the instance reads no more of the function's
+  // output (so the function's writes block and it waits) until `resume` runs: once, from
+  // any thread, quickly, possibly after the instance is gone. gone() true means the
+  // consumer went away: the instance is stopped (freeing it) and the invocation ends kCrash.
+  std::function<bool(std::function<void()> resume)> wait;
+  std::function<bool()> gone;
 };
 
 // How a process ended.

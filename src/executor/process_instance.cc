@@ -204,6 +204,12 @@ std::optional<uint32_t> ProcessInstance::add_pending(const Invocation& inv,
   return slot;
 }
 
+void ProcessInstance::wake_io() {
+  uint64_t one = 1;
+  ssize_t n = ::write(wake_fd_.get(), &one, sizeof(one));
+  (void)n;
+}
+
 std::optional<ProcessInstance::Pending> ProcessInstance::take_pending(uint32_t slot) {
   std::lock_guard lock(mu_);
   auto it = pending_.find(slot);
@@ -363,6 +369,7 @@ bool ProcessInstance::poll_once(std::optional<milliseconds> wait) {
     uint64_t count = 0;
     ssize_t n = ::read(wake_fd_.get(), &count, sizeof(count));
     (void)n;
+    on_woken();
   }
   if (fds[3].revents) on_control_readable();
   serve_output_sync();

@@ -129,6 +129,9 @@ class ProcessInstance : public Instance {
   // False once the control channel reached end of stream (or there is none).
   virtual bool control_open() const { return false; }
   virtual std::optional<std::chrono::milliseconds> tick_interval() const { return {}; }
+  // After wake_io() (from any thread): runs on the I/O thread's next turn.
+  virtual void on_woken() {}
+  void wake_io();
   virtual void on_tick() {}
   // The request id of lines without a tag (exec: the only invocation in flight).
   virtual std::string untagged_request_id();

@@ -8,6 +8,7 @@
 
 #include <cerrno>
 #include <chrono>
+#include <utility>
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
@@ -182,7 +183,13 @@ Result<std::unique_ptr<Instance>> PythonInstance::launch(InstanceSetup setup,
   return std::unique_ptr<Instance>(std::move(instance));
 }
 
-PythonInstance::~PythonInstance() { shutdown(); }
+PythonInstance::~PythonInstance() {
+  shutdown();
+  if (pause_) {
+    std::lock_guard lock(pause_->mu);
+    pause_->owner = nullptr;
+  }
+}
 
 void PythonInstance::on_started() {
   for (const std::string& procs : cgroup_procs_) {
@@ -222,18 +229,26 @@ void PythonInstance::invoke(Invocation inv, ReplyHandler handler) {
 }
 
 void PythonInstance::on_control_readable() {
+  // Frames are handled after each read, so that a paused stream leaves the rest unread in
+  // the socket; a bounded number of reads per turn keeps the I/O thread's other work going.
   char buf[65536];
-  while (true) {
+  for (int round = 0; round < 64 && !pause_ && !control_eof_; ++round) {
     ssize_t n = ::recv(control_.get(), buf, sizeof(buf), MSG_DONTWAIT);
     if (n > 0) {
       reader_.append(std::string_view(buf, static_cast<size_t>(n)));
+      handle_frames();
       continue;
     }
-    if (n == 0 || (errno != EAGAIN && errno != EINTR)) control_eof_ = true;
     if (n < 0 && errno == EINTR) continue;
+    if (n == 0 || errno != EAGAIN) control_eof_ = true;
     break;
   }
-  while (auto frame = reader_.next()) {
+}
+
+void PythonInstance::handle_frames() {
+  while (!pause_) {
+    auto frame = reader_.next();
+    if (!frame) break;
     handle(std::move(*frame));
   }
   if (reader_.corrupt()) {
@@ -242,7 +257,50 @@ void PythonInstance::on_control_readable() {
   }
 }
 
+void PythonInstance::on_woken() {
+  if (!pause_) return;
+  {
+    std::lock_guard lock(pause_->mu);
+    if (!pause_->resumed) return;
+    pause_->owner = nullptr;
+  }
+  pause_.reset();
+  uint32_t slot = std::exchange(paused_slot_, 0);
+  Pending* p = find_pending(slot);
+  if (p != nullptr && p->handler.gone && p->handler.gone()) abandon(slot);
+  handle_frames();
+}
+
+void PythonInstance::pause_if_full(uint32_t slot, Pending& p) {
+  if (!p.handler.wait) return;
+  auto pause = std::make_shared<Pause>();
+  pause->owner = this;
+  bool full = p.handler.wait([pause] {
+    std::lock_guard lock(pause->mu);
+    pause->resumed = true;
+    if (pause->owner != nullptr) pause->owner->wake_io();
+  });
+  std::lock_guard lock(pause->mu);
+  if (!full) {
+    pause->owner = nullptr;
+    return;
+  }
+  pause_ = std::move(pause);
+  paused_slot_ = slot;
+}
+
+void PythonInstance::abandon(uint32_t slot) {
+  Reply reply;
+  reply.outcome = Outcome::kCrash;
+  reply.error_type = "ClientClosed";
+  reply.error_message = "the caller went away during the stream; the instance was stopped";
+  reply.streamed = true;
+  finish(slot, std::move(reply));
+  stop();
+}
+
 void PythonInstance::handle(Frame frame) {
+  if (frame.dropped_body) return handle_oversized(frame);
   switch (frame.type) {
     case FrameType::kReady:
       mark_ready();
@@ -289,12 +347,38 @@ void PythonInstance::handle_stream(const Frame& frame) {
     if (p->handler.on_stream_start) p->handler.on_stream_start(p->content_type);
   } else if (frame.type == FrameType::kChunk) {
     if (p->handler.on_chunk) p->handler.on_chunk(frame.body);
+    if (p->handler.gone && p->handler.gone()) return abandon(frame.slot);
+    pause_if_full(frame.slot, *p);
   } else if (frame.type == FrameType::kStreamEnd) {
     Reply reply;
     reply.streamed = true;
     reply.content_type = p->content_type;
     finish_and_start_next(frame.slot, std::move(reply));
   }
+}
+
+}  // namespace kumo::executor
+
+namespace kumo::executor {
+
+void PythonInstance::handle_oversized(const Frame& frame) {
+  Reply reply;
+  reply.outcome = Outcome::kError;
+  reply.error_type = std::string(kResultTooLarge);
+  reply.error_message = fmt::format(
+      "function result exceeds {} MB ({} bytes); return a generator to stream larger output",
+      kMaxResultBytes / (1024 * 1024), *frame.dropped_body);
+  if (frame.type == FrameType::kResult) {
+    finish(frame.slot, std::move(reply));
+    start_next_waiting();
+    return;
+  }
+  // The shim splits streamed items into small frames: anything else this large breaks the
+  // protocol, so the instance goes (the exit sequence fails what else is in flight).
+  Pending* p = find_pending(frame.slot);
+  reply.streamed = p && p->streamed;
+  finish(frame.slot, std::move(reply));
+  kill_group(false);
 }
 
 }  // namespace kumo::executor

@@ -47,15 +47,34 @@ class PythonInstance final : public ProcessInstance {
   Result<SpawnedProcess> spawn_fresh();
   int reap(pid_t pid) override;
   void on_started() override;
-  int control_fd() const override { return control_eof_ ? -1 : control_.get(); }
+  // Not polled while a stream's consumer is full (pause_): the shim's writes then block.
+  int control_fd() const override { return control_eof_ || pause_ ? -1 : control_.get(); }
   bool control_open() const override { return !control_eof_; }
   void on_control_readable() override;
+  void on_woken() override;
+  // Handles the frames reader_ holds, until it holds no whole one or a stream pauses.
+  void handle_frames();
   void handle(Frame frame);
   void handle_stream(const Frame& frame);
+  // Asks the slot's consumer for room after a chunk; pauses reading when it has none.
+  void pause_if_full(uint32_t slot, Pending& p);
+  // The slot's consumer went away: it ends and the process is stopped.
+  void abandon(uint32_t slot);
+  // A frame whose body was over kMaxResultBytes (and dropped by reader_).
+  void handle_oversized(const Frame& frame);
+
+  // Shared with a paused stream's resume callback, which may outlive the instance.
+  struct Pause {
+    std::mutex mu;
+    PythonInstance* owner = nullptr;  // Guarded by mu; null once the instance is gone.
+    bool resumed = false;             // Guarded by mu.
+  };
 
   UniqueFd control_;          // our end of the socketpair
   bool control_eof_ = false;  // I/O thread only
-  FrameReader reader_;        // I/O thread only
+  FrameReader reader_{kMaxResultBytes};  // I/O thread only
+  std::shared_ptr<Pause> pause_;          // I/O thread only; null while reading
+  uint32_t paused_slot_ = 0;              // I/O thread only
   std::mutex write_mu_;       // one frame at a time on control_
   // The cgroups this instance joins from here, while the interpreter starts.
   std::vector<std::string> cgroup_procs_;

@@ -2,6 +2,9 @@
 #include <gtest/gtest.h>
 
 #include <filesystem>
+#include <functional>
+#include <mutex>
+#include <thread>
 #include <nlohmann/json.hpp>
 
 #include "executor/process_launcher.h"
@@ -182,7 +185,96 @@ TEST_P(PythonInstanceTest, GeneratorStreamsChunksInOrder) {
   EXPECT_EQ(reply->outcome, Outcome::kOk);
   EXPECT_TRUE(reply->streamed);
   EXPECT_EQ(recorder.content_type(), "text/plain");
-  EXPECT_EQ(recorder.chunks(), (std::vector<std::string>{"a", "b", R"({"c": 1})"}));
+  EXPECT_EQ(recorder.chunks(), (std::vector<std::string>{"a", "b", "{\"c\": 1}\n"}));
+}
+
+TEST_P(PythonInstanceTest, GeneratorOfDictsStreamsNewlineDelimitedJson) {
+  auto instance = start(spec(
+      "def handle(event, context):\n"
+      "    for i in range(2):\n        yield {'i': i}\n"));
+  ASSERT_TRUE(instance);
+  ReplyRecorder recorder;
+  instance->invoke(testing::make_invocation("{}"), recorder.handler());
+  ASSERT_TRUE(recorder.wait());
+  EXPECT_EQ(recorder.content_type(), "application/x-ndjson");
+  EXPECT_EQ(recorder.chunks(), (std::vector<std::string>{"{\"i\": 0}\n", "{\"i\": 1}\n"}));
+}
+
+TEST_P(PythonInstanceTest, AFullConsumerHoldsTheGeneratorBackUntilItResumes) {
+  // 200 items of 64 KiB: far more than the control socket's buffers hold.
+  auto instance = start(spec(
+      "import os\n"
+      "def handle(event, context):\n"
+      "    for i in range(200):\n        yield b'x' * 65536\n"
+      "    open(os.environ['HOME'] + '/../../done', 'w').close()\n"));
+  ASSERT_TRUE(instance);
+  ReplyRecorder recorder;
+  auto handler = recorder.handler();
+  std::mutex mu;
+  std::function<void()> resume;  // Guarded by mu.
+  int asked = 0;                 // Guarded by mu.
+  handler.wait = [&](std::function<void()> r) {
+    std::lock_guard lock(mu);
+    if (++asked > 1) return false;  // full once, at the first chunk
+    resume = std::move(r);
+    return true;
+  };
+  instance->invoke(testing::make_invocation("{}"), std::move(handler));
+  std::string done = dir_.path() + "/done";
+  for (int i = 0; i < 100 && !std::filesystem::exists(done); ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  EXPECT_FALSE(std::filesystem::exists(done)) << "the generator ran on while paused";
+  EXPECT_EQ(recorder.chunks().size(), 1u);
+  std::function<void()> go;
+  {
+    std::lock_guard lock(mu);
+    go = std::move(resume);
+  }
+  ASSERT_TRUE(go);
+  go();
+  auto reply = recorder.wait();
+  ASSERT_TRUE(reply);
+  EXPECT_EQ(reply->outcome, Outcome::kOk);
+  EXPECT_EQ(recorder.chunks().size(), 200u);
+  EXPECT_TRUE(std::filesystem::exists(done));
+}
+
+TEST_P(PythonInstanceTest, AConsumerThatLeftStopsTheStreamAndTheInstance) {
+  auto instance = start(spec(
+      "def handle(event, context):\n"
+      "    while True:\n        yield 'tick'\n"));
+  ASSERT_TRUE(instance);
+  ReplyRecorder recorder;
+  auto handler = recorder.handler();
+  handler.gone = [] { return true; };
+  instance->invoke(testing::make_invocation("{}"), std::move(handler));
+  auto reply = recorder.wait();
+  ASSERT_TRUE(reply);
+  EXPECT_EQ(reply->outcome, Outcome::kCrash);
+  EXPECT_EQ(reply->error_type, "ClientClosed");
+  EXPECT_TRUE(observer_.wait_exit());
+}
+
+TEST_P(PythonInstanceTest, AResultOverTheCapIsAnErrorAndTheInstanceServesOn) {
+  auto instance = start(spec(
+      "def handle(event, context):\n"
+      "    return 'x' * (7 * 1024 * 1024) if event.get('big') else 'small'\n"));
+  ASSERT_TRUE(instance);
+  ReplyRecorder big;
+  instance->invoke(testing::make_invocation(R"({"big": true})"), big.handler());
+  auto reply = big.wait();
+  ASSERT_TRUE(reply);
+  EXPECT_EQ(reply->outcome, Outcome::kError);
+  EXPECT_EQ(reply->error_type, kResultTooLarge);
+  EXPECT_NE(reply->error_message.find("6 MB"), std::string::npos) << reply->error_message;
+  EXPECT_TRUE(reply->body.empty());
+  ReplyRecorder small;
+  instance->invoke(testing::make_invocation("{}"), small.handler());
+  reply = small.wait();
+  ASSERT_TRUE(reply);
+  EXPECT_EQ(reply->outcome, Outcome::kOk);
+  EXPECT_EQ(reply->body, R"("small")");
 }
 
 TEST_P(PythonInstanceTest, GeneratorOfServerSentEventsIsAnEventStream) {

@@ -147,7 +147,8 @@ struct Client::State {
   // a fresh connection when the kept one turns out closed.
   template <typename Body>
   beast::error_code exchange(const OutRequest& req, Deadline deadline,
-                             std::optional<bhttp::response_parser<Body>>& parser, bool whole) {
+                             std::optional<bhttp::response_parser<Body>>& parser, bool whole,
+                             uint64_t max_body = std::numeric_limits<std::uint64_t>::max()) {
     for (int attempt = 0;; ++attempt) {
       bool reused = connected;
       if (!connected) {
@@ -157,7 +158,7 @@ struct Client::State {
       auto write_ec = run([&](auto h) { bhttp::async_write(stream, req, std::move(h)); });
       // Read even after a failed write: a server may answer early (413) and close.
       parser.emplace();
-      parser->body_limit(std::numeric_limits<std::uint64_t>::max());  // none misbehaves in 1.74
+      parser->body_limit(max_body);  // never none: that misbehaves in 1.74
       // A HEAD reply's Content-Length describes a body that never comes.
       parser->skip(req.method() == bhttp::verb::head);
       auto ec = whole
@@ -167,6 +168,7 @@ struct Client::State {
                       });
       if (!ec) return {};
       disconnect();
+      if (ec == bhttp::error::body_limit) return ec;
       beast::error_code first = write_ec ? write_ec : ec;
       if (reused && attempt == 0 && is_stale(first)) continue;
       return first;
@@ -174,6 +176,11 @@ struct Client::State {
   }
 
   Error to_error(const beast::error_code& ec, std::chrono::milliseconds timeout) const {
+    if (ec == bhttp::error::body_limit) {
+      return make_error(ErrorCode::kTooLarge,
+                        fmt::format("the response from http://{} is over the size limit",
+                                    host_header(endpoint)));
+    }
     if (ec == beast::error::timeout) {
       return make_error(ErrorCode::kTimeout, fmt::format("no answer from http://{} within {} ms",
                                                          host_header(endpoint), timeout.count()));
@@ -195,11 +202,13 @@ Client::~Client() = default;
 
 Result<ClientResponse> Client::request(std::string_view method, std::string_view target,
                                        std::string_view body, const Headers& headers,
-                                       std::chrono::milliseconds timeout) {
+                                       std::chrono::milliseconds timeout, uint64_t max_body) {
   auto deadline = std::chrono::steady_clock::now() + timeout;
   auto req = build_request(state_->endpoint, method, target, body, headers);
   std::optional<bhttp::response_parser<bhttp::string_body>> parser;
-  if (auto ec = state_->exchange(req, deadline, parser, true)) return state_->to_error(ec, timeout);
+  if (auto ec = state_->exchange(req, deadline, parser, true, max_body)) {
+    return state_->to_error(ec, timeout);
+  }
   auto& msg = parser->get();
   ClientResponse out;
   out.status = static_cast<int>(msg.result_int());

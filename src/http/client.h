@@ -5,6 +5,7 @@
 #pragma once
 
 #include <chrono>
+#include <cstdint>
 #include <functional>
 #include <memory>
 #include <string>
@@ -40,10 +41,12 @@ class Client {
   Client& operator=(const Client&) = delete;
 
   // Sends one request and reads the whole response. kUnavailable when the server cannot be
-  // reached or the connection breaks; kTimeout past `timeout`.
+  // reached or the connection breaks; kTimeout past `timeout`; kTooLarge (and the
+  // connection is closed) when the response body is over `max_body`.
   Result<ClientResponse> request(std::string_view method, std::string_view target,
                                  std::string_view body = {}, const Headers& headers = {},
-                                 std::chrono::milliseconds timeout = std::chrono::seconds(60));
+                                 std::chrono::milliseconds timeout = std::chrono::seconds(60),
+                                 uint64_t max_body = UINT64_MAX);
 
   // Like request(), but hands the body to `on_data` as it arrives (chunked or not), for
   // `kumo logs -f` and streamed replies. The returned response has an empty body.

@@ -95,10 +95,39 @@ void Connection::close() {
   // From another thread the deadline's next wake-up sees the connection closed instead.
   if (worker_->ioc.get_executor().running_in_this_thread()) deadline_.cancel();
   worker_->limits->release_connection();
+  if (body_reader_) {
+    end_body_stream(make_error(ErrorCode::kUnavailable, "the client went away"));
+  }
+  std::function<void()> resume;
+  {
+    std::lock_guard lock(room_mu_);
+    resume.swap(on_room_);
+  }
+  if (resume) resume();  // a waiting producer learns that the stream is over
+}
+
+bool Connection::wait_for_room(std::function<void()> resume) {
+  std::lock_guard lock(room_mu_);
+  if (closed() || stream_bytes_.load(std::memory_order_acquire) < kStreamWindow) return false;
+  on_room_ = std::move(resume);
+  return true;
+}
+
+void Connection::uncount_stream_bytes(size_t n) {
+  if (n == 0) return;
+  size_t left = stream_bytes_.fetch_sub(n, std::memory_order_acq_rel) - n;
+  if (left >= kStreamWindow / 2) return;
+  std::function<void()> resume;
+  {
+    std::lock_guard lock(room_mu_);
+    resume.swap(on_room_);
+  }
+  if (resume) resume();
 }
 
 void Connection::read_header() {
   if (closed()) return;
+  streamed_request_ = false;
   parser_.emplace();
   parser_->header_limit(kHeaderLimit);
   // Checked against the route's limit once the header names the route. (Not boost::none:
@@ -134,7 +163,9 @@ void Connection::on_header(beast::error_code ec) {
   auto length = parser_->content_length();
   if (length && *length > body_limit_) return on_read_error(bhttp::error::body_limit);
   body_reservation_ = BodyReservation(worker_->limits->bodies);
-  if (!reserve_body(length.value_or(0))) return;
+  // A streamed body (Router::add_streaming) is never held whole, so it reserves nothing.
+  bool streamed = match_.route != nullptr && match_.route->stream_body;
+  if (!streamed && !reserve_body(length.value_or(0))) return;
   parser_->body_limit(body_limit_);
   auto expect = req[bhttp::field::expect];
   if (!parser_->is_done() && iequals({expect.data(), expect.size()}, "100-continue")) {
@@ -152,6 +183,7 @@ void Connection::on_header(beast::error_code ec) {
 // the body budget (a chunked body has no length to reserve up front).
 void Connection::read_body() {
   if (parser_->is_done()) return dispatch();
+  if (match_.route != nullptr && match_.route->stream_body) return stream_body();
   arm_deadline(worker_->limits->limits.body_timeout);
   bhttp::async_read_some(
       socket_, buffer_, *parser_,
@@ -193,26 +225,36 @@ void Connection::dispatch() {
     if (match_.status == 405) r.headers.emplace_back("Allow", match_.allow);
     return send(std::move(r));
   }
+  Request req = make_request(msg.base());
+  req.body = std::move(msg.body());
+  run_handler(std::move(req));
+}
+
+Request Connection::make_request(const bhttp::request_header<>& head) {
   Request req;
-  req.method.assign(msg.method_string().data(), msg.method_string().size());
-  req.target.assign(msg.target().data(), msg.target().size());
+  req.method.assign(head.method_string().data(), head.method_string().size());
+  req.target.assign(head.target().data(), head.target().size());
   size_t q = req.target.find('?');
   req.path = req.target.substr(0, q);
   if (q != std::string::npos) req.query = req.target.substr(q + 1);
   req.headers.reserve(16);
-  for (const auto& field : msg) {
+  for (const auto& field : head) {
     req.headers.emplace_back(std::string(field.name_string()), std::string(field.value()));
   }
-  req.body = std::move(msg.body());
   req.params = std::move(match_.params);
   req.remote_address = remote_address_;
   req.remote_port = remote_port_;
-  auto responder =
-      std::make_shared<ConnectionResponder>(shared_from_this(), std::move(body_reservation_));
+  return req;
+}
+
+void Connection::run_handler(Request&& req) {
+  auto responder = std::make_shared<ConnectionResponder>(shared_from_this(),
+                                                        std::move(body_reservation_));
+  std::string target = req.target;
   try {
     match_.route->handler(std::move(req), responder);
   } catch (const std::exception& e) {
-    spdlog::error("http handler for {} threw: {}", std::string(msg.target()), e.what());
+    spdlog::error("http handler for {} threw: {}", target, e.what());
     responder->send(error_response(500, "internal", "the server failed on this request"));
   }
 }
@@ -273,6 +315,7 @@ std::string Connection::full_head(const Response& response, bool& drop_body) {
 
 void Connection::send(Response response) {
   if (closed()) return;
+  answer_started();
   bool drop_body = false;
   std::string head = full_head(response, drop_body);
   if (drop_body) response.body.clear();
@@ -286,6 +329,7 @@ bool Connection::send_from_other_thread(Response& response) {
   // asio reactor's per-socket lock orders these writes before the next read's completion.
   constexpr size_t kMaxDirect = 64 * 1024;
   if (closed() || writing_ || !queue_.empty() || response.body.size() > kMaxDirect) return false;
+  if (streamed_request_) return false;  // its body may still be read on the connection's thread
   bool drop_body = false;
   std::string head = full_head(response, drop_body);
   if (drop_body) response.body.clear();
@@ -309,6 +353,7 @@ bool Connection::send_from_other_thread(Response& response) {
 
 void Connection::start_stream(int status, const Headers& headers) {
   if (closed()) return;
+  answer_started();
   // HTTP/1.0 has no chunked encoding: the body runs until the connection closes.
   chunked_ = !http10_;
   if (http10_) keep_alive_ = false;
@@ -319,9 +364,9 @@ void Connection::start_stream(int status, const Headers& headers) {
 
 void Connection::write_chunk(std::string data) {
   // An empty chunk would read as the end of the body.
-  if (closed() || data.empty() || head_only_) return;
-  if (!chunked_) return enqueue({{}, std::move(data), false});
-  enqueue({fmt::format("{:x}\r\n", data.size()), std::move(data), true});
+  if (closed() || data.empty() || head_only_) return uncount_stream_bytes(data.size());
+  if (!chunked_) return enqueue({{}, std::move(data), false, true});
+  enqueue({fmt::format("{:x}\r\n", data.size()), std::move(data), true, true});
 }
 
 void Connection::finish() {
@@ -359,8 +404,13 @@ void Connection::flush() {
   writing_ = true;
   net::async_write(socket_, buffers_, [self = shared_from_this()](beast::error_code ec, size_t) {
     self->writing_ = false;
+    size_t written = 0;
+    for (const Outgoing& out : self->in_flight_) {
+      if (out.counted) written += out.body.size();
+    }
     self->in_flight_.clear();
     if (ec) return self->close();
+    self->uncount_stream_bytes(written);
     self->flush();
   });
 }
@@ -368,6 +418,10 @@ void Connection::flush() {
 void Connection::on_response_written() {
   response_done_ = false;
   chunked_ = false;
+  if (close_after_ && piece_reading_) {
+    linger_after_piece_ = true;  // one read at a time: drop the rest once it completes
+    return;
+  }
   if (close_after_) return linger();
   if (!keep_alive_) {
     beast::error_code ec;
@@ -431,8 +485,9 @@ void ConnectionResponder::start_stream(int status, Headers headers) {
 }
 
 void ConnectionResponder::write_chunk(std::string data) {
+  connection_->count_stream_bytes(data.size());
   connection_->worker().run_on([self = shared_from_this(), d = std::move(data)]() mutable {
-    if (self->state_ != State::kStreaming) return;
+    if (self->state_ != State::kStreaming) return self->connection_->uncount_stream_bytes(d.size());
     self->connection_->write_chunk(std::move(d));
   });
 }
@@ -443,6 +498,10 @@ void ConnectionResponder::finish() {
     if (!self->state_.compare_exchange_strong(streaming, State::kDone)) return;
     self->connection_->finish();
   });
+}
+
+bool ConnectionResponder::wait_for_room(std::function<void()> resume) {
+  return connection_->wait_for_room(std::move(resume));
 }
 
 bool ConnectionResponder::closed() const {

@@ -8,6 +8,7 @@
 #pragma once
 
 #include <atomic>
+#include <condition_variable>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
@@ -16,6 +17,7 @@
 #include <boost/beast/http.hpp>
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -30,6 +32,7 @@
 namespace kumo::http {
 
 class Connection;
+class ConnectionBodyReader;
 
 struct Worker {
   Worker(std::shared_ptr<const Router> r, std::shared_ptr<SharedLimits> l)
@@ -84,16 +87,25 @@ class Connection : public std::enable_shared_from_this<Connection> {
   // nothing, when the reply is too large to write at once; then use send() on the thread.
   bool send_from_other_thread(Response& response);
   void start_stream(int status, const Headers& headers);
+  // `data` was counted with count_stream_bytes() when handed over.
   void write_chunk(std::string data);
   void finish();
+  // Backpressure (any thread): chunks handed to the Responder count until written.
+  void count_stream_bytes(size_t n) { stream_bytes_.fetch_add(n, std::memory_order_acq_rel); }
+  void uncount_stream_bytes(size_t n);
+  bool wait_for_room(std::function<void()> resume);
   // The Responder was dropped unanswered (or mid-stream).
   void abandon(bool streaming);
+  // A streamed request body (body_stream.cc): its reader took the last piece and asks for
+  // the next one.
+  void read_piece();
 
  private:
   struct Outgoing {
     std::string head;
     std::string body;
     bool crlf = false;  // a chunk's trailing CRLF
+    bool counted = false;  // a stream chunk: its body counts in stream_bytes_
   };
 
   void read_header();
@@ -103,6 +115,15 @@ class Connection : public std::enable_shared_from_this<Connection> {
   void on_body(boost::beast::error_code ec);
   void on_read_error(boost::beast::error_code ec);
   void dispatch();
+  Request make_request(const boost::beast::http::request_header<>& head);
+  void run_handler(Request&& req);
+  // Streamed request bodies (body_stream.cc).
+  void stream_body();
+  void on_piece(boost::beast::error_code ec);
+  void fail_body(boost::beast::error_code ec);
+  // An answer is starting: a body still arriving cannot be followed by another request.
+  void answer_started();
+  void end_body_stream(Error error);
   void reply_and_close(Response response);
   std::string response_head(int status, const Headers& headers, std::string_view framing);
   std::string full_head(const Response& response, bool& drop_body);
@@ -153,6 +174,18 @@ class Connection : public std::enable_shared_from_this<Connection> {
   std::atomic<int64_t> deadline_at_{kNoDeadline};
   bool header_started_ = false;  // the next piece read starts a request (and its deadline)
   BodyReservation body_reservation_;
+  // A request body streamed to its handler (body_stream.cc); body_reader_ is set while it
+  // is still arriving.
+  std::optional<boost::beast::http::request_parser<boost::beast::http::buffer_body>>
+      body_parser_;
+  std::shared_ptr<ConnectionBodyReader> body_reader_;
+  std::string piece_;
+  bool piece_reading_ = false;    // a read into piece_ is in flight
+  bool linger_after_piece_ = false;  // the answer went out meanwhile: drop the rest then
+  std::atomic<bool> streamed_request_{false};  // the current request's body is streamed
+  std::atomic<size_t> stream_bytes_{0};  // stream chunks handed over and not yet written
+  std::mutex room_mu_;
+  std::function<void()> on_room_;  // Guarded by room_mu_.
 };
 
 // The Responder handed to handlers: forwards to its Connection on the connection's thread
@@ -169,6 +202,7 @@ class ConnectionResponder final : public Responder,
   void write_chunk(std::string data) override;
   void finish() override;
   bool closed() const override;
+  bool wait_for_room(std::function<void()> resume) override;
 
  private:
   enum class State { kFresh, kStreaming, kDone };
@@ -176,6 +210,31 @@ class ConnectionResponder final : public Responder,
   std::shared_ptr<Connection> connection_;
   std::atomic<State> state_{State::kFresh};
   BodyReservation body_;
+};
+
+}  // namespace kumo::http
+
+namespace kumo::http {
+
+// The BodyReader of a streamed request body: one piece at a time, handed from the
+// connection's thread to the consumer's.
+class ConnectionBodyReader final : public BodyReader {
+ public:
+  explicit ConnectionBodyReader(std::weak_ptr<Connection> connection)
+      : connection_(std::move(connection)) {}
+  Result<std::string> read() override;
+  // From the connection's thread.
+  void deliver(std::string piece, bool last);
+  void fail(Error error);
+
+ private:
+  std::weak_ptr<Connection> connection_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::optional<std::string> piece_;  // Guarded by mu_.
+  bool last_ = false;                 // Guarded by mu_: piece_ is the body's last one.
+  bool ended_ = false;                // Guarded by mu_: the last piece was taken.
+  std::optional<Error> error_;        // Guarded by mu_.
 };
 
 }  // namespace kumo::http

@@ -14,6 +14,7 @@
 #include <string_view>
 
 #include "common/result.h"
+#include "http/body_reader.h"
 #include "http/types.h"
 
 namespace kumo::http {
@@ -25,6 +26,9 @@ struct Request {
   std::string query;   // after '?', without it; empty when none
   Headers headers;
   std::string body;
+  // Set on a route added with Router::add_streaming() when the request has a body: `body`
+  // is then empty and the handler reads the body from here.
+  std::shared_ptr<BodyReader> body_reader;
   std::map<std::string, std::string> params;  // route captures, percent-decoded
   std::string remote_address;                 // peer IP, for logs and sourceIp
   int remote_port = 0;                        // peer port: tells connections apart
@@ -71,7 +75,16 @@ class Responder {
   // True once the client went away or the server closed the connection; a streaming
   // producer stops then, even one that has nothing to write.
   virtual bool closed() const = 0;
+  // Backpressure for a stream. False while the chunks written and not yet taken by the
+  // socket are under kStreamWindow (also once the connection is closed). Otherwise true,
+  // and `resume` runs once, on a server thread (it must not block), when they have drained
+  // below half of it or the connection closed: a producer that got true makes no more
+  // chunks until then. The default has no bound.
+  virtual bool wait_for_room(std::function<void()> /*resume*/) { return false; }
 };
+
+// What a stream may hold unsent before wait_for_room() asks its producer to wait.
+inline constexpr size_t kStreamWindow = 1024 * 1024;
 
 using Handler = std::function<void(Request&&, std::shared_ptr<Responder>)>;
 

@@ -82,6 +82,14 @@ void Router::add(std::string method, std::string pattern, Handler handler, size_
   routes_.insert(at, std::move(route));
 }
 
+void Router::add_streaming(std::string method, std::string pattern, Handler handler,
+                           size_t max_body) {
+  Route route{std::move(method), parse_pattern(pattern), std::move(handler), max_body,
+              routes_.size(), true};
+  auto at = std::upper_bound(routes_.begin(), routes_.end(), route, more_specific);
+  routes_.insert(at, std::move(route));
+}
+
 Router::Match Router::match(std::string_view method, std::string_view path) const {
   Match result;
   std::string_view rest = path.empty() ? path : path.substr(1);

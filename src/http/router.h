@@ -33,6 +33,9 @@ class Router {
   // `method` is "GET", "POST", ... or "*" for any. A malformed pattern is a bug (aborts).
   void add(std::string method, std::string pattern, Handler handler,
            size_t max_body = kDefaultMaxBody);
+  // The same for a handler that reads the body itself, as it arrives (Request::body_reader,
+  // http/body_reader.h), up to `max_body`: for uploads too large to hold in memory.
+  void add_streaming(std::string method, std::string pattern, Handler handler, size_t max_body);
 
   // `path` is percent-encoded as on the wire; params come back decoded. HEAD falls back to
   // a GET route.
@@ -49,6 +52,7 @@ class Router {
     Handler handler;
     size_t max_body;
     size_t order;
+    bool stream_body = false;  // add_streaming()
   };
 
  private:

@@ -317,6 +317,8 @@ void PoolScheduler::dispatch(const std::string& function, uint64_t pool_id, Disp
   executor::ReplyHandler wrapped;
   wrapped.on_stream_start = std::move(d.request.handler.on_stream_start);
   wrapped.on_chunk = std::move(d.request.handler.on_chunk);
+  wrapped.wait = std::move(d.request.handler.wait);
+  wrapped.gone = std::move(d.request.handler.gone);
   wrapped.on_done = [this, function, pool_id, token = d.token, dispatched = d.dispatched,
                      record = std::move(base), retry = std::move(retry),
                      done = std::move(d.request.handler.on_done)](executor::Reply reply) mutable {

@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <cctype>
-#include <cstring>
 #include <string_view>
 
 namespace kumo::storage {
@@ -48,32 +47,73 @@ S3Result<std::map<std::string, std::string>> parse_trailers(std::string_view res
   return out;
 }
 
+// A chunk header has a size and a signature (64 hex digits): far below this.
+constexpr size_t kMaxHeaderLine = 4096;
+constexpr size_t kMaxTrailers = 64 * 1024;
+
 }  // namespace
 
-S3Result<std::map<std::string, std::string>> decode_aws_chunked(std::string& body) {
-  size_t read = 0;
-  size_t write = 0;
-  while (true) {
-    size_t eol = body.find("\r\n", read);
-    if (eol == std::string::npos) {
-      return s3_error("IncompleteBody", "the aws-chunked body ends inside a chunk header");
+S3Result<void> AwsChunkedDecoder::feed(
+    std::string_view in, const std::function<S3Result<void>(std::string_view)>& out) {
+  while (!in.empty()) {
+    if (state_ == State::kSize) {
+      size_t eol = in.find('\n');
+      size_t take = eol == std::string_view::npos ? in.size() : eol + 1;
+      held_.append(in.substr(0, take));
+      in.remove_prefix(take);
+      if (held_.size() > kMaxHeaderLine) return malformed("a chunk header is too long");
+      if (held_.back() != '\n') continue;
+      if (held_.size() < 2 || held_[held_.size() - 2] != '\r') {
+        return malformed("a chunk header does not end in CRLF");
+      }
+      auto size = chunk_size(std::string_view(held_).substr(0, held_.size() - 2));
+      if (!size) return size.error();
+      held_.clear();
+      left_ = *size;
+      state_ = *size == 0 ? State::kTrailers : State::kData;
+    } else if (state_ == State::kData) {
+      size_t n = std::min(left_, in.size());
+      if (auto r = out(in.substr(0, n)); !r) return r;
+      left_ -= n;
+      in.remove_prefix(n);
+      if (left_ == 0) state_ = State::kDataEnd;
+    } else if (state_ == State::kDataEnd) {
+      size_t n = std::min<size_t>(2 - held_.size(), in.size());
+      held_.append(in.substr(0, n));
+      in.remove_prefix(n);
+      if (held_.size() < 2) continue;
+      if (held_ != "\r\n") return malformed("a chunk is longer than its size");
+      held_.clear();
+      state_ = State::kSize;
+    } else {
+      held_.append(in);
+      in = {};
+      if (held_.size() > kMaxTrailers) return malformed("the trailers are too long");
     }
-    auto size = chunk_size(std::string_view(body).substr(read, eol - read));
-    if (!size) return size.error();
-    read = eol + 2;
-    if (*size == 0) break;
-    if (body.size() - read < *size + 2) {
-      return s3_error("IncompleteBody", "the aws-chunked body ends inside a chunk");
-    }
-    if (body.compare(read + *size, 2, "\r\n") != 0) {
-      return malformed("a chunk is longer than its size");
-    }
-    std::memmove(body.data() + write, body.data() + read, *size);
-    write += *size;
-    read += *size + 2;
   }
-  auto trailers = parse_trailers(std::string_view(body).substr(read));
-  body.resize(write);
+  return {};
+}
+
+S3Result<std::map<std::string, std::string>> AwsChunkedDecoder::finish() const {
+  if (state_ == State::kSize) {
+    return s3_error("IncompleteBody", "the aws-chunked body ends inside a chunk header");
+  }
+  if (state_ != State::kTrailers) {
+    return s3_error("IncompleteBody", "the aws-chunked body ends inside a chunk");
+  }
+  return parse_trailers(held_);
+}
+
+S3Result<std::map<std::string, std::string>> decode_aws_chunked(std::string& body) {
+  std::string decoded;
+  AwsChunkedDecoder decoder;
+  auto fed = decoder.feed(body, [&decoded](std::string_view data) -> S3Result<void> {
+    decoded.append(data);
+    return {};
+  });
+  if (!fed) return fed.error();
+  auto trailers = decoder.finish();
+  if (trailers) body = std::move(decoded);
   return trailers;
 }
 

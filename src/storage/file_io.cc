@@ -68,6 +68,13 @@ S3Result<void> write_atomic(const std::string& dir, const std::string& name,
                       [&](int fd, const std::string& path) { return write_all(fd, data, path); });
 }
 
+S3Result<void> write_atomic_from(const std::string& dir, const std::string& name,
+                                 const std::function<S3Result<void>(const ByteSink&)>& produce) {
+  return replace_with(dir, name, [&](int fd, const std::string& path) {
+    return produce([fd, &path](std::string_view data) { return write_all(fd, data, path); });
+  });
+}
+
 S3Result<void> concat_atomic(const std::string& dir, const std::string& name,
                              const std::vector<std::string>& sources, Digests& digests) {
   return replace_with(dir, name, [&](int fd, const std::string& path) -> S3Result<void> {

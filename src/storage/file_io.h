@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -19,6 +20,13 @@ inline constexpr std::string_view kTempPrefix = ".tmp-";
 
 // Writes `data` to dir/name so that the name shows either nothing or all of it.
 S3Result<void> write_atomic(const std::string& dir, const std::string& name, std::string_view data);
+
+// Takes bytes in order; an error stops whoever produces them.
+using ByteSink = std::function<S3Result<void>(std::string_view)>;
+// Writes what `produce` passes to its sink to dir/name, atomically: the name shows nothing
+// when `produce` (or a write) fails, and the temporary file is removed.
+S3Result<void> write_atomic_from(const std::string& dir, const std::string& name,
+                                 const std::function<S3Result<void>(const ByteSink&)>& produce);
 
 // Writes the concatenation of `sources` to dir/name, atomically, feeding every byte to
 // `digests` on the way.

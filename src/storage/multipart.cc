@@ -135,6 +135,17 @@ S3Result<std::string> ObjectStore::create_upload(const std::string& bucket, cons
 S3Result<PartInfo> ObjectStore::upload_part(const std::string& bucket, const std::string& key,
                                             const std::string& upload_id, int number,
                                             std::string_view data, const BodyDigest& digest) {
+  return upload_part_streamed(bucket, key, upload_id, number,
+                              [&](const ByteSink& sink) -> S3Result<StoredBody> {
+                                if (auto w = sink(data); !w) return w.error();
+                                return StoredBody{static_cast<int64_t>(data.size()), digest};
+                              });
+}
+
+S3Result<PartInfo> ObjectStore::upload_part_streamed(const std::string& bucket,
+                                                     const std::string& key,
+                                                     const std::string& upload_id, int number,
+                                                     const BodyProducer& body) {
   if (number < 1 || number > 10000) {
     return s3_error("InvalidArgument", "part number must be an integer from 1 to 10000");
   }
@@ -146,8 +157,15 @@ S3Result<PartInfo> ObjectStore::upload_part(const std::string& bucket, const std
   std::error_code ec;
   std::filesystem::create_directories(upload_dir(upload_id), ec);
   std::string file = fmt::format("{}-{}", number, new_short_id());
-  if (auto w = write_atomic(upload_dir(upload_id), file, data); !w) return w.error();
-  PartInfo part{number, static_cast<int64_t>(data.size()), digest.md5_hex, digest.crc32_base64,
+  StoredBody stored;
+  auto written = write_atomic_from(upload_dir(upload_id), file, [&](const ByteSink& sink) {
+    auto produced = body(sink);
+    if (!produced) return S3Result<void>(produced.error());
+    stored = std::move(*produced);
+    return S3Result<void>();
+  });
+  if (!written) return written.error();
+  PartInfo part{number, stored.size, stored.digest.md5_hex, stored.digest.crc32_base64,
                 now_ms()};
   std::string old_file;
   {

@@ -173,15 +173,31 @@ S3Result<std::vector<BucketInfo>> ObjectStore::list_buckets() {
 S3Result<ObjectInfo> ObjectStore::put(const std::string& bucket, const std::string& key,
                                       std::string_view data, ObjectMeta meta,
                                       const BodyDigest& digest) {
+  return put_streamed(bucket, key, std::move(meta),
+                      [&](const ByteSink& sink) -> S3Result<StoredBody> {
+                        if (auto w = sink(data); !w) return w.error();
+                        return StoredBody{static_cast<int64_t>(data.size()), digest};
+                      });
+}
+
+S3Result<ObjectInfo> ObjectStore::put_streamed(const std::string& bucket, const std::string& key,
+                                               ObjectMeta meta, const BodyProducer& body) {
   if (auto k = check_key(key); !k) return k.error();
   if (auto b = check_bucket(bucket); !b) return b.error();
   std::string file = new_short_id();
-  if (auto w = write_atomic(bucket_dir(bucket), file, data); !w) return w.error();
+  StoredBody stored;
+  auto written = write_atomic_from(bucket_dir(bucket), file, [&](const ByteSink& sink) {
+    auto produced = body(sink);
+    if (!produced) return S3Result<void>(produced.error());
+    stored = std::move(*produced);
+    return S3Result<void>();
+  });
+  if (!written) return written.error();
   ObjectInfo info{bucket,
                   key,
-                  static_cast<int64_t>(data.size()),
-                  digest.md5_hex,
-                  digest.crc32_base64,
+                  stored.size,
+                  stored.digest.md5_hex,
+                  stored.digest.crc32_base64,
                   now_ms(),
                   std::move(meta)};
   return commit(std::move(info), file);

@@ -13,6 +13,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -91,6 +92,14 @@ struct StoreOptions {
   int64_t min_part_bytes = 5 * 1024 * 1024;  // every part but the last (S3's rule)
 };
 
+// What a streamed body wrote (ObjectStore::put_streamed), as its producer reports it.
+struct StoredBody {
+  int64_t size = 0;
+  BodyDigest digest;
+};
+// Writes one body to `sink` as it arrives; returns what it wrote or why it stopped.
+using BodyProducer = std::function<S3Result<StoredBody>(const ByteSink& sink)>;
+
 class ObjectStore {
  public:
   // Opens (creating) the layout and sweeps files a crash left behind.
@@ -107,6 +116,10 @@ class ObjectStore {
   // `digest` is that of `data` (the caller has it from verifying the request).
   S3Result<ObjectInfo> put(const std::string& bucket, const std::string& key, std::string_view data,
                            ObjectMeta meta, const BodyDigest& digest);
+  // put() of a body written as it arrives: `body` is given the sink of the file being
+  // written; nothing is stored unless it succeeds.
+  S3Result<ObjectInfo> put_streamed(const std::string& bucket, const std::string& key,
+                                    ObjectMeta meta, const BodyProducer& body);
   // NoSuchBucket, NoSuchKey.
   S3Result<ObjectInfo> head(const std::string& bucket, const std::string& key);
   S3Result<OpenObject> open_object(const std::string& bucket, const std::string& key);
@@ -126,6 +139,9 @@ class ObjectStore {
   S3Result<PartInfo> upload_part(const std::string& bucket, const std::string& key,
                                  const std::string& upload_id, int number, std::string_view data,
                                  const BodyDigest& digest);
+  S3Result<PartInfo> upload_part_streamed(const std::string& bucket, const std::string& key,
+                                          const std::string& upload_id, int number,
+                                          const BodyProducer& body);
   // InvalidPartOrder, InvalidPart (unknown part or ETag mismatch), EntityTooSmall.
   S3Result<ObjectInfo> complete_upload(const std::string& bucket, const std::string& key,
                                        const std::string& upload_id,

@@ -73,6 +73,7 @@ S3Result<http::Response> S3Service::list_buckets() {
 
 S3Result<http::Response> S3Service::create_bucket(S3Call& call) {
   // A CreateBucketConfiguration (a region) may come along; it must at least be XML.
+  if (auto read = read_whole_body(call.req, 1 << 20); !read) return read.error();
   if (!call.req.body.empty()) {
     if (auto doc = parse_xml(call.req.body); !doc) return doc.error();
   }

@@ -21,13 +21,26 @@ std::string lower(std::string_view s) {
   return out;
 }
 
-// base64 of the raw digest of `data` with OpenSSL's `md`.
-std::string evp_base64(const EVP_MD* md, std::string_view data) {
-  unsigned char out[EVP_MAX_MD_SIZE];
-  unsigned int len = 0;
-  EVP_Digest(data.data(), data.size(), out, &len, md, nullptr);
-  return base64_encode(std::string_view(reinterpret_cast<char*>(out), len));
-}
+// An OpenSSL digest fed in pieces; base64 of the result, as S3 sends checksums.
+class EvpHash {
+ public:
+  explicit EvpHash(const EVP_MD* md) : ctx_(EVP_MD_CTX_new()) {
+    EVP_DigestInit_ex(ctx_, md, nullptr);
+  }
+  ~EvpHash() { EVP_MD_CTX_free(ctx_); }
+  EvpHash(const EvpHash&) = delete;
+  EvpHash& operator=(const EvpHash&) = delete;
+  void update(std::string_view data) { EVP_DigestUpdate(ctx_, data.data(), data.size()); }
+  std::string raw() {
+    unsigned char out[EVP_MAX_MD_SIZE];
+    unsigned int len = 0;
+    EVP_DigestFinal_ex(ctx_, out, &len);
+    return std::string(reinterpret_cast<char*>(out), len);
+  }
+
+ private:
+  EVP_MD_CTX* ctx_;
+};
 
 // The value of checksum `name` from the headers, or from the aws-chunked trailers.
 std::string sent(const http::Request& req, const std::map<std::string, std::string>& trailers,
@@ -41,26 +54,59 @@ S3Error mismatch(std::string_view what) {
                   fmt::format("the {} you specified did not match the calculated checksum", what));
 }
 
+// The digests of a body, computed as it streams: MD5 and CRC32 always, SHA-1 and SHA-256
+// only when the request may carry them to check.
+struct BodyHashes {
+  explicit BodyHashes(const http::Request& req) {
+    std::string trailer = lower(req.header("x-amz-trailer"));
+    std::string content_sha = lower(req.header("x-amz-content-sha256"));
+    bool hex_sha = content_sha.size() == 64 &&
+                   content_sha.find_first_not_of("0123456789abcdef") == std::string::npos;
+    if (!req.header("x-amz-checksum-sha1").empty() || trailer.find("sha1") != std::string::npos) {
+      sha1.emplace(EVP_sha1());
+    }
+    if (hex_sha || !req.header("x-amz-checksum-sha256").empty() ||
+        trailer.find("sha256") != std::string::npos) {
+      sha256.emplace(EVP_sha256());
+    }
+  }
+  void update(std::string_view data) {
+    digests.update(data);
+    if (sha1) sha1->update(data);
+    if (sha256) sha256->update(data);
+  }
+
+  Digests digests;
+  std::optional<EvpHash> sha1;
+  std::optional<EvpHash> sha256;
+};
+
+struct Sums {
+  BodyDigest digest;
+  std::string sha1_base64;    // empty unless computed
+  std::string sha256_raw;     // empty unless computed
+};
+
 S3Result<void> verify(const http::Request& req, const std::map<std::string, std::string>& trailers,
-                      const Payload& p) {
+                      const Sums& sums, const std::string& crc32_sent) {
   if (std::string md5 = req.header("content-md5"); !md5.empty()) {
     auto raw = base64_decode(md5);
     if (!raw || raw->size() != 16) {
       return s3_error("InvalidDigest", "the Content-MD5 you specified is not valid base64 MD5");
     }
-    if (to_hex(*raw) != p.digest.md5_hex) return mismatch("Content-MD5");
+    if (to_hex(*raw) != sums.digest.md5_hex) return mismatch("Content-MD5");
   }
-  if (!p.crc32_sent.empty() && p.crc32_sent != p.digest.crc32_base64) {
+  if (!crc32_sent.empty() && crc32_sent != sums.digest.crc32_base64) {
     return mismatch("CRC32");
   }
   std::string sha1 = sent(req, trailers, "x-amz-checksum-sha1");
-  if (!sha1.empty() && sha1 != evp_base64(EVP_sha1(), p.data)) return mismatch("SHA1");
+  if (!sha1.empty() && sha1 != sums.sha1_base64) return mismatch("SHA1");
   std::string sha256 = sent(req, trailers, "x-amz-checksum-sha256");
-  if (!sha256.empty() && sha256 != evp_base64(EVP_sha256(), p.data)) return mismatch("SHA256");
+  if (!sha256.empty() && sha256 != base64_encode(sums.sha256_raw)) return mismatch("SHA256");
   std::string content_sha = lower(req.header("x-amz-content-sha256"));
   if (content_sha.size() == 64 &&
       content_sha.find_first_not_of("0123456789abcdef") == std::string::npos &&
-      content_sha != sha256_hex(p.data)) {
+      content_sha != to_hex(sums.sha256_raw)) {
     return s3_error("XAmzContentSHA256Mismatch",
                     "the x-amz-content-sha256 you provided does not match the body");
   }
@@ -79,32 +125,99 @@ std::optional<int64_t> to_int(std::string_view s) {
   return v;
 }
 
+S3Error too_large(std::string_view size, int64_t max_bytes) {
+  return s3_error("EntityTooLarge",
+                  fmt::format("the body is {} bytes; this server takes at most {} per request "
+                              "(storage.max_object_bytes); use a multipart upload",
+                              size, max_bytes));
+}
+
+// The S3 error for a body the connection could not deliver.
+S3Error body_error(const Error& error, int64_t max_bytes) {
+  if (error.code == ErrorCode::kTooLarge) return too_large("over the limit", max_bytes);
+  return s3_error("IncompleteBody", "the request body could not be read: " + error.message);
+}
+
+// Passes the raw (still encoded) body to `feed` piece by piece.
+S3Result<void> each_piece(http::Request& req, int64_t max_bytes,
+                          const std::function<S3Result<void>(std::string_view)>& feed) {
+  if (!req.body_reader) return feed(req.body);
+  while (true) {
+    auto piece = req.body_reader->read();
+    if (!piece) return body_error(piece.error(), max_bytes);
+    if (piece->empty()) return {};
+    if (auto fed = feed(*piece); !fed) return fed;
+  }
+}
+
 }  // namespace
+
+S3Result<StreamedPayload> stream_payload(http::Request& req, int64_t max_bytes,
+                                         const ByteSink& sink) {
+  bool chunked = is_aws_chunked(req);
+  std::string declared = req.header(chunked ? "x-amz-decoded-content-length" : "content-length");
+  if (auto length = to_int(declared); length && *length > max_bytes) {
+    return too_large(declared, max_bytes);
+  }
+  BodyHashes hashes(req);
+  int64_t size = 0;
+  auto decoded = [&](std::string_view data) -> S3Result<void> {
+    size += static_cast<int64_t>(data.size());
+    if (size > max_bytes) return too_large(fmt::format("over {}", max_bytes), max_bytes);
+    hashes.update(data);
+    return sink(data);
+  };
+  AwsChunkedDecoder decoder;
+  auto fed = each_piece(req, max_bytes, [&](std::string_view piece) {
+    return chunked ? decoder.feed(piece, decoded) : decoded(piece);
+  });
+  if (!fed) return fed.error();
+  std::map<std::string, std::string> trailers;
+  if (chunked) {
+    auto finished = decoder.finish();
+    if (!finished) return finished.error();
+    trailers = std::move(*finished);
+    if (!declared.empty() && to_int(declared) != size) {
+      return s3_error("IncompleteBody",
+                      fmt::format("x-amz-decoded-content-length says {} bytes, the body has {}",
+                                  declared, size));
+    }
+  }
+  Sums sums;
+  sums.digest.md5_hex = to_hex(hashes.digests.md5());
+  sums.digest.crc32_base64 = crc32_base64(hashes.digests.crc32());
+  if (hashes.sha1) sums.sha1_base64 = base64_encode(hashes.sha1->raw());
+  if (hashes.sha256) sums.sha256_raw = hashes.sha256->raw();
+  StreamedPayload out{StoredBody{size, sums.digest}, sent(req, trailers, "x-amz-checksum-crc32")};
+  if (auto ok = verify(req, trailers, sums, out.crc32_sent); !ok) return ok.error();
+  return out;
+}
+
+S3Result<void> read_whole_body(http::Request& req, int64_t max_bytes) {
+  if (!req.body_reader) return {};
+  std::string body;
+  auto read = each_piece(req, max_bytes, [&](std::string_view piece) -> S3Result<void> {
+    if (static_cast<int64_t>(body.size() + piece.size()) > max_bytes) {
+      return too_large(fmt::format("over {}", max_bytes), max_bytes);
+    }
+    body.append(piece);
+    return {};
+  });
+  if (!read) return read;
+  req.body = std::move(body);
+  req.body_reader.reset();
+  return {};
+}
 
 S3Result<Payload> read_payload(http::Request& req, int64_t max_bytes) {
   Payload p;
-  p.data = std::move(req.body);
-  std::map<std::string, std::string> trailers;
-  if (is_aws_chunked(req)) {
-    auto decoded = decode_aws_chunked(p.data);
-    if (!decoded) return decoded.error();
-    trailers = std::move(*decoded);
-    std::string declared = req.header("x-amz-decoded-content-length");
-    if (!declared.empty() && to_int(declared) != static_cast<int64_t>(p.data.size())) {
-      return s3_error("IncompleteBody",
-                      fmt::format("x-amz-decoded-content-length says {} bytes, the body has {}",
-                                  declared, p.data.size()));
-    }
-  }
-  if (static_cast<int64_t>(p.data.size()) > max_bytes) {
-    return s3_error("EntityTooLarge",
-                    fmt::format("the body is {} bytes; this server takes at most {} per request "
-                                "(storage.max_object_bytes); use a multipart upload",
-                                p.data.size(), max_bytes));
-  }
-  p.digest = digest_of(p.data);
-  p.crc32_sent = sent(req, trailers, "x-amz-checksum-crc32");
-  if (auto ok = verify(req, trailers, p); !ok) return ok.error();
+  auto streamed = stream_payload(req, max_bytes, [&p](std::string_view data) -> S3Result<void> {
+    p.data.append(data);
+    return {};
+  });
+  if (!streamed) return streamed.error();
+  p.digest = streamed->stored.digest;
+  p.crc32_sent = std::move(streamed->crc32_sent);
   return p;
 }
 

@@ -27,6 +27,23 @@ struct Payload {
 // (XAmzContentSHA256Mismatch). EntityTooLarge past `max_bytes`.
 S3Result<Payload> read_payload(http::Request& req, int64_t max_bytes);
 
+// Reads a streamed body (req.body_reader) whole into req.body; EntityTooLarge past
+// `max_bytes`. Nothing to do when the route buffered it.
+S3Result<void> read_whole_body(http::Request& req, int64_t max_bytes);
+
+// A body streamed to its destination: what was written, and the client's CRC32 to echo.
+struct StreamedPayload {
+  StoredBody stored;
+  std::string crc32_sent;
+};
+// read_payload() for a body that never sits in memory: it is read from req.body_reader (or
+// req.body when the route buffered it) as it arrives, decoded and hashed on the way, and
+// passed to `sink`. It stops with EntityTooLarge as soon as it is over `max_bytes` (by a
+// declared length, or while it streams); checksums are checked at its end, so the caller
+// must discard what the sink got on any error.
+S3Result<StreamedPayload> stream_payload(http::Request& req, int64_t max_bytes,
+                                         const ByteSink& sink);
+
 // Content-Type and the headers S3 stores with an object (x-amz-meta-*, cache-control, ...).
 ObjectMeta meta_from_headers(const http::Headers& headers);
 // Adds an object's stored headers, ETag and Last-Modified to a response.

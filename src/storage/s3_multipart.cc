@@ -63,14 +63,19 @@ S3Result<http::Response> S3Service::upload_part(S3Call& call) {
   if (!number || call.q("uploadId").empty()) {
     return s3_error("InvalidArgument", "UploadPart needs ?partNumber=1..10000&uploadId=...");
   }
-  auto body = read_payload(call.req, options_.max_object_bytes);
-  if (!body) return body.error();
-  auto part = store_->upload_part(call.bucket, call.key, call.q("uploadId"), *number, body->data,
-                                  body->digest);
+  std::string crc32_sent;
+  auto part = store_->upload_part_streamed(
+      call.bucket, call.key, call.q("uploadId"), *number,
+      [&](const ByteSink& sink) -> S3Result<StoredBody> {
+        auto body = stream_payload(call.req, options_.max_object_bytes, sink);
+        if (!body) return body.error();
+        crc32_sent = std::move(body->crc32_sent);
+        return body->stored;
+      });
   if (!part) return part.error();
   http::Response r;
   r.headers.emplace_back("ETag", quote_etag(part->etag));
-  if (!body->crc32_sent.empty()) r.headers.emplace_back("x-amz-checksum-crc32", body->crc32_sent);
+  if (!crc32_sent.empty()) r.headers.emplace_back("x-amz-checksum-crc32", crc32_sent);
   return r;
 }
 

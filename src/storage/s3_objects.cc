@@ -68,16 +68,22 @@ S3Result<CopySource> parse_copy_source(std::string_view header) {
 }  // namespace
 
 S3Result<http::Response> S3Service::put_object(S3Call& call) {
-  auto body = read_payload(call.req, options_.max_object_bytes);
-  if (!body) return body.error();
-  auto info = store_->put(call.bucket, call.key, body->data, meta_from_headers(call.req.headers),
-                          body->digest);
+  // The body goes to a temporary file in the bucket as it arrives, never whole in memory.
+  std::string crc32_sent;
+  auto info = store_->put_streamed(
+      call.bucket, call.key, meta_from_headers(call.req.headers),
+      [&](const ByteSink& sink) -> S3Result<StoredBody> {
+        auto body = stream_payload(call.req, options_.max_object_bytes, sink);
+        if (!body) return body.error();
+        crc32_sent = std::move(body->crc32_sent);
+        return body->stored;
+      });
   if (!info) return info.error();
   notify(call, "ObjectCreated:Put", *info);
   http::Response r;
   r.headers.emplace_back("ETag", quote_etag(info->etag));
-  if (!body->crc32_sent.empty()) {
-    r.headers.emplace_back("x-amz-checksum-crc32", body->crc32_sent);
+  if (!crc32_sent.empty()) {
+    r.headers.emplace_back("x-amz-checksum-crc32", crc32_sent);
     r.headers.emplace_back("x-amz-checksum-type", "FULL_OBJECT");
   }
   return r;

@@ -193,6 +193,9 @@ void add_storage_routes(http::Router& router, const std::shared_ptr<S3Service>& 
                  static_cast<size_t>(service->options().max_object_bytes / 16) + (1 << 20);
   router.add("*", "/s3", s3);
   router.add("*", "/s3/", s3);
+  // PUT bodies (PutObject, UploadPart) stream to disk as they arrive; added first, so it
+  // wins over the route for the other methods, whose bodies are small XML.
+  router.add_streaming("PUT", "/s3/{bucket}/{key...}", s3, limit);
   router.add("*", "/s3/{bucket}/{key...}", s3, limit);
   router.add("POST", "/api/v1/storage/events",
              [service](http::Request&& req, std::shared_ptr<http::Responder> responder) {

@@ -189,22 +189,41 @@ _ARN = "arn:aws:lambda:local:000000000000:function:%s:%s" % (_FUNCTION, _VERSION
 _LOG_GROUP = "/aws/lambda/" + _FUNCTION
 
 
+# A streamed item larger than this goes out as several CHUNK frames, so the executor never
+# holds more than one piece of it.
+_CHUNK_FRAME = 1 << 20
+
+
 def _chunk_bytes(item):
+    """An item's bytes: str as UTF-8, bytes as-is, anything else as one line of JSON
+    (newline-delimited JSON, so that a reader can tell the items apart)."""
     if isinstance(item, (bytes, bytearray, memoryview)):
         return bytes(item)
     if isinstance(item, str):
         return item.encode("utf-8")
-    return _dumps(item).encode("utf-8")
+    return _dumps(item).encode("utf-8") + b"\n"
+
+
+def _stream_type(first):
+    if isinstance(first, str):
+        return "text/event-stream" if first.startswith(("data:", "event:")) else "text/plain"
+    if first is _END or isinstance(first, (bytes, bytearray, memoryview)):
+        return "text/plain"
+    return "application/x-ndjson"
 
 
 def _stream(slot, result):
     first = next(result, _END)
-    streams_events = isinstance(first, str) and first.startswith(("data:", "event:"))
-    _send(STREAM_START, slot, {"content_type": "text/event-stream" if streams_events
-                               else "text/plain"})
+    _send(STREAM_START, slot, {"content_type": _stream_type(first)})
     item = first
     while item is not _END:
-        _send(CHUNK, slot, None, _chunk_bytes(item))
+        data = _chunk_bytes(item)
+        if len(data) <= _CHUNK_FRAME:
+            _send(CHUNK, slot, None, data)
+        else:
+            view = memoryview(data)
+            for start in range(0, len(data), _CHUNK_FRAME):
+                _send(CHUNK, slot, None, view[start:start + _CHUNK_FRAME])
         item = next(result, _END)
     _send(STREAM_END, slot)
 
