@@ -7,10 +7,13 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cerrno>
 #include <chrono>
+#include <condition_variable>
 #include <future>
 #include <memory>
+#include <mutex>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <thread>
@@ -37,12 +40,23 @@ int connect_to(int port) {
   return fd;
 }
 
-// A producer that writes 64 KiB chunks until the responder asks it to wait (or it wrote
-// `give_up` bytes), on its own thread as a function's output would come.
+// A producer that writes 64 KiB chunks on its own thread, as a function's output would come:
+// when the responder asks it to wait it blocks until resumed, then goes on, until it wrote
+// `give_up` bytes or the connection closed.
 struct Producer {
-  std::promise<size_t> written;       // bytes written when it was asked to wait
-  std::promise<void> resumed;         // the resume callback ran
+  std::promise<size_t> written;       // bytes written when it was first asked to wait
+  std::promise<void> resumed;         // the first resume callback ran
+  std::atomic<size_t> total{0};       // bytes written so far
+  std::promise<void> finished;        // its thread touches nothing of this any more
   std::shared_ptr<Responder> responder;
+};
+
+// What the resume callback (any thread) and the producer's thread share.
+struct Wakeup {
+  std::mutex mu;
+  std::condition_variable cv;
+  bool woken = false;  // Guarded by mu.
+  bool first = true;   // Guarded by mu.
 };
 
 Router streaming_router(Producer& producer, size_t give_up) {
@@ -51,13 +65,31 @@ Router streaming_router(Producer& producer, size_t give_up) {
     producer.responder = r;
     r->start_stream(200, {{"Content-Type", "application/octet-stream"}});
     std::thread([&producer, r, give_up] {
+      auto wake = std::make_shared<Wakeup>();
+      auto resume = [&producer, wake] {
+        std::lock_guard lock(wake->mu);
+        if (wake->first) producer.resumed.set_value();
+        wake->first = false;
+        wake->woken = true;
+        wake->cv.notify_all();
+      };
       size_t written = 0;
-      auto resume = [&producer] { producer.resumed.set_value(); };
-      while (written < give_up && !r->wait_for_room(resume)) {
+      bool waited = false;
+      while (written < give_up && !r->closed()) {
+        if (r->wait_for_room(resume)) {
+          if (!waited) producer.written.set_value(written);
+          waited = true;
+          std::unique_lock lock(wake->mu);
+          wake->cv.wait(lock, [&] { return wake->woken; });
+          wake->woken = false;
+          continue;
+        }
         r->write_chunk(std::string(64 * 1024, 'x'));
         written += 64 * 1024;
+        producer.total = written;
       }
-      producer.written.set_value(written);
+      if (!waited) producer.written.set_value(written);
+      producer.finished.set_value();
     }).detach();
   });
   return router;
@@ -73,19 +105,24 @@ TEST(Stream, AProducerWaitsWhenTheClientDoesNotRead) {
   ASSERT_EQ(written.wait_for(60s), std::future_status::ready);
   // The window plus what the kernel's socket buffers took, far below what it would write.
   EXPECT_LT(written.get(), 64u * 1024 * 1024);
-  auto resumed = producer.resumed.get_future();
-  EXPECT_EQ(resumed.wait_for(200ms), std::future_status::timeout);  // nobody read yet
-  timeval tv{0, 100 * 1000};  // the last bytes may arrive before the resume runs
+  // The kernel may still take some of the window and so resume it, but while nobody reads
+  // the producer stays held within those buffers.
+  std::this_thread::sleep_for(300ms);
+  EXPECT_LT(producer.total.load(), 64u * 1024 * 1024);
+  size_t held = producer.total.load();
+  timeval tv{0, 100 * 1000};
   ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
   char buf[65536];
   auto deadline = std::chrono::steady_clock::now() + 60s;
-  while (resumed.wait_for(0s) != std::future_status::ready) {  // reading makes room
+  while (producer.total.load() < held + 8u * 1024 * 1024) {  // reading lets it go on
     ASSERT_LT(std::chrono::steady_clock::now(), deadline);
     ssize_t n = ::recv(fd, buf, sizeof buf, 0);
     ASSERT_TRUE(n > 0 || (n < 0 && errno == EAGAIN));
   }
+  EXPECT_EQ(producer.resumed.get_future().wait_for(0s), std::future_status::ready);
   ::close(fd);
   producer.responder.reset();
+  EXPECT_EQ(producer.finished.get_future().wait_for(60s), std::future_status::ready);
 }
 
 TEST(Stream, AWaitingProducerIsResumedWhenTheClientLeaves) {
@@ -100,6 +137,7 @@ TEST(Stream, AWaitingProducerIsResumedWhenTheClientLeaves) {
   EXPECT_TRUE(producer.responder->closed());
   EXPECT_FALSE(producer.responder->wait_for_room([] {}));  // a closed stream never waits
   producer.responder.reset();
+  EXPECT_EQ(producer.finished.get_future().wait_for(60s), std::future_status::ready);
 }
 
 // Reads a streamed body on its own thread, as a storage worker would, and answers with
