@@ -68,6 +68,7 @@ Result<std::unique_ptr<ProcessLauncher>> ProcessLauncher::create(LauncherOptions
   launcher->shim_path_ = shim.string();
   if (o.use_cgroups) {
     if (o.cgroup_root.empty()) o.cgroup_root = default_cgroup_root();
+    if (!o.group.empty()) o.cgroup_root += "/" + o.group;
     auto version = prepare_cgroup_root(o.cgroup_root);
     if (version) {
       launcher->cgroup_version_ = *version;
@@ -76,8 +77,21 @@ Result<std::unique_ptr<ProcessLauncher>> ProcessLauncher::create(LauncherOptions
                    version.error().message);
     }
     launcher->prepare_pids_limit();
+    launcher->sweep_group();
   }
   return launcher;
+}
+
+void ProcessLauncher::sweep_group() const {
+  if (options_.group.empty()) return;
+  std::vector<std::string> roots;
+  if (cgroup_version_) roots.push_back(options_.cgroup_root);
+  if (pids_version_ == CgroupVersion::kV1) roots.push_back(options_.pids_cgroup_root);
+  for (const std::string& root : roots) {
+    for (const std::string& left : sweep_cgroups(root)) {
+      spdlog::warn("executor: cannot remove the stale cgroup {}", left);
+    }
+  }
 }
 
 void ProcessLauncher::prepare_pids_limit() {
@@ -92,6 +106,10 @@ void ProcessLauncher::prepare_pids_limit() {
   } else {
     if (options_.pids_cgroup_root.empty()) options_.pids_cgroup_root = default_pids_cgroup_root();
     auto ready = prepare_pids_cgroup_root(options_.pids_cgroup_root);
+    if (ready && !options_.group.empty()) {
+      options_.pids_cgroup_root += "/" + options_.group;
+      ready = prepare_pids_cgroup_root(options_.pids_cgroup_root);
+    }
     if (ready) {
       pids_version_ = CgroupVersion::kV1;
       return;

@@ -39,6 +39,12 @@ struct LauncherOptions {
   std::string cgroup_root;   // empty: default_cgroup_root()
   int64_t max_pids = 256;    // tasks (processes + threads) per instance; 0 = no limit
   std::string pids_cgroup_root;  // v1 only; empty: default_pids_cgroup_root()
+  // When set, instances' cgroups go in <root>/<group>/ of each cgroup root, a folder that
+  // belongs to one data directory (serve() names it after the directory it has locked):
+  // create() first kills every process an earlier launcher of the same group left in its
+  // cgroups (a server killed with SIGKILL leaves its instances, and their children, running)
+  // and removes those folders. Empty: no sweep (the roots may be shared, e.g. by tests).
+  std::string group;
 };
 
 class ProcessLauncher final : public Launcher {
@@ -70,6 +76,7 @@ class ProcessLauncher final : public Launcher {
   std::vector<std::string> environment(const LaunchSpec& spec, const std::string& id,
                                        const std::string& workdir) const;
   void prepare_pids_limit();
+  void sweep_group() const;
   // Makes the instance's cgroups; returns the RLIMIT_AS to use instead (0: none).
   Result<int64_t> make_cgroups(InstanceSetup& setup, int64_t memory_bytes) const;
   // The version's template, started if needed; null when it cannot be used (the caller
