@@ -26,6 +26,7 @@ scheduler::PoolConfig pool_config(const registry::FunctionVersion& fv,
   launch.instances_root = data_dir + "/instances";
   launch.log_path = log_path(data_dir, spec.name);
   launch.memory_mb = spec.memory_mb;
+  launch.ephemeral_mb = spec.ephemeral_storage_mb;
   launch.timeout = spec.timeout;
   launch.concurrency = spec.concurrency;
   launch.env = spec.env;

@@ -44,6 +44,7 @@ struct InstanceSetup {
   // v1 only; null on v2 (pids.max sits in `cgroup`) or when tasks are not limited.
   std::unique_ptr<PidsCgroup> pids_cgroup;
   std::string workdir;
+  MountPlan mounts;  // the code read-only at `workdir` and /tmp (instance_mounts.h)
   LogFile log;
 
   // The cgroup.procs files the child joins before exec.
@@ -108,6 +109,7 @@ class ProcessInstance : public Instance {
   bool ready() const { return ready_; }
   const LaunchSpec& spec() const { return setup_.spec; }
   const std::string& workdir() const { return setup_.workdir; }
+  const MountPlan& mounts() const { return setup_.mounts; }
 
   pid_t pid() const { return pid_; }
   // True once stop() (or the destructor) asked the process to go.

@@ -79,7 +79,28 @@ Result<std::unique_ptr<ProcessLauncher>> ProcessLauncher::create(LauncherOptions
     launcher->prepare_pids_limit();
     launcher->sweep_group();
   }
+  if (o.use_mount_namespaces) {
+    launcher->mounts_ = mount_namespaces_usable();
+    if (!launcher->mounts_) {
+      spdlog::warn("executor: mount namespaces unavailable; instances get a private copy of "
+                   "their code, and their /tmp is not capped");
+    }
+  }
   return launcher;
+}
+
+Result<std::string> ProcessLauncher::make_instance_dir(const LaunchSpec& spec,
+                                                       const std::string& id) const {
+  return make_workdir(spec.instances_root, id, mounts_ ? "" : spec.code_dir);
+}
+
+MountPlan ProcessLauncher::mount_plan(const LaunchSpec& spec, const std::string& workdir) const {
+  MountPlan plan;
+  plan.enabled = mounts_;
+  if (!mounts_) return plan;
+  plan.read_only = {{spec.code_dir, workdir}, {options_.runtime_dir, options_.runtime_dir}};
+  plan.tmp_mb = spec.ephemeral_mb;
+  return plan;
 }
 
 void ProcessLauncher::sweep_group() const {
@@ -129,7 +150,7 @@ std::vector<std::string> ProcessLauncher::environment(const LaunchSpec& spec,
   env["PATH"] = path ? path : "/usr/local/bin:/usr/bin:/bin";
   env["LANG"] = "C.UTF-8";
   env["HOME"] = workdir;
-  env["TMPDIR"] = workdir + "/tmp";
+  env["TMPDIR"] = mounts_ ? "/tmp" : workdir + "/tmp";
   if (!uses_cgroups()) env["MALLOC_ARENA_MAX"] = "2";
   {
     std::lock_guard lock(env_mu_);
@@ -217,10 +238,14 @@ Result<std::unique_ptr<Instance>> ProcessLauncher::launch(const LaunchSpec& spec
     rlimit = make_cgroups(setup, static_cast<int64_t>(spec.memory_mb) * kMiB);
   }
   if (!rlimit) return rlimit.error();
-  auto workdir = make_workdir(spec.instances_root, setup.id, spec.code_dir);
+  auto workdir = make_instance_dir(spec, setup.id);
   if (!workdir) return workdir.error();
   setup.workdir = *workdir;
-  std::vector<std::string> env = environment(spec, setup.id, setup.workdir);
+  setup.mounts = mount_plan(spec, setup.workdir);
+  // A forked instance lives in its template's namespace, where the code is at its root.
+  std::string task_root = zygote && !zygote->task_root().empty() ? zygote->task_root()
+                                                                  : setup.workdir;
+  std::vector<std::string> env = environment(spec, setup.id, task_root);
   if (zygote) {
     return PythonInstance::launch_forked(std::move(setup), std::move(zygote), options_.python,
                                          shim_path_, std::move(env), *rlimit,
@@ -240,8 +265,8 @@ namespace {
 // What a template depends on besides the version: the same version relaunched with other
 // settings (a spec edit that keeps the version) gets a new template.
 std::string zygote_fingerprint(const LaunchSpec& spec) {
-  std::string out = fmt::format("{}\n{}\n{}\n{}", spec.code_dir, spec.handler, spec.memory_mb,
-                                spec.timeout.count());
+  std::string out = fmt::format("{}\n{}\n{}\n{}\n{}", spec.code_dir, spec.handler,
+                                spec.memory_mb, spec.ephemeral_mb, spec.timeout.count());
   for (const auto& [key, value] : spec.env) out += fmt::format("\n{}={}", key, value);
   return out;
 }
@@ -307,12 +332,16 @@ Result<std::shared_ptr<Zygote>> ProcessLauncher::start_zygote(const LaunchSpec& 
   setup.id = "zygote-" + new_short_id();
   auto rlimit = make_cgroups(setup, static_cast<int64_t>(spec.memory_mb) * kMiB);
   if (!rlimit) return rlimit.error();
-  auto workdir = make_workdir(spec.instances_root, setup.id, spec.code_dir);
+  auto workdir = make_instance_dir(spec, setup.id);
   if (!workdir) return workdir.error();
   ZygoteConfig config;
+  config.mounts = mount_plan(spec, *workdir);
   config.python = options_.python;
   config.shim_path = shim_path_;
   config.env = single_threaded(environment(spec, setup.id, *workdir));
+  // Each forked instance mounts its own /tmp of this size (the shim's template mode), as
+  // Lambda's /tmp belongs to one execution environment.
+  if (mounts_) config.env.push_back(fmt::format("KUMO_TMP_MB={}", spec.ephemeral_mb));
   config.workdir = *workdir;
   config.log_path = spec.log_path;
   config.rlimit_as_bytes = *rlimit;

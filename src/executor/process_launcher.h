@@ -45,6 +45,10 @@ struct LauncherOptions {
   // cgroups (a server killed with SIGKILL leaves its instances, and their children, running)
   // and removes those folders. Empty: no sweep (the roots may be shared, e.g. by tests).
   std::string group;
+  // Each instance in a mount namespace of its own: its code read-only at its task root and
+  // a tmpfs of LaunchSpec::ephemeral_mb at /tmp (instance_mounts.h). Where the kernel does
+  // not permit that (or false), a private copy of the code and no cap on /tmp.
+  bool use_mount_namespaces = true;
 };
 
 class ProcessLauncher final : public Launcher {
@@ -63,6 +67,8 @@ class ProcessLauncher final : public Launcher {
   bool uses_cgroups() const { return cgroup_version_.has_value(); }
   // True when each instance's tasks are capped at options.max_pids.
   bool limits_pids() const { return pids_version_.has_value(); }
+  // True when instances get their code read-only and their own /tmp (mount namespaces).
+  bool uses_mounts() const { return mounts_; }
   const std::string& shim_path() const { return shim_path_; }
   // Variables every instance started from now on gets, e.g. KUMO_URL once the server
   // listens (a function reaches Kumo's own API through it). Thread-safe.
@@ -75,6 +81,9 @@ class ProcessLauncher final : public Launcher {
   explicit ProcessLauncher(LauncherOptions options) : options_(std::move(options)) {}
   std::vector<std::string> environment(const LaunchSpec& spec, const std::string& id,
                                        const std::string& workdir) const;
+  // Makes the instance's folder under spec.instances_root (a mount point, or a copy).
+  Result<std::string> make_instance_dir(const LaunchSpec& spec, const std::string& id) const;
+  MountPlan mount_plan(const LaunchSpec& spec, const std::string& workdir) const;
   void prepare_pids_limit();
   void sweep_group() const;
   // Makes the instance's cgroups; returns the RLIMIT_AS to use instead (0: none).
@@ -96,6 +105,7 @@ class ProcessLauncher final : public Launcher {
   std::string shim_path_;
   std::optional<CgroupVersion> cgroup_version_;
   std::optional<CgroupVersion> pids_version_;  // kV2: pids.max in the memory cgroup
+  bool mounts_ = false;
   std::mutex zygotes_mu_;
   std::map<std::pair<std::string, int>, ZygoteEntry> zygotes_;  // Guarded by zygotes_mu_.
 };
