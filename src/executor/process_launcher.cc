@@ -89,6 +89,42 @@ Result<std::unique_ptr<ProcessLauncher>> ProcessLauncher::create(LauncherOptions
   return launcher;
 }
 
+namespace {
+
+class CodeLease {
+ public:
+  CodeLease(std::shared_ptr<void> leases, std::mutex& mu, std::map<std::string, int>& count,
+            std::string code_dir)
+      : leases_(std::move(leases)), mu_(mu), count_(count), code_dir_(std::move(code_dir)) {
+    std::lock_guard lock(mu_);
+    ++count_[code_dir_];
+  }
+  ~CodeLease() {
+    std::lock_guard lock(mu_);
+    if (--count_[code_dir_] == 0) count_.erase(code_dir_);
+  }
+  CodeLease(const CodeLease&) = delete;
+  CodeLease& operator=(const CodeLease&) = delete;
+
+ private:
+  std::shared_ptr<void> leases_;  // keeps mu_ and count_ alive
+  std::mutex& mu_;
+  std::map<std::string, int>& count_;
+  std::string code_dir_;
+};
+
+}  // namespace
+
+std::shared_ptr<void> ProcessLauncher::lease_code(const std::string& code_dir) const {
+  return std::make_shared<CodeLease>(code_leases_, code_leases_->mu, code_leases_->count,
+                                     code_dir);
+}
+
+bool ProcessLauncher::code_in_use(const std::string& code_dir) const {
+  std::lock_guard lock(code_leases_->mu);
+  return code_leases_->count.contains(code_dir);
+}
+
 Result<std::string> ProcessLauncher::make_instance_dir(const LaunchSpec& spec,
                                                        const std::string& id) const {
   return make_workdir(spec.instances_root, id, mounts_ ? "" : spec.code_dir);
@@ -242,6 +278,7 @@ Result<std::unique_ptr<Instance>> ProcessLauncher::launch(const LaunchSpec& spec
   if (!workdir) return workdir.error();
   setup.workdir = *workdir;
   setup.mounts = mount_plan(spec, setup.workdir);
+  setup.code_lease = lease_code(spec.code_dir);
   // A forked instance lives in its template's namespace, where the code is at its root.
   std::string task_root = zygote && !zygote->task_root().empty() ? zygote->task_root()
                                                                   : setup.workdir;
@@ -336,6 +373,7 @@ Result<std::shared_ptr<Zygote>> ProcessLauncher::start_zygote(const LaunchSpec& 
   if (!workdir) return workdir.error();
   ZygoteConfig config;
   config.mounts = mount_plan(spec, *workdir);
+  config.code_lease = lease_code(spec.code_dir);
   config.python = options_.python;
   config.shim_path = shim_path_;
   config.env = single_threaded(environment(spec, setup.id, *workdir));

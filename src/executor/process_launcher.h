@@ -69,6 +69,9 @@ class ProcessLauncher final : public Launcher {
   bool limits_pids() const { return pids_version_.has_value(); }
   // True when instances get their code read-only and their own /tmp (mount namespaces).
   bool uses_mounts() const { return mounts_; }
+  // True while an instance or template started from `code_dir` (LaunchSpec::code_dir)
+  // lives, so that its code is not collected from under it. Thread-safe.
+  bool code_in_use(const std::string& code_dir) const;
   const std::string& shim_path() const { return shim_path_; }
   // Variables every instance started from now on gets, e.g. KUMO_URL once the server
   // listens (a function reaches Kumo's own API through it). Thread-safe.
@@ -93,6 +96,14 @@ class ProcessLauncher final : public Launcher {
   std::shared_ptr<Zygote> zygote_for(const LaunchSpec& spec);
   Result<std::shared_ptr<Zygote>> start_zygote(const LaunchSpec& spec);
 
+  // Live instances and templates per code_dir; shared with the leases, which may outlive
+  // the launcher in a template's hands.
+  struct CodeLeases {
+    std::mutex mu;
+    std::map<std::string, int> count;  // Guarded by mu.
+  };
+  std::shared_ptr<void> lease_code(const std::string& code_dir) const;
+
   struct ZygoteEntry {
     std::string fingerprint;  // what the template was started with; a change replaces it
     std::shared_ptr<Zygote> zygote;
@@ -106,6 +117,7 @@ class ProcessLauncher final : public Launcher {
   std::optional<CgroupVersion> cgroup_version_;
   std::optional<CgroupVersion> pids_version_;  // kV2: pids.max in the memory cgroup
   bool mounts_ = false;
+  std::shared_ptr<CodeLeases> code_leases_ = std::make_shared<CodeLeases>();
   std::mutex zygotes_mu_;
   std::map<std::pair<std::string, int>, ZygoteEntry> zygotes_;  // Guarded by zygotes_mu_.
 };

@@ -54,6 +54,7 @@ struct ZygoteConfig {
   std::vector<std::string> env;  // "KEY=value"; the launcher adds the single-thread limits
   std::string workdir;           // the template's task root (its copy, or the mount point)
   MountPlan mounts;              // the template's namespace, which forked instances share
+  std::shared_ptr<void> code_lease;  // held while the template lives
   std::string log_path;          // init output and tracebacks go to the function's log
   int64_t rlimit_as_bytes = 0;   // inherited by every forked instance
   std::unique_ptr<MemoryCgroup> cgroup;  // the template's (init's) memory; may be null

@@ -169,6 +169,11 @@ int serve(const ServeOptions& options) {
   if (!db) return spdlog::error("{}", db.error().message), 1;
   auto registry = registry::Registry::open(**db, data_dir);
   if (!registry) return spdlog::error("{}", registry.error().message), 1;
+  (*registry)->set_code_in_use(
+      [&launcher](const std::string& code_dir) { return launcher.code_in_use(code_dir); });
+  if (auto collected = (*registry)->collect_garbage(); !collected) {
+    spdlog::warn("registry: collecting unused code failed: {}", collected.error().message);
+  }
   auto usage = metering::UsageStore::open(data_dir + "/kumo.db");
   if (!usage) return spdlog::error("{}", usage.error().message), 1;
 
