@@ -50,8 +50,8 @@ class FullDisk(KumoTestCase):
         self.deploy("doomed", "def handle(e, c):\n    return 1\n")
         self.assertEqual(self.request("PUT", "/api/v1/tables/t").status, 201)
         self.assertEqual(self.request("PUT", "/api/v1/tables/t/items/k", {"a": 1}).status, 201)
-        self.assertEqual(self.request("PUT", "/s3/b").status, 200)
-        self.assertEqual(self.request("PUT", "/s3/b/o", body="x" * 1000).status, 200)
+        self.assertEqual(self.request("PUT", "/s3/bkt").status, 200)
+        self.assertEqual(self.request("PUT", "/s3/bkt/o", body="x" * 1000).status, 200)
         filler = os.path.join(self.data, "filler")
         fill(filler)
         self.addCleanup(lambda: os.path.exists(filler) and os.remove(filler))
@@ -61,13 +61,13 @@ class FullDisk(KumoTestCase):
 
         r = self.request("DELETE", "/api/v1/tables/t/items/k")
         self.assertEqual(r.status, 200, r.body)
-        r = self.request("DELETE", "/s3/b/o")
+        r = self.request("DELETE", "/s3/bkt/o")
         self.assertEqual(r.status, 204, r.body)
         r = self.kumo("rm", "doomed", check=False)
         self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
 
         self.assertEqual(self.request("GET", "/api/v1/tables/t/items/k").status, 404)
-        self.assertEqual(self.request("GET", "/s3/b/o").status, 404)
+        self.assertEqual(self.request("GET", "/s3/bkt/o").status, 404)
         self.assertEqual(self.request("GET", "/api/v1/functions/doomed").status, 404)
 
 

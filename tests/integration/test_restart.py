@@ -57,13 +57,18 @@ class OneServerPerDataDirectory(KumoTestCase):
         instances = os.path.join(self.server.data_dir, "instances")
         before = sorted(os.listdir(instances))
 
-        second = subprocess.run(
+        second = subprocess.Popen(
             [KUMO, "serve", "--listen", f"127.0.0.1:{free_port()}",
              "--data", self.server.data_dir, "--threads", "1"],
-            capture_output=True, text=True, timeout=60)
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        try:
+            output, _ = second.communicate(timeout=60)
+        except subprocess.TimeoutExpired:
+            second.kill()
+            output, _ = second.communicate()
+            self.fail("a second server runs on the same data directory:\n" + output)
 
         self.assertNotEqual(second.returncode, 0)
-        output = second.stdout + second.stderr
         self.assertIn(f"pid {self.server.proc.pid}", output)
         self.assertNotIn("listening", output)
         self.assertTrue(running(instance_pid), "the first server's instance was killed")
