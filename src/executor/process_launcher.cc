@@ -139,6 +139,17 @@ MountPlan ProcessLauncher::mount_plan(const LaunchSpec& spec, const std::string&
   return plan;
 }
 
+ProcessLauncher::~ProcessLauncher() {
+  {
+    std::lock_guard lock(zygotes_mu_);
+    zygotes_.clear();
+  }
+  if (options_.group.empty()) return;
+  // Fails (harmlessly) while something still runs in them; the next start sweeps those.
+  if (cgroup_version_) ::rmdir(options_.cgroup_root.c_str());
+  if (pids_version_ == CgroupVersion::kV1) ::rmdir(options_.pids_cgroup_root.c_str());
+}
+
 void ProcessLauncher::sweep_group() const {
   if (options_.group.empty()) return;
   std::vector<std::string> roots;

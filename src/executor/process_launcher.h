@@ -56,6 +56,8 @@ class ProcessLauncher final : public Launcher {
   // Writes the shim into runtime_dir (when its content differs) and prepares the cgroup
   // root. Fails only when the shim cannot be written; unusable cgroups fall back to rlimits.
   static Result<std::unique_ptr<ProcessLauncher>> create(LauncherOptions options);
+  // Ends the templates and, with a group, removes its (by then empty) cgroup folders.
+  ~ProcessLauncher() override;
 
   Result<std::unique_ptr<Instance>> launch(const LaunchSpec& spec,
                                            InstanceObserver& observer) override;
