@@ -26,6 +26,7 @@ scheduler::PoolConfig pool_config(const registry::FunctionVersion& fv,
   launch.instances_root = data_dir + "/instances";
   launch.log_path = log_path(data_dir, spec.name);
   launch.memory_mb = spec.memory_mb;
+  launch.ephemeral_mb = spec.ephemeral_storage_mb;
   launch.timeout = spec.timeout;
   launch.concurrency = spec.concurrency;
   launch.env = spec.env;
@@ -44,8 +45,10 @@ scheduler::PoolConfig pool_config(const registry::FunctionVersion& fv,
     std::error_code ec;
     auto self_dir = std::filesystem::read_symlink("/proc/self/exe", ec).parent_path();
     launch.runtime = executor::Runtime::kExec;
+    // The model's path is relative to the instance's working dir, where its package is
+    // (code_dir itself may be out of the instance's sight, under its private /tmp).
     launch.handler = "exec " + quote((self_dir / "kumo-model").string()) + " --model " +
-                     quote(fv.code_dir + "/" + spec.handler) + " --name " + spec.name +
+                     quote("./" + spec.handler) + " --name " + spec.name +
                      " --max-batch " + std::to_string(spec.batch_max_size) + " --max-delay-us " +
                      std::to_string(std::chrono::microseconds(spec.batch_max_delay).count()) +
                      " --port \"$PORT\"";

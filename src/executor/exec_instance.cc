@@ -60,6 +60,7 @@ Result<std::unique_ptr<Instance>> ExecInstance::launch(InstanceSetup setup,
   ps.env = std::move(env);
   ps.env.push_back("PORT=" + std::to_string(*port));
   ps.cwd = setup.workdir;
+  ps.mounts = setup.mounts;
   ps.cgroup_procs = setup.cgroup_procs();
   ps.rlimit_as_bytes = rlimit_as_bytes;
   int workers = std::max(1, setup.spec.concurrency);

@@ -36,6 +36,7 @@ struct LaunchSpec {
   std::string instances_root;  // each instance makes its own working directory under this
   std::string log_path;        // the function's log file; lines are appended
   int memory_mb = 128;
+  int ephemeral_mb = 512;      // the instance's writable /tmp, where mounts are usable
   std::chrono::milliseconds timeout{30'000};  // per invocation; the instance is killed past it
   int concurrency = 1;
   std::map<std::string, std::string> env;     // the spec's env, added to the platform's own

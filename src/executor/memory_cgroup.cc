@@ -69,6 +69,19 @@ void remove_cgroup(const std::string& dir) {
   }
 }
 
+std::vector<std::string> sweep_cgroups(const std::string& root) {
+  std::vector<std::string> dirs, left;
+  std::error_code ec;
+  for (const auto& entry : fs::directory_iterator(root, ec)) {
+    if (entry.is_directory(ec)) dirs.push_back(entry.path().string());
+  }
+  for (const std::string& dir : dirs) {
+    for (int attempt = 0; attempt < 10 && fs::exists(dir, ec); ++attempt) remove_cgroup(dir);
+    if (fs::exists(dir, ec)) left.push_back(dir);
+  }
+  return left;
+}
+
 std::string default_cgroup_root() {
   std::error_code ec;
   if (fs::exists("/sys/fs/cgroup/cgroup.controllers", ec)) {
@@ -88,12 +101,17 @@ Result<CgroupVersion> prepare_cgroup_root(const std::string& root) {
                       fmt::format("cannot create cgroup {}: {}", root, ec.message()));
   }
   if (version == CgroupVersion::kV2) {
-    // Children of `root` get memory files only when each level delegates the controller.
-    // pids is enabled on its own so that its absence does not cost the memory limit.
-    for (const std::string& level : {(parent / "cgroup.subtree_control").string(),
-                                     root + "/cgroup.subtree_control"}) {
-      write_cgroup_file(level, "+memory");
-      write_cgroup_file(level, "+pids");
+    // Children of `root` get memory files only when each level delegates the controller,
+    // from the top of the hierarchy down. pids is enabled on its own so that its absence
+    // does not cost the memory limit.
+    std::vector<fs::path> levels = {root};
+    for (fs::path up = parent; fs::exists(up / "cgroup.controllers", ec) && up != up.parent_path();
+         up = up.parent_path()) {
+      levels.push_back(up);
+    }
+    for (auto level = levels.rbegin(); level != levels.rend(); ++level) {
+      write_cgroup_file((*level / "cgroup.subtree_control").string(), "+memory");
+      write_cgroup_file((*level / "cgroup.subtree_control").string(), "+pids");
     }
   }
   auto probe = MemoryCgroup::create(root, version, "probe-" + std::to_string(getpid()), 64 << 20);

@@ -25,7 +25,8 @@ enum class CgroupVersion { kV1, kV2 };
 // /sys/fs/cgroup/cgroup.controllers exists, else v1's /sys/fs/cgroup/memory).
 std::string default_cgroup_root();
 
-// Creates `root` (and, on v2, enables the memory controller for its children) and checks
+// Creates `root` (and, on v2, enables the memory controller for its children, at each level
+// from the hierarchy's top down to `root`) and checks
 // that a child cgroup can be made there. kUnavailable when not (no permission, no
 // controller): the caller then falls back to RLIMIT_AS. On v2 it also tries to enable the
 // pids controller; v2_pids_enabled() says whether that worked.
@@ -43,6 +44,11 @@ bool write_cgroup_file(const std::string& path, const std::string& value);
 Result<std::string> make_cgroup_dir(const std::string& root, const std::string& name);
 std::vector<pid_t> cgroup_pids(const std::string& dir);
 void remove_cgroup(const std::string& dir);
+// Kills every process in each child cgroup of `root` and removes those folders (see
+// LauncherOptions::group: what an earlier server of the same data directory left when it was
+// killed; a process that left its process group and working directory is still in its
+// cgroup). Returns the paths still there after ~2 s each.
+std::vector<std::string> sweep_cgroups(const std::string& root);
 
 class MemoryCgroup {
  public:

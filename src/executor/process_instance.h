@@ -44,6 +44,8 @@ struct InstanceSetup {
   // v1 only; null on v2 (pids.max sits in `cgroup`) or when tasks are not limited.
   std::unique_ptr<PidsCgroup> pids_cgroup;
   std::string workdir;
+  MountPlan mounts;  // the code read-only at `workdir` and /tmp (instance_mounts.h)
+  std::shared_ptr<void> code_lease;  // ProcessLauncher::code_in_use(spec.code_dir) while held
   LogFile log;
 
   // The cgroup.procs files the child joins before exec.
@@ -114,6 +116,7 @@ class ProcessInstance : public Instance {
   bool ready() const { return ready_; }
   const LaunchSpec& spec() const { return setup_.spec; }
   const std::string& workdir() const { return setup_.workdir; }
+  const MountPlan& mounts() const { return setup_.mounts; }
 
   pid_t pid() const { return pid_; }
   // True once stop() (or the destructor) asked the process to go.

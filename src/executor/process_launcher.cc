@@ -68,6 +68,7 @@ Result<std::unique_ptr<ProcessLauncher>> ProcessLauncher::create(LauncherOptions
   launcher->shim_path_ = shim.string();
   if (o.use_cgroups) {
     if (o.cgroup_root.empty()) o.cgroup_root = default_cgroup_root();
+    if (!o.group.empty()) o.cgroup_root += "/" + o.group;
     auto version = prepare_cgroup_root(o.cgroup_root);
     if (version) {
       launcher->cgroup_version_ = *version;
@@ -76,8 +77,89 @@ Result<std::unique_ptr<ProcessLauncher>> ProcessLauncher::create(LauncherOptions
                    version.error().message);
     }
     launcher->prepare_pids_limit();
+    launcher->sweep_group();
+  }
+  if (o.use_mount_namespaces) {
+    launcher->mounts_ = mount_namespaces_usable();
+    if (!launcher->mounts_) {
+      spdlog::warn("executor: mount namespaces unavailable; instances get a private copy of "
+                   "their code, and their /tmp is not capped");
+    }
   }
   return launcher;
+}
+
+namespace {
+
+class CodeLease {
+ public:
+  CodeLease(std::shared_ptr<void> leases, std::mutex& mu, std::map<std::string, int>& count,
+            std::string code_dir)
+      : leases_(std::move(leases)), mu_(mu), count_(count), code_dir_(std::move(code_dir)) {
+    std::lock_guard lock(mu_);
+    ++count_[code_dir_];
+  }
+  ~CodeLease() {
+    std::lock_guard lock(mu_);
+    if (--count_[code_dir_] == 0) count_.erase(code_dir_);
+  }
+  CodeLease(const CodeLease&) = delete;
+  CodeLease& operator=(const CodeLease&) = delete;
+
+ private:
+  std::shared_ptr<void> leases_;  // keeps mu_ and count_ alive
+  std::mutex& mu_;
+  std::map<std::string, int>& count_;
+  std::string code_dir_;
+};
+
+}  // namespace
+
+std::shared_ptr<void> ProcessLauncher::lease_code(const std::string& code_dir) const {
+  return std::make_shared<CodeLease>(code_leases_, code_leases_->mu, code_leases_->count,
+                                     code_dir);
+}
+
+bool ProcessLauncher::code_in_use(const std::string& code_dir) const {
+  std::lock_guard lock(code_leases_->mu);
+  return code_leases_->count.contains(code_dir);
+}
+
+Result<std::string> ProcessLauncher::make_instance_dir(const LaunchSpec& spec,
+                                                       const std::string& id) const {
+  return make_workdir(spec.instances_root, id, mounts_ ? "" : spec.code_dir);
+}
+
+MountPlan ProcessLauncher::mount_plan(const LaunchSpec& spec, const std::string& workdir) const {
+  MountPlan plan;
+  plan.enabled = mounts_;
+  if (!mounts_) return plan;
+  plan.read_only = {{spec.code_dir, workdir}, {options_.runtime_dir, options_.runtime_dir}};
+  plan.tmp_mb = spec.ephemeral_mb;
+  return plan;
+}
+
+ProcessLauncher::~ProcessLauncher() {
+  {
+    std::lock_guard lock(zygotes_mu_);
+    zygotes_.clear();
+  }
+  if (options_.group.empty()) return;
+  // Fails (harmlessly) while something still runs in them; the next start sweeps those.
+  if (cgroup_version_) ::rmdir(options_.cgroup_root.c_str());
+  if (pids_version_ == CgroupVersion::kV1) ::rmdir(options_.pids_cgroup_root.c_str());
+}
+
+void ProcessLauncher::sweep_group() const {
+  if (options_.group.empty()) return;
+  std::vector<std::string> roots;
+  if (cgroup_version_) roots.push_back(options_.cgroup_root);
+  if (pids_version_ == CgroupVersion::kV1) roots.push_back(options_.pids_cgroup_root);
+  for (const std::string& root : roots) {
+    for (const std::string& left : sweep_cgroups(root)) {
+      spdlog::warn("executor: cannot remove the stale cgroup {}", left);
+    }
+  }
 }
 
 void ProcessLauncher::prepare_pids_limit() {
@@ -92,6 +174,10 @@ void ProcessLauncher::prepare_pids_limit() {
   } else {
     if (options_.pids_cgroup_root.empty()) options_.pids_cgroup_root = default_pids_cgroup_root();
     auto ready = prepare_pids_cgroup_root(options_.pids_cgroup_root);
+    if (ready && !options_.group.empty()) {
+      options_.pids_cgroup_root += "/" + options_.group;
+      ready = prepare_pids_cgroup_root(options_.pids_cgroup_root);
+    }
     if (ready) {
       pids_version_ = CgroupVersion::kV1;
       return;
@@ -111,7 +197,7 @@ std::vector<std::string> ProcessLauncher::environment(const LaunchSpec& spec,
   env["PATH"] = path ? path : "/usr/local/bin:/usr/bin:/bin";
   env["LANG"] = "C.UTF-8";
   env["HOME"] = workdir;
-  env["TMPDIR"] = workdir + "/tmp";
+  env["TMPDIR"] = mounts_ ? "/tmp" : workdir + "/tmp";
   if (!uses_cgroups()) env["MALLOC_ARENA_MAX"] = "2";
   {
     std::lock_guard lock(env_mu_);
@@ -199,10 +285,15 @@ Result<std::unique_ptr<Instance>> ProcessLauncher::launch(const LaunchSpec& spec
     rlimit = make_cgroups(setup, static_cast<int64_t>(spec.memory_mb) * kMiB);
   }
   if (!rlimit) return rlimit.error();
-  auto workdir = make_workdir(spec.instances_root, setup.id, spec.code_dir);
+  auto workdir = make_instance_dir(spec, setup.id);
   if (!workdir) return workdir.error();
   setup.workdir = *workdir;
-  std::vector<std::string> env = environment(spec, setup.id, setup.workdir);
+  setup.mounts = mount_plan(spec, setup.workdir);
+  setup.code_lease = lease_code(spec.code_dir);
+  // A forked instance lives in its template's namespace, where the code is at its root.
+  std::string task_root = zygote && !zygote->task_root().empty() ? zygote->task_root()
+                                                                  : setup.workdir;
+  std::vector<std::string> env = environment(spec, setup.id, task_root);
   if (zygote) {
     return PythonInstance::launch_forked(std::move(setup), std::move(zygote), options_.python,
                                          shim_path_, std::move(env), *rlimit,
@@ -222,8 +313,8 @@ namespace {
 // What a template depends on besides the version: the same version relaunched with other
 // settings (a spec edit that keeps the version) gets a new template.
 std::string zygote_fingerprint(const LaunchSpec& spec) {
-  std::string out = fmt::format("{}\n{}\n{}\n{}", spec.code_dir, spec.handler, spec.memory_mb,
-                                spec.timeout.count());
+  std::string out = fmt::format("{}\n{}\n{}\n{}\n{}", spec.code_dir, spec.handler,
+                                spec.memory_mb, spec.ephemeral_mb, spec.timeout.count());
   for (const auto& [key, value] : spec.env) out += fmt::format("\n{}={}", key, value);
   return out;
 }
@@ -289,12 +380,17 @@ Result<std::shared_ptr<Zygote>> ProcessLauncher::start_zygote(const LaunchSpec& 
   setup.id = "zygote-" + new_short_id();
   auto rlimit = make_cgroups(setup, static_cast<int64_t>(spec.memory_mb) * kMiB);
   if (!rlimit) return rlimit.error();
-  auto workdir = make_workdir(spec.instances_root, setup.id, spec.code_dir);
+  auto workdir = make_instance_dir(spec, setup.id);
   if (!workdir) return workdir.error();
   ZygoteConfig config;
+  config.mounts = mount_plan(spec, *workdir);
+  config.code_lease = lease_code(spec.code_dir);
   config.python = options_.python;
   config.shim_path = shim_path_;
   config.env = single_threaded(environment(spec, setup.id, *workdir));
+  // Each forked instance mounts its own /tmp of this size (the shim's template mode), as
+  // Lambda's /tmp belongs to one execution environment.
+  if (mounts_) config.env.push_back(fmt::format("KUMO_TMP_MB={}", spec.ephemeral_mb));
   config.workdir = *workdir;
   config.log_path = spec.log_path;
   config.rlimit_as_bytes = *rlimit;

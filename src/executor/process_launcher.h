@@ -39,6 +39,16 @@ struct LauncherOptions {
   std::string cgroup_root;   // empty: default_cgroup_root()
   int64_t max_pids = 256;    // tasks (processes + threads) per instance; 0 = no limit
   std::string pids_cgroup_root;  // v1 only; empty: default_pids_cgroup_root()
+  // When set, instances' cgroups go in <root>/<group>/ of each cgroup root, a folder that
+  // belongs to one data directory (serve() names it after the directory it has locked):
+  // create() first kills every process an earlier launcher of the same group left in its
+  // cgroups (a server killed with SIGKILL leaves its instances, and their children, running)
+  // and removes those folders. Empty: no sweep (the roots may be shared, e.g. by tests).
+  std::string group;
+  // Each instance in a mount namespace of its own: its code read-only at its task root and
+  // a tmpfs of LaunchSpec::ephemeral_mb at /tmp (instance_mounts.h). Where the kernel does
+  // not permit that (or false), a private copy of the code and no cap on /tmp.
+  bool use_mount_namespaces = true;
 };
 
 class ProcessLauncher final : public Launcher {
@@ -46,6 +56,8 @@ class ProcessLauncher final : public Launcher {
   // Writes the shim into runtime_dir (when its content differs) and prepares the cgroup
   // root. Fails only when the shim cannot be written; unusable cgroups fall back to rlimits.
   static Result<std::unique_ptr<ProcessLauncher>> create(LauncherOptions options);
+  // Ends the templates and, with a group, removes its (by then empty) cgroup folders.
+  ~ProcessLauncher() override;
 
   Result<std::unique_ptr<Instance>> launch(const LaunchSpec& spec,
                                            InstanceObserver& observer) override;
@@ -57,6 +69,11 @@ class ProcessLauncher final : public Launcher {
   bool uses_cgroups() const { return cgroup_version_.has_value(); }
   // True when each instance's tasks are capped at options.max_pids.
   bool limits_pids() const { return pids_version_.has_value(); }
+  // True when instances get their code read-only and their own /tmp (mount namespaces).
+  bool uses_mounts() const { return mounts_; }
+  // True while an instance or template started from `code_dir` (LaunchSpec::code_dir)
+  // lives, so that its code is not collected from under it. Thread-safe.
+  bool code_in_use(const std::string& code_dir) const;
   const std::string& shim_path() const { return shim_path_; }
   // Variables every instance started from now on gets, e.g. KUMO_URL once the server
   // listens (a function reaches Kumo's own API through it). Thread-safe.
@@ -69,13 +86,25 @@ class ProcessLauncher final : public Launcher {
   explicit ProcessLauncher(LauncherOptions options) : options_(std::move(options)) {}
   std::vector<std::string> environment(const LaunchSpec& spec, const std::string& id,
                                        const std::string& workdir) const;
+  // Makes the instance's folder under spec.instances_root (a mount point, or a copy).
+  Result<std::string> make_instance_dir(const LaunchSpec& spec, const std::string& id) const;
+  MountPlan mount_plan(const LaunchSpec& spec, const std::string& workdir) const;
   void prepare_pids_limit();
+  void sweep_group() const;
   // Makes the instance's cgroups; returns the RLIMIT_AS to use instead (0: none).
   Result<int64_t> make_cgroups(InstanceSetup& setup, int64_t memory_bytes) const;
   // The version's template, started if needed; null when it cannot be used (the caller
   // starts a fresh interpreter).
   std::shared_ptr<Zygote> zygote_for(const LaunchSpec& spec);
   Result<std::shared_ptr<Zygote>> start_zygote(const LaunchSpec& spec);
+
+  // Live instances and templates per code_dir; shared with the leases, which may outlive
+  // the launcher in a template's hands.
+  struct CodeLeases {
+    std::mutex mu;
+    std::map<std::string, int> count;  // Guarded by mu.
+  };
+  std::shared_ptr<void> lease_code(const std::string& code_dir) const;
 
   struct ZygoteEntry {
     std::string fingerprint;  // what the template was started with; a change replaces it
@@ -89,6 +118,8 @@ class ProcessLauncher final : public Launcher {
   std::string shim_path_;
   std::optional<CgroupVersion> cgroup_version_;
   std::optional<CgroupVersion> pids_version_;  // kV2: pids.max in the memory cgroup
+  bool mounts_ = false;
+  std::shared_ptr<CodeLeases> code_leases_ = std::make_shared<CodeLeases>();
   std::mutex zygotes_mu_;
   std::map<std::pair<std::string, int>, ZygoteEntry> zygotes_;  // Guarded by zygotes_mu_.
 };

@@ -111,8 +111,10 @@ Result<SpawnedProcess> PythonInstance::fork_from_zygote() {
   if (pipe2(err, O_CLOEXEC) != 0) return make_error(ErrorCode::kInternal, "pipe failed");
   UniqueFd err_r(err[0]), err_w(err[1]);
   bool fresh = true;
-  auto pid = zygote_->fork(id(), workdir(), env_, theirs.get(), out_w.get(), err_w.get(),
-                           &fresh);
+  // With mounts, the code is at the template's task root in the namespace the child is
+  // forked into; the instance's own folder is only seen from outside.
+  const std::string& cwd = zygote_->task_root().empty() ? workdir() : zygote_->task_root();
+  auto pid = zygote_->fork(id(), cwd, env_, theirs.get(), out_w.get(), err_w.get(), &fresh);
   if (!pid) return pid.error();
   if (!fresh && *pid == prepared_pid_) cgroup_procs_.clear();  // it is in them already
   SpawnedProcess proc;
@@ -141,6 +143,7 @@ Result<SpawnedProcess> PythonInstance::spawn_fresh() {
   ps.argv = {python_, "-u", "-B", "-s", shim_path_};
   ps.env = env_;
   ps.cwd = workdir();
+  ps.mounts = mounts();
   ps.rlimit_as_bytes = rlimit_as_bytes_;
   ps.control_fd = theirs.get();
   auto proc = spawn_process(ps);
@@ -167,6 +170,7 @@ Result<std::unique_ptr<Instance>> PythonInstance::launch(InstanceSetup setup,
   ps.argv = {python, "-u", "-B", "-s", shim_path};
   ps.env = std::move(env);
   ps.cwd = setup.workdir;
+  ps.mounts = setup.mounts;
   // The interpreter's start-up is ours, not the function's: it may run before the process
   // is in its cgroups, and joining them (several ms in the kernel) overlaps with it. The
   // shim imports the function only after the START frame, sent once the process joined.

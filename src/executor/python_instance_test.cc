@@ -130,7 +130,7 @@ TEST_P(PythonInstanceTest, RunsInItsOwnWorkingDirWithThePlatformEnvironment) {
   EXPECT_EQ(cwd, dir_.path() + "/instances/" + instance->id());
   EXPECT_EQ(got["HOME"], cwd);
   EXPECT_EQ(got["LAMBDA_TASK_ROOT"], cwd);
-  EXPECT_EQ(got["TMPDIR"], cwd + "/tmp");
+  EXPECT_EQ(got["TMPDIR"], launcher_->uses_mounts() ? "/tmp" : cwd + "/tmp");
   EXPECT_EQ(got["tmp_exists"], true);
   EXPECT_EQ(got["AWS_LAMBDA_FUNCTION_NAME"], "echo");
   EXPECT_EQ(got["AWS_LAMBDA_FUNCTION_MEMORY_SIZE"], "128");

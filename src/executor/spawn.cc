@@ -45,8 +45,9 @@ void write_decimal(int fd, long value) {
 }
 
 // Runs in the forked child: only async-signal-safe calls from here to exec.
-[[noreturn]] void run_child(const ProcessSpec& spec, char* const argv[], char* const envp[],
-                            int out_fd, int err_fd, int error_fd) {
+[[noreturn]] void run_child(const ProcessSpec& spec, const PreparedMounts& mounts,
+                            char* const argv[], char* const envp[], int out_fd, int err_fd,
+                            int error_fd) {
   setpgid(0, 0);
   sigset_t all;
   sigemptyset(&all);
@@ -65,6 +66,7 @@ void write_decimal(int fd, long value) {
                  static_cast<rlim_t>(spec.rlimit_as_bytes)};
     if (setrlimit(RLIMIT_AS, &limit) != 0) child_fail(error_fd, "setrlimit");
   }
+  if (const char* failed = mounts.enter(); failed != nullptr) child_fail(error_fd, failed);
   // Move the sources above the targets first so that no dup2 overwrites another source.
   int null_fd = ::open("/dev/null", O_RDONLY);
   int sources[4] = {null_fd, out_fd, err_fd, spec.control_fd};
@@ -123,11 +125,13 @@ Result<SpawnedProcess> spawn_process(const ProcessSpec& spec) {
   UniqueFd error_r(error_pipe[0]), error_w(error_pipe[1]);
   std::vector<char*> argv = c_strings(spec.argv);
   std::vector<char*> envp = c_strings(spec.env);
+  auto mounts = PreparedMounts::prepare(spec.mounts);
+  if (!mounts) return mounts.error();
 
   pid_t pid = fork();
   if (pid < 0) return sys_error("fork");
   if (pid == 0) {
-    run_child(spec, argv.data(), envp.data(), out_w.get(), err_w.get(), error_w.get());
+    run_child(spec, *mounts, argv.data(), envp.data(), out_w.get(), err_w.get(), error_w.get());
   }
   setpgid(pid, pid);  // also here, so the group exists before we might signal it
   error_w.reset();
@@ -155,13 +159,8 @@ Result<std::string> make_workdir(const std::string& root, const std::string& id,
     return make_error(ErrorCode::kInternal,
                       fmt::format("cannot create {}: {}", dir.string(), ec.message()));
   }
-  auto options = fs::copy_options::recursive | fs::copy_options::create_hard_links;
-  fs::copy(code_dir, dir, options, ec);
-  if (ec) {
-    ec.clear();
-    fs::copy(code_dir, dir, fs::copy_options::recursive | fs::copy_options::overwrite_existing,
-             ec);
-  }
+  if (code_dir.empty()) return dir.string();
+  fs::copy(code_dir, dir, fs::copy_options::recursive | fs::copy_options::copy_symlinks, ec);
   if (!ec) {
     fs::create_directories(dir / "tmp", ec);
   }

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "common/result.h"
+#include "executor/instance_mounts.h"
 #include "executor/unique_fd.h"
 
 namespace kumo::executor {
@@ -21,6 +22,7 @@ struct ProcessSpec {
   std::vector<std::string> cgroup_procs;  // the child writes its pid to each before exec
   int64_t rlimit_as_bytes = 0;    // when > 0, RLIMIT_AS for the child
   int control_fd = -1;            // when >= 0, becomes the child's fd 3
+  MountPlan mounts;               // entered after the cgroups, before `cwd` (instance_mounts.h)
 };
 
 struct SpawnedProcess {
@@ -32,8 +34,9 @@ struct SpawnedProcess {
 
 Result<SpawnedProcess> spawn_process(const ProcessSpec& spec);
 
-// Makes <root>/<id>/ holding a hard-link copy of `code_dir` (a plain copy where links fail,
-// e.g. across file systems) and an empty tmp/ folder; returns its path.
+// Makes <root>/<id>/ and returns its path. With `code_dir`: a private copy of it (never
+// hard links, which would let the instance change the stored package) and an empty tmp/
+// folder. Without (""): an empty folder, the mount point of the code (instance_mounts.h).
 Result<std::string> make_workdir(const std::string& root, const std::string& id,
                                  const std::string& code_dir);
 void remove_workdir(const std::string& path);

@@ -88,6 +88,8 @@ Result<std::shared_ptr<Zygote>> Zygote::start(ZygoteConfig config) {
   ps.argv = {z->config_.python, "-u", "-B", "-s", z->config_.shim_path};
   ps.env = z->config_.env;
   ps.cwd = z->config_.workdir;
+  ps.mounts = z->config_.mounts;
+  if (z->config_.mounts.enabled) z->task_root_ = z->config_.workdir;
   if (z->config_.cgroup) ps.cgroup_procs.push_back(z->config_.cgroup->procs_path());
   if (z->config_.pids_cgroup) ps.cgroup_procs.push_back(z->config_.pids_cgroup->procs_path());
   ps.rlimit_as_bytes = z->config_.rlimit_as_bytes;

@@ -52,7 +52,9 @@ struct ZygoteConfig {
   std::string python;
   std::string shim_path;
   std::vector<std::string> env;  // "KEY=value"; the launcher adds the single-thread limits
-  std::string workdir;           // the template's own copy of the package
+  std::string workdir;           // the template's task root (its copy, or the mount point)
+  MountPlan mounts;              // the template's namespace, which forked instances share
+  std::shared_ptr<void> code_lease;  // held while the template lives
   std::string log_path;          // init output and tracebacks go to the function's log
   int64_t rlimit_as_bytes = 0;   // inherited by every forked instance
   std::unique_ptr<MemoryCgroup> cgroup;  // the template's (init's) memory; may be null
@@ -86,6 +88,10 @@ class Zygote {
   // The init failure (kInitError, the exception's type and message); valid in kInitFailed.
   Reply init_error();
 
+  // The template's workdir when it runs in its own mount namespace (the code is mounted
+  // there, for every instance forked from it); empty when not.
+  const std::string& task_root() const { return task_root_; }
+
   // Forks an instance: it becomes a session leader with `control`, `out`, `err` as its fds
   // 3, 1 and 2, `cwd` as its working dir and `env` as its environment, and then waits for
   // the START frame like a fresh instance. Returns its pid; `fresh` tells whether it was
@@ -110,6 +116,7 @@ class Zygote {
   Result<std::string> request(const std::string& message, const std::vector<int>& fds);
 
   ZygoteConfig config_;
+  std::string task_root_;
   SpawnedProcess proc_;
   UniqueFd control_;
   UniqueFd wake_fd_;

@@ -5,6 +5,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <set>
 
 #include "common/clock.h"
 #include "common/ids.h"
@@ -133,6 +134,10 @@ Result<FunctionVersion> Registry::deploy(std::string_view targz) {
     spdlog::info("deploy function={} version={} sha256={} bytes={}", v->spec.name, v->version,
                  sha.substr(0, 12), targz.size());
   }
+  // What an earlier remove() left to its draining instances, or a refused deploy stored.
+  if (auto collected = collect_garbage_locked(); !collected) {
+    spdlog::warn("registry: collecting unused code failed: {}", collected.error().message);
+  }
   return v;
 }
 
@@ -184,8 +189,10 @@ Result<FunctionVersion> Registry::record_version(const FunctionSpec& spec, const
                     wall_micros(), bytes};
   if (auto r = db_.exec("BEGIN IMMEDIATE"); !r) return r.error();
   auto body = [&]() -> Result<void> {
-    auto max =
-        db_.prepare("SELECT COALESCE(MAX(version), 0) FROM registry_versions WHERE name = ?");
+    // remove() forgets the versions but not the last number, which never repeats.
+    auto max = db_.prepare(
+        "SELECT MAX(COALESCE((SELECT MAX(version) FROM registry_versions WHERE name = ?1), 0), "
+        "COALESCE((SELECT latest_version FROM registry_functions WHERE name = ?1), 0))");
     if (!max) return max.error();
     max->bind(1, std::string_view(spec.name));
     if (auto row = max->step(); !row) return row.error();
@@ -303,12 +310,68 @@ Result<void> Registry::remove(const std::string& name) {
   auto deployed = is_deployed(name);
   if (!deployed) return deployed.error();
   if (!*deployed) return not_found(name);
-  auto st = db_.prepare("UPDATE registry_functions SET deleted = 1 WHERE name = ?");
-  if (!st) return st.error();
-  st->bind(1, std::string_view(name));
-  if (auto r = st->run(); !r) return r;
+  auto forget = [&]() -> Result<void> {
+    if (auto r = db_.exec("BEGIN IMMEDIATE"); !r) return r;
+    Result<void> r;
+    for (const char* sql : {"UPDATE registry_functions SET deleted = 1 WHERE name = ?",
+                            "DELETE FROM registry_versions WHERE name = ?"}) {
+      auto st = db_.prepare(sql);
+      if (!st) {
+        r = st.error();
+        break;
+      }
+      st->bind(1, std::string_view(name));
+      if (r = st->run(); !r) break;
+    }
+    if (r) r = db_.exec("COMMIT");
+    if (!r) (void)db_.exec("ROLLBACK");
+    return r;
+  };
+  if (auto r = db_.freeing(forget); !r) return r;
   spdlog::info("remove function={}", name);
+  if (auto collected = collect_garbage_locked(); !collected) {
+    spdlog::warn("registry: collecting unused code failed: {}", collected.error().message);
+  }
   return {};
+}
+
+Result<int> Registry::collect_garbage() {
+  std::lock_guard lock(mu_);
+  return collect_garbage_locked();
+}
+
+Result<int> Registry::collect_garbage_locked() {
+  std::set<std::string> referenced;
+  auto st = db_.prepare("SELECT DISTINCT sha256 FROM registry_versions");
+  if (!st) return st.error();
+  for (;;) {
+    auto row = st->step();
+    if (!row) return row.error();
+    if (!*row) break;
+    referenced.insert(st->text(0));
+  }
+  fs::path packages = fs::path(data_dir_) / "packages";
+  fs::path code = fs::path(data_dir_) / "code";
+  std::set<std::string> stored;
+  std::error_code ec;
+  for (const fs::path& dir : {packages, code}) {
+    for (fs::directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec)) {
+      std::string name = it->path().filename().string();
+      if (name.starts_with(".")) continue;  // a deploy's temporaries
+      if (name.ends_with(".tar.gz")) name.resize(name.size() - 7);
+      stored.insert(name);
+    }
+  }
+  int collected = 0;
+  for (const std::string& sha : stored) {
+    if (referenced.contains(sha)) continue;
+    if (code_in_use_ && code_in_use_((code / sha).string())) continue;
+    fs::remove_all(code / sha, ec);
+    fs::remove(packages / (sha + ".tar.gz"), ec);
+    ++collected;
+    spdlog::info("registry: collected the unused package {}", sha.substr(0, 12));
+  }
+  return collected;
 }
 
 }  // namespace kumo::registry

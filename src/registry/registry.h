@@ -6,6 +6,12 @@
 // remove() and a new deploy. Metadata lives in the Database (tables registry_functions and
 // registry_versions), code in plain files; reopening on the same files gives the same state.
 //
+// Code is collected (collect_garbage(), also run by deploy() and remove()): a package and
+// its unpacked folder go once no version references them and no live instance runs from
+// them. Every version of a deployed function stays invocable by number, so each keeps its
+// code until the function is removed; remove() forgets the function's versions (a new
+// deploy of the name starts from the next number, with only its own versions).
+//
 // Ownership: the Registry borrows the Database, which must outlive it. Thread-safety: every
 // method is safe to call from any thread (one mutex guards the database and the folders).
 #pragma once
@@ -67,8 +73,17 @@ class Registry {
   Result<std::vector<FunctionVersion>> versions(const std::string& name);
   // The latest version of every deployed function, sorted by name.
   std::vector<FunctionVersion> list();
-  // Marks the function removed (its packages stay, other versions may share them).
+  // Marks the function removed and forgets its versions; works on a full disk (the store's
+  // freeing()). Then collects the code nothing else uses.
   Result<void> remove(const std::string& name);
+
+  // Tells collect_garbage() which code folders (FunctionVersion::code_dir) live instances
+  // run from; without it, none. Set it before serving.
+  using CodeInUse = std::function<bool(const std::string& code_dir)>;
+  void set_code_in_use(CodeInUse in_use) { code_in_use_ = std::move(in_use); }
+  // Deletes every stored package and unpacked folder that no version references and no
+  // live instance uses; returns how many packages went.
+  Result<int> collect_garbage();
 
  private:
   Registry(store::Database& db, std::string data_dir, RegistryOptions options)
@@ -83,12 +98,14 @@ class Registry {
   Result<std::vector<FunctionVersion>> query(std::string_view sql, const std::string& name,
                                              int version);
   Result<bool> is_deployed(const std::string& name);
+  Result<int> collect_garbage_locked();
 
   std::mutex mu_;
   store::Database& db_;  // Guarded by mu_.
   const std::string data_dir_;
   const RegistryOptions options_;
   SpecCheck spec_check_;
+  CodeInUse code_in_use_;
 };
 
 // Lower-case hex SHA-256 of the bytes.

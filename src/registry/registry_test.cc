@@ -165,6 +165,59 @@ TEST(Registry, RemoveHidesFunctionAndVersionsNeverRepeat) {
   EXPECT_EQ(f.reg->get("resize")->version, 3);
 }
 
+TEST(RegistryGarbage, RemoveCollectsTheCodeOfEveryVersionNothingElseUses) {
+  Fixture f;
+  auto v1 = f.reg->deploy(package("resize", "1"));
+  auto v2 = f.reg->deploy(package("resize", "2"));
+  auto other = f.reg->deploy(package("thumb", "1"));
+  ASSERT_TRUE(v1 && v2 && other);
+  fs::path packages = f.dir.path() / "data" / "packages";
+
+  ASSERT_TRUE(f.reg->remove("resize").has_value());
+
+  EXPECT_FALSE(fs::exists(v1->code_dir));
+  EXPECT_FALSE(fs::exists(v2->code_dir));
+  EXPECT_FALSE(fs::exists(packages / (v1->sha256 + ".tar.gz")));
+  EXPECT_FALSE(fs::exists(packages / (v2->sha256 + ".tar.gz")));
+  EXPECT_TRUE(fs::exists(fs::path(other->code_dir) / "main.py"));
+  EXPECT_TRUE(fs::exists(packages / (other->sha256 + ".tar.gz")));
+}
+
+TEST(RegistryGarbage, EveryVersionOfADeployedFunctionKeepsItsCode) {
+  Fixture f;
+  auto v1 = f.reg->deploy(package("resize", "1"));
+  auto v2 = f.reg->deploy(package("resize", "2"));
+  ASSERT_TRUE(v1 && v2);
+  EXPECT_EQ(*f.reg->collect_garbage(), 0);
+  EXPECT_EQ(read_file(fs::path(f.reg->get_version("resize", 1)->code_dir) / "main.py"), "1");
+}
+
+TEST(RegistryGarbage, CodeALiveInstanceRunsFromStaysUntilItEnds) {
+  Fixture f;
+  auto v1 = f.reg->deploy(package("resize", "1"));
+  ASSERT_TRUE(v1);
+  bool running = true;
+  f.reg->set_code_in_use([&](const std::string& dir) { return running && dir == v1->code_dir; });
+  ASSERT_TRUE(f.reg->remove("resize").has_value());
+  EXPECT_TRUE(fs::exists(v1->code_dir));
+  running = false;
+  EXPECT_EQ(*f.reg->collect_garbage(), 1);
+  EXPECT_FALSE(fs::exists(v1->code_dir));
+}
+
+TEST(RegistryGarbage, ARedeployAfterRemoveShowsOnlyItsOwnVersions) {
+  Fixture f;
+  ASSERT_TRUE(f.reg->deploy(package("resize", "1")));
+  ASSERT_TRUE(f.reg->remove("resize").has_value());
+  auto back = f.reg->deploy(package("resize", "2"));
+  ASSERT_TRUE(back);
+  EXPECT_EQ(back->version, 2);
+  auto versions = f.reg->versions("resize");
+  ASSERT_TRUE(versions);
+  ASSERT_EQ(versions->size(), 1u);
+  EXPECT_EQ(f.reg->get_version("resize", 1).error().code, ErrorCode::kNotFound);
+}
+
 TEST(Registry, StatePersistsAcrossReopen) {
   Fixture f;
   ASSERT_TRUE(f.reg->deploy(package("resize", "1", 512)).has_value());

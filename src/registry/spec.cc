@@ -16,10 +16,10 @@ namespace {
 
 using std::chrono::milliseconds;
 
-constexpr std::array<const char*, 16> kKnownKeys = {
+constexpr std::array<const char*, 17> kKnownKeys = {
     "name",          "runtime",       "handler",      "memory",    "timeout", "concurrency",
     "min_instances", "max_instances", "idle_timeout", "max_queue", "env",     "triggers",
-    "async",         "zygote",        "gpu",          "batch"};
+    "async",         "zygote",        "gpu",          "batch",     "ephemeral_storage"};
 constexpr std::array<const char*, 5> kTriggerKinds = {"http", "storage", "queue", "table",
                                                       "schedule"};
 
@@ -31,9 +31,10 @@ struct IntField {
   int64_t hi;
   const char* unit;
 };
-constexpr std::array<IntField, 6> kIntFields = {{
+constexpr std::array<IntField, 7> kIntFields = {{
     {"gpu", &FunctionSpec::gpu, 0, 16, ""},
     {"memory", &FunctionSpec::memory_mb, 128, 10240, " MB"},
+    {"ephemeral_storage", &FunctionSpec::ephemeral_storage_mb, 512, 10240, " MB"},
     {"concurrency", &FunctionSpec::concurrency, 1, 1000, ""},
     {"min_instances", &FunctionSpec::min_instances, 0, 1000, ""},
     {"max_instances", &FunctionSpec::max_instances, 1, 1000, ""},
@@ -223,7 +224,7 @@ Result<void> check_keys(const YAML::Node& root) {
       return invalid(key,
                      "unknown field; known fields are name, runtime, handler, memory, "
                      "timeout, concurrency, min_instances, max_instances, idle_timeout, "
-                     "max_queue, env, triggers, async, zygote, gpu, batch");
+                     "max_queue, env, triggers, async, zygote, gpu, batch, ephemeral_storage");
     }
   }
   for (const char* required : {"name", "runtime", "handler"}) {
@@ -381,6 +382,7 @@ nlohmann::json spec_to_json(const FunctionSpec& spec) {
       {"runtime", runtime_name(spec.runtime)},
       {"handler", spec.handler},
       {"memory_mb", spec.memory_mb},
+      {"ephemeral_storage_mb", spec.ephemeral_storage_mb},
       {"timeout_ms", spec.timeout.count()},
       {"concurrency", spec.concurrency},
       {"min_instances", spec.min_instances},
@@ -413,6 +415,7 @@ Result<FunctionSpec> spec_from_json(const nlohmann::json& j) {
     }
     spec.handler = j.at("handler").get<std::string>();
     spec.memory_mb = j.value("memory_mb", spec.memory_mb);
+    spec.ephemeral_storage_mb = j.value("ephemeral_storage_mb", spec.ephemeral_storage_mb);
     spec.timeout = milliseconds(j.value("timeout_ms", spec.timeout.count()));
     spec.concurrency = j.value("concurrency", spec.concurrency);
     spec.min_instances = j.value("min_instances", spec.min_instances);

@@ -27,6 +27,7 @@ struct FunctionSpec {
   std::string handler;               // python3: "module.function"; exec: a command line;
                                      // model: the model file in the package (model.onnx)
   int memory_mb = 128;               // 128..10240
+  int ephemeral_storage_mb = 512;    // 512..10240: the instance's writable /tmp
   std::chrono::milliseconds timeout{30'000};       // 1ms..15m
   int concurrency = 1;               // 1..1000 requests one instance serves at once
   int min_instances = 0;             // 0..max_instances
@@ -46,7 +47,7 @@ struct FunctionSpec {
 Result<FunctionSpec> parse_spec(std::string_view yaml_text);
 
 // The spec as JSON, as `kumo describe --json` shows it and as it is persisted. Keys are the
-// struct's: name, runtime, handler, memory_mb, timeout_ms, concurrency, min_instances,
+// struct's: name, runtime, handler, memory_mb, ephemeral_storage_mb, timeout_ms, concurrency, min_instances,
 // max_instances, idle_timeout_ms, max_queue, env, triggers, async, zygote, gpu, batch
 // ({max_size, max_delay_ms}). spec_from_json validates as
 // parse_spec does.

@@ -182,6 +182,25 @@ TEST(Spec, ChecksEnv) {
   EXPECT_EQ(error_of("env: {_A1: '', b: 2.50}\n"), "");
 }
 
+TEST(Spec, EphemeralStorageDefaultsTo512MbAndIsBoundedLikeMemory) {
+  auto s = parse_spec(kMinimal);
+  ASSERT_TRUE(s.has_value());
+  EXPECT_EQ(s->ephemeral_storage_mb, 512);
+  EXPECT_EQ(parse_spec(std::string(kMinimal) + "ephemeral_storage: 2048\n")->ephemeral_storage_mb,
+            2048);
+  EXPECT_EQ(error_of("ephemeral_storage: 511\n"),
+            "ephemeral_storage: must be 512..10240 MB, got 511");
+  EXPECT_EQ(error_of("ephemeral_storage: 10241\n"),
+            "ephemeral_storage: must be 512..10240 MB, got 10241");
+  EXPECT_EQ(error_of("ephemeral_storage: big\n"),
+            "ephemeral_storage: must be an integer, got 'big'");
+  nlohmann::json j = spec_to_json(*s);
+  EXPECT_EQ(j["ephemeral_storage_mb"], 512);
+  j["ephemeral_storage_mb"] = 100;
+  EXPECT_EQ(spec_from_json(j).error().message,
+            "ephemeral_storage: must be 512..10240 MB, got 100");
+}
+
 TEST(Spec, JsonRoundTrip) {
   auto s = parse_spec(std::string(kMinimal) +
                       "timeout: 2m\nenv: {A: b}\ntriggers:\n  - queue: {topic: jobs}\n");

@@ -19,6 +19,7 @@
 #include "metering/usage_store.h"
 #include "registry/registry.h"
 #include "scheduler/pool_scheduler.h"
+#include "server/data_lock.h"
 #include "server/gpus.h"
 #include "server/wiring.h"
 #include "store/sqlite.h"
@@ -62,9 +63,18 @@ sigset_t block_stop_signals() {
   return set;
 }
 
-// A server killed with SIGKILL leaves its instances running. Each ran with its working
-// directory under <data>/instances, which is how they are found again here and stopped.
-void kill_stale_instances(const std::string& instances_dir) {
+// The cgroup folder of this data directory's instances (LauncherOptions::group): the same
+// for every server run on the directory (FNV-1a of its path, stable across builds), so a
+// restart finds what a killed server left.
+std::string cgroup_group(const std::string& data_dir) {
+  uint64_t hash = 14695981039346656037ULL;
+  for (unsigned char c : data_dir) hash = (hash ^ c) * 1099511628211ULL;
+  return fmt::format("data-{:016x}", hash);
+}
+
+// Without cgroups, instances left by a killed server are found by their working directory
+// under <data>/instances (processes that changed it are missed: cgroups are the real way).
+void kill_stale_instances_by_cwd(const std::string& instances_dir) {
   namespace fs = std::filesystem;
   std::error_code ec;
   for (const auto& entry : fs::directory_iterator("/proc", ec)) {
@@ -79,10 +89,11 @@ void kill_stale_instances(const std::string& instances_dir) {
   }
 }
 
-// Left over from a server that did not stop cleanly: its instances are gone.
-void clear_instances(const std::string& data_dir) {
+// Left over from a server that did not stop cleanly: its instances are gone (the launcher
+// has already swept their cgroups, when it has cgroups).
+void clear_instances(const std::string& data_dir, bool launcher_swept) {
   std::error_code ec;
-  kill_stale_instances(data_dir + "/instances");
+  if (!launcher_swept) kill_stale_instances_by_cwd(data_dir + "/instances");
   std::filesystem::remove_all(data_dir + "/instances", ec);
   std::filesystem::create_directories(data_dir + "/instances", ec);
 }
@@ -142,21 +153,29 @@ int serve(const ServeOptions& options) {
   std::filesystem::create_directories(options.data_dir, ec);
   std::string data_dir = std::filesystem::absolute(options.data_dir).lexically_normal().string();
   if (!data_dir.empty() && data_dir.back() == '/') data_dir.pop_back();
-  clear_instances(data_dir);
+  // First of all: a second server on this directory must change nothing in it.
+  auto data_lock = DataDirLock::acquire(data_dir);
+  if (!data_lock) return spdlog::error("{}", data_lock.error().message), 1;
+  executor::LauncherOptions launcher_options;
+  launcher_options.python = options.python;
+  launcher_options.runtime_dir = data_dir + "/runtime";
+  launcher_options.group = cgroup_group(data_dir);
+  auto launcher_or = executor::ProcessLauncher::create(launcher_options);
+  if (!launcher_or) return spdlog::error("{}", launcher_or.error().message), 1;
+  executor::ProcessLauncher& launcher = **launcher_or;
+  clear_instances(data_dir, launcher.uses_cgroups());
 
   auto db = store::Database::open(data_dir + "/kumo.db");
   if (!db) return spdlog::error("{}", db.error().message), 1;
   auto registry = registry::Registry::open(**db, data_dir);
   if (!registry) return spdlog::error("{}", registry.error().message), 1;
+  (*registry)->set_code_in_use(
+      [&launcher](const std::string& code_dir) { return launcher.code_in_use(code_dir); });
+  if (auto collected = (*registry)->collect_garbage(); !collected) {
+    spdlog::warn("registry: collecting unused code failed: {}", collected.error().message);
+  }
   auto usage = metering::UsageStore::open(data_dir + "/kumo.db");
   if (!usage) return spdlog::error("{}", usage.error().message), 1;
-
-  executor::LauncherOptions launcher_options;
-  launcher_options.python = options.python;
-  launcher_options.runtime_dir = data_dir + "/runtime";
-  auto launcher_or = executor::ProcessLauncher::create(launcher_options);
-  if (!launcher_or) return spdlog::error("{}", launcher_or.error().message), 1;
-  executor::ProcessLauncher& launcher = **launcher_or;
 
   std::atomic<scheduler::Scheduler*> sched_ptr{nullptr};
   registry::Registry& reg = **registry;

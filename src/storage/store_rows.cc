@@ -96,10 +96,14 @@ S3Result<void> upsert_object(store::Database& db, const ObjectInfo& info, const 
 
 S3Result<void> delete_object_row(store::Database& db, const std::string& bucket,
                                  const std::string& key) {
-  auto st = db.prepare("DELETE FROM objects WHERE bucket = ?1 AND key = ?2");
-  if (!st) return internal_error(st.error().message);
-  st->bind(1, std::string_view(bucket)).bind(2, std::string_view(key));
-  if (auto r = st->run(); !r) return internal_error(r.error().message);
+  // freeing(): a delete must work on a full disk (store/sqlite.h).
+  auto deleted = db.freeing([&]() -> Result<void> {
+    auto st = db.prepare("DELETE FROM objects WHERE bucket = ?1 AND key = ?2");
+    if (!st) return st.error();
+    st->bind(1, std::string_view(bucket)).bind(2, std::string_view(key));
+    return st->run();
+  });
+  if (!deleted) return internal_error(deleted.error().message);
   return {};
 }
 

@@ -4,11 +4,18 @@
 // Threading: a Database opens its connection in serialized mode (SQLITE_OPEN_FULLMUTEX), so
 // it may be shared between threads, but a Statement belongs to one thread at a time, and a
 // multi-statement transaction needs the caller's own lock.
+//
+// A full disk: SQLite needs new space even to delete (the WAL grows by the pages a delete
+// changes), so on a full disk nothing could be freed through Kumo. Each Database keeps a
+// small reserve file next to its own (<file>-reserve, kReserveBytes) that freeing() gives
+// up when a delete fails with SQLITE_FULL; a later freeing() makes it again once there is
+// room. A full disk is kUnavailable with SQLite's "database or disk is full".
 #pragma once
 
 #include <sqlite3.h>
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -46,11 +53,22 @@ class Statement {
   sqlite3_stmt* stmt_;
 };
 
+// True for the error of a statement that failed because the disk is full (SQLITE_FULL).
+bool is_disk_full(const Error& error);
+
 class Database {
  public:
-  // Opens (creating) the file, with WAL journaling and a busy timeout.
+  static constexpr int64_t kReserveBytes = 256 * 1024;
+
+  // Opens (creating) the file, with WAL journaling and a busy timeout, and makes its
+  // reserve file when there is room.
   static Result<std::unique_ptr<Database>> open(const std::string& path);
   ~Database();
+
+  // Runs `change`, statements that free space (a delete, in or out of a transaction, which
+  // it rolls back itself on failure). When it fails because the disk is full, the reserve
+  // is released and `change` runs once more. Deleting works on a full disk this way.
+  Result<void> freeing(const std::function<Result<void>()>& change);
 
   // Runs one or more statements that return no rows (schema, BEGIN/COMMIT).
   Result<void> exec(std::string_view sql);
@@ -59,8 +77,12 @@ class Database {
   int64_t changes() const;
 
  private:
-  explicit Database(sqlite3* db) : db_(db) {}
+  Database(sqlite3* db, std::string reserve_path)
+      : db_(db), reserve_path_(std::move(reserve_path)) {}
+  // Makes the reserve file if it is missing; false when there is no room for it.
+  bool make_reserve() const;
   sqlite3* db_;
+  std::string reserve_path_;  // empty for an in-memory database
 };
 
 }  // namespace kumo::store

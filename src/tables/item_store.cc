@@ -223,7 +223,7 @@ Result<Item> ItemStore::get(const std::string& table, const std::string& key) {
 
 Result<void> ItemStore::remove(const std::string& table, const std::string& key) {
   std::lock_guard lock(mu_);
-  return in_transaction([&]() -> Result<void> {
+  auto change = [&]() -> Result<void> {
     auto exists = table_exists_locked(table);
     if (!exists) return exists.error();
     if (!*exists) return missing_table(table);
@@ -239,7 +239,9 @@ Result<void> ItemStore::remove(const std::string& table, const std::string& key)
     if (auto ran = st->run(); !ran) return ran;
     return record_change_locked(events::TableChange::Kind::kRemove, table, key, &**old, nullptr,
                                 wall_micros());
-  });
+  };
+  // freeing(): a delete must work on a full disk (store/sqlite.h).
+  return db_->freeing([&] { return in_transaction(change); });
 }
 
 Result<Page> ItemStore::query(const std::string& table, const std::string& prefix,

@@ -2,7 +2,9 @@
 queue triggers, schedules and CloudEvents ingest, against a real `kumo serve`."""
 import json
 import os
+import shutil
 import signal
+import tempfile
 import time
 import unittest
 
@@ -169,8 +171,9 @@ class Events(KumoTestCase):
 
 class SurvivesKill(KumoTestCase):
     def test_invocations_answered_202_run_after_a_kill_9(self):
-        marks = os.path.join(self.tmp, "marks")
-        os.makedirs(marks)
+        # Outside /tmp: an instance's /tmp is its own.
+        marks = tempfile.mkdtemp(prefix="kumo-marks-", dir="/var/tmp")
+        self.addCleanup(shutil.rmtree, marks, True)
         self.deploy("slow", f"""
             import os, time
             def handle(event, context):

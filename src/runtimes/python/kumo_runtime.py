@@ -493,10 +493,47 @@ def _close_inherited(first, keep=-1):
     os.close(placeholder)
 
 
+_CLONE_NEWNS = 0x00020000
+_MS_NOSUID, _MS_NODEV, _MS_RDONLY, _MS_REMOUNT, _MS_BIND = 2, 4, 1, 32, 4096
+
+
+def _private_tmp():
+    """With KUMO_TMP_MB (the template runs in its own mount namespace), each instance gets a
+    /tmp of its own: a tmpfs of that many MB in a mount namespace of its own (see
+    src/executor/instance_mounts.h). What init wrote to the template's /tmp is not in it. The
+    code (the cwd) is bound again, read-only, for when it lies under /tmp."""
+    size = os.environ.get("KUMO_TMP_MB")
+    if not size:
+        return
+    import ctypes
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.mount.argtypes = [ctypes.c_char_p, ctypes.c_char_p, ctypes.c_char_p, ctypes.c_ulong,
+                           ctypes.c_char_p]
+
+    def check(rc, what):
+        if rc != 0:
+            raise OSError(ctypes.get_errno(), "cannot %s for the instance" % what)
+
+    check(libc.unshare(_CLONE_NEWNS), "unshare its mount namespace")
+    root = os.getcwd()
+    code = os.open(root, os.O_PATH)
+    check(libc.mount(b"tmpfs", b"/tmp", b"tmpfs", _MS_NOSUID | _MS_NODEV,
+                     ("size=%dm,mode=1777" % int(size)).encode()), "mount /tmp")
+    os.makedirs(root, exist_ok=True)
+    check(libc.mount(("/proc/self/fd/%d" % code).encode(), root.encode(), None, _MS_BIND, None),
+          "bind its code")
+    check(libc.mount(None, root.encode(), None,
+                     _MS_BIND | _MS_REMOUNT | _MS_RDONLY | _MS_NOSUID | _MS_NODEV, None),
+          "make its code read-only")
+    os.close(code)
+    os.chdir(root)
+
+
 def _prepare_instance(init_threads):
     """Runs in the spare, before its instance asks for it: its own random state and thread
     counts (torch.set_num_threads takes 13-28 ms here: paid ahead, not by the cold start).
     Threads made here move with the process when it joins the instance's cgroups."""
+    _private_tmp()
     threads = int(os.environ.get("KUMO_THREADS", "0") or 0) or len(os.sched_getaffinity(0))
     # `random` reseeds itself after a fork; these keep the template's state otherwise.
     numpy = sys.modules.get("numpy")
