@@ -142,6 +142,12 @@ class KumoTestCase(unittest.TestCase):
                 f.write(content)
         return d
 
+    def shared_dir(self):
+        """A folder both the test and its functions see (an instance's /tmp is its own)."""
+        d = tempfile.mkdtemp(prefix="kumo-shared-", dir="/var/tmp")
+        self.addCleanup(shutil.rmtree, d, True)
+        return d
+
     def deploy(self, name, code, spec_extra="", **kw):
         d = self.write_function(name, code, spec_extra, **kw)
         return self.kumo("deploy", d)

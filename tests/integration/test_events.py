@@ -2,9 +2,7 @@
 queue triggers, schedules and CloudEvents ingest, against a real `kumo serve`."""
 import json
 import os
-import shutil
 import signal
-import tempfile
 import time
 import unittest
 
@@ -171,9 +169,7 @@ class Events(KumoTestCase):
 
 class SurvivesKill(KumoTestCase):
     def test_invocations_answered_202_run_after_a_kill_9(self):
-        # Outside /tmp: an instance's /tmp is its own.
-        marks = tempfile.mkdtemp(prefix="kumo-marks-", dir="/var/tmp")
-        self.addCleanup(shutil.rmtree, marks, True)
+        marks = self.shared_dir()
         self.deploy("slow", f"""
             import os, time
             def handle(event, context):

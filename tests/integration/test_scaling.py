@@ -60,7 +60,7 @@ class Scaling(KumoTestCase):
     def test_waiting_behind_another_call_is_queue_time_not_billed(self):
         # Init waits for a gate the test opens once all three calls are queued, so they are
         # concurrent whatever the machine's load; each handler then runs one second.
-        gate = os.path.join(self.tmp, "serial-gate")
+        gate = os.path.join(self.shared_dir(), "serial-gate")
         self.deploy("serial", """
             import os, time
             while not os.path.exists(os.environ["GATE"]):
@@ -92,7 +92,7 @@ class Scaling(KumoTestCase):
     def test_a_burst_that_starts_n_instances_records_n_cold_starts(self):
         # Every call holds its instance until the test releases them all, so the three
         # later calls arrive while the first one runs, whatever the machine's load.
-        release = os.path.join(self.tmp, "burst-release")
+        release = os.path.join(self.shared_dir(), "burst-release")
         self.deploy("held", """
             import os, time
             def handle(event, context):
