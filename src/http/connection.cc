@@ -390,8 +390,9 @@ void Connection::enqueue(Outgoing out) {
 void Connection::flush() {
   if (writing_ || closed()) return;
   if (queue_.empty()) {
-    if (response_done_) on_response_written();
-    return;
+    if (response_done_) return on_response_written();
+    // A stream waits for its producer, which the function's own timeout bounds.
+    return disarm_deadline();
   }
   static constexpr std::string_view kCrlf = "\r\n";
   in_flight_.swap(queue_);
@@ -402,6 +403,8 @@ void Connection::flush() {
     if (out.crlf) buffers_.emplace_back(kCrlf.data(), kCrlf.size());
   }
   writing_ = true;
+  // A client that stops reading must not hold the connection and its answer forever.
+  arm_deadline(worker_->limits->limits.send_timeout);
   net::async_write(socket_, buffers_, [self = shared_from_this()](beast::error_code ec, size_t) {
     self->writing_ = false;
     size_t written = 0;

@@ -1,5 +1,5 @@
 // The parts of Connection that enforce ConnectionLimits: the deadline of each phase of a
-// connection (header, body, idle between requests) and the request body's share of the
+// connection (header, body, sending, idle between requests) and the request body's share of the
 // server's body budget. See connection.h for the threading rules they follow.
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
@@ -19,7 +19,7 @@ int64_t ticks(std::chrono::steady_clock::time_point t) { return t.time_since_epo
 // How long the deadline timer may sleep (see watch_deadline), never so short that it spins.
 std::chrono::milliseconds shortest_timeout(const ConnectionLimits& l) {
   return std::max(std::chrono::milliseconds(10),
-                  std::min({l.header_timeout, l.idle_timeout, l.body_timeout}));
+                  std::min({l.header_timeout, l.idle_timeout, l.body_timeout, l.send_timeout}));
 }
 
 std::string megabytes(uint64_t bytes) {

@@ -32,6 +32,9 @@ struct ConnectionLimits {
   std::chrono::milliseconds idle_timeout{60'000};
   // The longest pause while a request body is read; then the connection is closed.
   std::chrono::milliseconds body_timeout{30'000};
+  // Each write of a response must complete within this (nginx's send_timeout): a client that
+  // stops reading is disconnected instead of holding its connection and buffered answer.
+  std::chrono::milliseconds send_timeout{60'000};
   // Connections open at once, all threads together; the next one is answered 503 and closed.
   // 0: half the process's descriptor limit (RLIMIT_NOFILE), between 64 and 10000.
   int max_connections = 0;

@@ -10,6 +10,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cerrno>
 #include <chrono>
 #include <functional>
@@ -47,11 +48,15 @@ Router hello_router() {
   return router;
 }
 
-// A connected socket whose reads give up after kPatience.
-int connect_raw(int port) {
+// A connected socket whose reads give up after kPatience; a `receive_buffer` other than 0
+// shrinks its receive buffer, so that a client that does not read fills it soon.
+int connect_raw(int port, int receive_buffer = 0) {
   int fd = ::socket(AF_INET, SOCK_STREAM, 0);
   timeval tv{std::chrono::duration_cast<std::chrono::seconds>(kPatience).count(), 0};
   ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  if (receive_buffer > 0) {
+    ::setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &receive_buffer, sizeof receive_buffer);
+  }
   sockaddr_in addr{};
   addr.sin_family = AF_INET;
   addr.sin_port = htons(static_cast<uint16_t>(port));
@@ -162,6 +167,31 @@ TEST(ServerLimits, BodyTimeoutClosesAConnectionWhoseBodyStalls) {
       send_all(fd, "POST /in HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n0123456789"));
   EXPECT_TRUE(server_closes(fd));
   ::close(fd);
+}
+
+TEST(ServerLimits, SendTimeoutClosesAConnectionWhoseClientStopsReading) {
+  ConnectionLimits limits;
+  limits.send_timeout = 300ms;
+  Router router = hello_router();
+  // More than the loopback's socket buffers take, so the write waits on the client.
+  std::string big(16 << 20, 'x');
+  std::atomic<bool> answered{false};
+  router.add("GET", "/big", [&](Request&&, std::shared_ptr<Responder> r) {
+    r->send({200, {}, big});
+    answered = true;
+  });
+  auto server = start_server(std::move(router), limits);
+  int fd = connect_raw(server->port(), 16 * 1024);
+  ASSERT_TRUE(send_all(fd, "GET /big HTTP/1.1\r\nHost: x\r\n\r\n"));
+  ASSERT_TRUE(eventually([&] { return answered.load(); }));
+  EXPECT_TRUE(eventually([&] { return server->stats().open_connections == 0; }));
+  EXPECT_TRUE(server_closes(fd));  // reading only now: the answer is cut short
+  ::close(fd);
+
+  int other = connect_raw(server->port());
+  ASSERT_TRUE(send_all(other, "GET /hello HTTP/1.1\r\nHost: x\r\n\r\n"));
+  EXPECT_TRUE(read_until(other, "\r\n\r\nhi").starts_with("HTTP/1.1 200"));
+  ::close(other);
 }
 
 TEST(ServerLimits, ConnectionCapAnswers503ToTheConnectionOverIt) {

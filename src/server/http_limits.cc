@@ -50,12 +50,14 @@ Result<int64_t> int_value(std::string_view name, std::string_view text, int64_t 
 // Sets the field `key` names from its text; kInvalidArgument for a bad value or unknown key.
 Result<void> set_limit(http::ConnectionLimits& limits, std::string_view key, std::string_view label,
                        std::string_view text) {
-  if (key == "header_timeout" || key == "idle_timeout" || key == "body_timeout") {
+  if (key == "header_timeout" || key == "idle_timeout" || key == "body_timeout" ||
+      key == "send_timeout") {
     auto d = timeout_value(label, text);
     if (!d) return d.error();
     if (key == "header_timeout") limits.header_timeout = *d;
     if (key == "idle_timeout") limits.idle_timeout = *d;
     if (key == "body_timeout") limits.body_timeout = *d;
+    if (key == "send_timeout") limits.send_timeout = *d;
     return {};
   }
   if (key == "max_connections") {
@@ -72,7 +74,8 @@ Result<void> set_limit(http::ConnectionLimits& limits, std::string_view key, std
   }
   return make_error(ErrorCode::kInvalidArgument,
                     fmt::format("{}: unknown key (known: header_timeout, idle_timeout, "
-                                "body_timeout, max_connections, max_buffered_body_mb)",
+                                "body_timeout, send_timeout, max_connections, "
+                                "max_buffered_body_mb)",
                                 label));
 }
 
@@ -88,6 +91,8 @@ constexpr Flag kFlags[] = {
      "close a kept-alive connection idle between requests this long (60s)"},
     {"--http-body-timeout", "body_timeout",
      "close a connection whose request body pauses this long (30s)"},
+    {"--http-send-timeout", "send_timeout",
+     "close a connection whose client takes longer than this to take a write (60s)"},
     {"--max-connections", "max_connections",
      "open connections at once, beyond which 503 (0: half of ulimit -n, at most 10000)"},
     {"--max-buffered-body-mb", "max_buffered_body_mb",

@@ -1,7 +1,8 @@
 // The HTTP server's ConnectionLimits as `kumo serve` takes them: flags (--http-header-timeout
-// 10s, --http-idle-timeout 60s, --http-body-timeout 30s, --max-connections N,
-// --max-buffered-body-mb N) and the config file's `http:` section with the same names
-// (header_timeout, idle_timeout, body_timeout, max_connections, max_buffered_body_mb).
+// 10s, --http-idle-timeout 60s, --http-body-timeout 30s, --http-send-timeout 60s,
+// --max-connections N, --max-buffered-body-mb N) and the config file's `http:` section with the
+// same names (header_timeout, idle_timeout, body_timeout, send_timeout, max_connections,
+// max_buffered_body_mb).
 // Both check the same ranges. Pure functions; thread-safe.
 #pragma once
 
