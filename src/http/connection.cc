@@ -5,6 +5,7 @@
 
 #include <boost/asio/write.hpp>
 #include <sys/socket.h>
+#include <sys/uio.h>
 
 #include <array>
 #include <cerrno>
@@ -12,6 +13,8 @@
 #include <cstdint>
 #include <exception>
 #include <limits>
+#include <optional>
+#include <string_view>
 #include <utility>
 
 namespace kumo::http {
@@ -46,6 +49,34 @@ void append_field(std::string& head, std::string_view name, std::string_view val
     if (c != '\r' && c != '\n') head.push_back(c);
   }
   head += "\r\n";
+}
+
+// Writes what the socket takes now of `head` then `body`, never waiting for room; the bytes
+// written, or nullopt when the socket failed.
+std::optional<size_t> send_without_blocking(int fd, std::string_view head,
+                                           std::string_view body) {
+  size_t total = head.size() + body.size();
+  size_t sent = 0;
+  while (sent < total) {
+    std::array<iovec, 2> parts{};
+    size_t count = 0;
+    if (sent < head.size()) {
+      parts[count++] = {const_cast<char*>(head.data() + sent), head.size() - sent};
+    }
+    size_t body_sent = sent > head.size() ? sent - head.size() : 0;
+    if (body_sent < body.size()) {
+      parts[count++] = {const_cast<char*>(body.data() + body_sent), body.size() - body_sent};
+    }
+    msghdr msg{};
+    msg.msg_iov = parts.data();
+    msg.msg_iovlen = count;
+    ssize_t n = ::sendmsg(fd, &msg, MSG_DONTWAIT | MSG_NOSIGNAL);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) break;
+    if (n < 0) return std::nullopt;
+    sent += static_cast<size_t>(n);
+  }
+  return sent;
 }
 
 bool is_http_error(const beast::error_code& ec) {
@@ -333,22 +364,44 @@ bool Connection::send_from_other_thread(Response& response) {
   bool drop_body = false;
   std::string head = full_head(response, drop_body);
   if (drop_body) response.body.clear();
-  std::array<net::const_buffer, 2> buffers{net::buffer(head), net::buffer(response.body)};
-  beast::error_code ec;
-  net::write(socket_, buffers, ec);  // blocks only if the socket buffer is full
-  if (ec) {
+  // Never waits for room: a client that pipelines requests and does not read would otherwise
+  // hold this thread (the instance's I/O thread) in the write for as long as it likes.
+  std::optional<size_t> sent =
+      send_without_blocking(socket_.native_handle(), head, response.body);
+  if (!sent) {
     close();
+    return true;
+  }
+  if (*sent < head.size() + response.body.size()) {
+    send_rest_on_thread(std::move(head), std::move(response.body), *sent);
     return true;
   }
   response_done_ = false;
   chunked_ = false;
   if (close_after_ || !keep_alive_) {
+    beast::error_code ec;
     socket_.shutdown(net::ip::tcp::socket::shutdown_send, ec);
     close();
     return true;
   }
   await_request();
   return true;
+}
+
+// The socket took only `sent` bytes: the rest goes out as send() would have sent it, on the
+// connection's thread under the send deadline. Nothing else uses the connection meanwhile.
+void Connection::send_rest_on_thread(std::string head, std::string body, size_t sent) {
+  Outgoing rest;
+  if (sent < head.size()) {
+    rest.head = head.substr(sent);
+    rest.body = std::move(body);
+  } else {
+    rest.body = body.substr(sent - head.size());
+  }
+  worker_->run_on([self = shared_from_this(), rest = std::move(rest)]() mutable {
+    self->response_done_ = true;
+    self->enqueue(std::move(rest));
+  });
 }
 
 void Connection::start_stream(int status, const Headers& headers) {

@@ -82,9 +82,11 @@ class Connection : public std::enable_shared_from_this<Connection> {
   // The answer to the current request, from its Responder (already on this thread).
   void send(Response response);
   // The same from another thread while this connection waits idle for the answer: writes
-  // it from the calling thread and starts reading the next request, saving the hop onto the
-  // connection's thread (a wake-up of that thread on the hot path). False, having done
-  // nothing, when the reply is too large to write at once; then use send() on the thread.
+  // what the socket takes at once from the calling thread (never blocking on a client that
+  // does not read) and starts reading the next request, saving the hop onto the connection's
+  // thread (a wake-up of that thread on the hot path); what the socket did not take goes out
+  // from the connection's thread. False, having done nothing, when the reply is too large to
+  // write at once; then use send() on the thread.
   bool send_from_other_thread(Response& response);
   void start_stream(int status, const Headers& headers);
   // `data` was counted with count_stream_bytes() when handed over.
@@ -127,6 +129,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   void reply_and_close(Response response);
   std::string response_head(int status, const Headers& headers, std::string_view framing);
   std::string full_head(const Response& response, bool& drop_body);
+  void send_rest_on_thread(std::string head, std::string body, size_t sent);
   void enqueue(Outgoing out);
   void flush();
   void on_response_written();

@@ -15,6 +15,7 @@
 #include <chrono>
 #include <functional>
 #include <future>
+#include <mutex>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <thread>
@@ -192,6 +193,61 @@ TEST(ServerLimits, SendTimeoutClosesAConnectionWhoseClientStopsReading) {
   ASSERT_TRUE(send_all(other, "GET /hello HTTP/1.1\r\nHost: x\r\n\r\n"));
   EXPECT_TRUE(read_until(other, "\r\n\r\nhi").starts_with("HTTP/1.1 200"));
   ::close(other);
+}
+
+// Handlers that answer from threads of their own, as a function's instance does from its I/O
+// thread; counts the answers begun and the send() calls that returned.
+struct ThreadedAnswers {
+  std::mutex mu;
+  std::vector<std::thread> threads;  // Guarded by mu.
+  std::atomic<int> started{0};
+  std::atomic<int> returned{0};
+
+  void join() {
+    std::vector<std::thread> done;
+    {
+      std::lock_guard lock(mu);
+      done.swap(threads);
+    }
+    for (auto& t : done) t.join();
+  }
+};
+
+TEST(ServerLimits, AnswerFromAnotherThreadNeverBlocksOnAClientThatDoesNotRead) {
+  auto answers = std::make_shared<ThreadedAnswers>();
+  Router router;
+  router.add("GET", "/answer", [answers](Request&&, std::shared_ptr<Responder> r) {
+    answers->started++;
+    std::lock_guard lock(answers->mu);
+    answers->threads.emplace_back([answers, r = std::move(r)] {
+      r->send({200, {}, std::string(60 * 1024, 'x')});
+      answers->returned++;
+    });
+  });
+  auto server = start_server(std::move(router), ConnectionLimits{});
+  int fd = connect_raw(server->port(), 4 * 1024);
+  std::string pipelined;
+  for (int i = 0; i < 300; ++i) pipelined += "GET /answer HTTP/1.1\r\nHost: x\r\n\r\n";
+  ASSERT_TRUE(send_all(fd, pipelined));
+  // The server answers until the socket buffers are full, then waits on the client. Every
+  // send() must have returned by then: none may sit in a blocking write.
+  int last = -1;
+  auto quiet_since = std::chrono::steady_clock::now();
+  bool settled = eventually([&] {
+    int started = answers->started.load();
+    auto now = std::chrono::steady_clock::now();
+    if (started != last) {
+      last = started;
+      quiet_since = now;
+    }
+    return started > 0 && answers->returned.load() == started && now - quiet_since > 2s;
+  });
+  EXPECT_TRUE(settled) << answers->returned.load() << " of " << answers->started.load()
+                       << " send() calls returned";
+  EXPECT_LT(answers->started.load(), 300);  // the client's not reading did hold the server up
+  ::close(fd);  // resets the connection: a write still blocked on it fails
+  server->stop();
+  answers->join();
 }
 
 TEST(ServerLimits, ConnectionCapAnswers503ToTheConnectionOverIt) {
