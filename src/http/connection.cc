@@ -291,10 +291,9 @@ void Connection::run_handler(Request&& req) {
 }
 
 void Connection::reply_and_close(Response response) {
-  // The body read so far is dropped; the deadline now bounds writing the reply.
+  // The body read so far is dropped; the send deadline bounds writing the reply.
   parser_.reset();
   body_reservation_.reset();
-  arm_deadline(worker_->limits->limits.body_timeout);
   keep_alive_ = false;
   close_after_ = true;
   head_only_ = false;
