@@ -3,7 +3,6 @@
 
 #include <filesystem>
 
-#include "cli/folder_size.h"
 #include "cli/output.h"
 #include "cli/progress.h"
 #include "cli/render.h"
@@ -34,7 +33,7 @@ constexpr uint64_t kMiB = uint64_t{1} << 20;
 // (a folder of compressible files over it might pack under it; such a package is refused too,
 // for a clear rule and a fast answer).
 void check_folder_size(const std::string& dir) {
-  auto bytes = folder_bytes(dir);
+  auto bytes = registry::folder_bytes(dir);
   if (!bytes) fail(kExitUsage, bytes.error().message);
   uint64_t limit = registry::RegistryOptions{}.max_package_bytes;
   if (*bytes > limit) {

@@ -89,6 +89,26 @@ Result<std::vector<fs::path>> list_entries(const fs::path& root) {
   return out;
 }
 
+}  // namespace
+
+Result<uint64_t> folder_bytes(const std::string& dir) {
+  auto entries = list_entries(dir);
+  if (!entries) return entries.error();
+  uint64_t total = 0;
+  for (const fs::path& relative : *entries) {
+    fs::path path = fs::path(dir) / relative;
+    std::error_code ec;
+    if (fs::is_regular_file(fs::symlink_status(path, ec))) total += fs::file_size(path, ec);
+    if (ec) {
+      return make_error(ErrorCode::kInvalidArgument,
+                        fmt::format("cannot read {}: {}", path.string(), ec.message()));
+    }
+  }
+  return total;
+}
+
+namespace {
+
 la_ssize_t append_to_string(archive*, void* out, const void* buf, size_t len) {
   static_cast<std::string*>(out)->append(static_cast<const char*>(buf), len);
   return static_cast<la_ssize_t>(len);

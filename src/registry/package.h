@@ -28,6 +28,11 @@ struct UnpackLimits {
 // kInvalidArgument when `dir` is not a folder or has no kumo.yaml.
 Result<std::string> pack_directory(const std::string& dir);
 
+// The sum of the sizes of the regular files pack_directory() would pack (symlinks not
+// followed, the same folders skipped), so `kumo deploy` can refuse a folder over the package
+// limit before spending seconds packing it. kInvalidArgument when `dir` cannot be read.
+Result<uint64_t> folder_bytes(const std::string& dir);
+
 // The text of kumo.yaml at the archive's root ("kumo.yaml" or "./kumo.yaml").
 // kInvalidArgument when the bytes are not a tar.gz or hold no kumo.yaml; kTooLarge when it
 // is over max_spec_bytes.

@@ -2,6 +2,10 @@
 
 #include <gtest/gtest.h>
 
+#include <filesystem>
+#include <fstream>
+#include <string>
+
 #include "registry/test_util.h"
 
 namespace kumo::registry {
@@ -201,6 +205,32 @@ TEST(Pack, RequiresKumoYaml) {
   EXPECT_EQ(r.error().code, ErrorCode::kInvalidArgument);
   EXPECT_NE(r.error().message.find("no kumo.yaml"), std::string::npos);
   EXPECT_FALSE(pack_directory((src.path() / "missing").string()).has_value());
+}
+
+void write_bytes(const fs::path& path, size_t bytes) {
+  fs::create_directories(path.parent_path());
+  std::ofstream(path, std::ios::binary) << std::string(bytes, 'x');
+}
+
+TEST(FolderBytes, SumsTheFilesAPackageWouldHold) {
+  fs::path dir = fs::path(::testing::TempDir()) / "registry-folder-bytes";
+  fs::remove_all(dir);
+  write_bytes(dir / "kumo.yaml", 10);
+  write_bytes(dir / "lib" / "model.bin", 1000);
+  write_bytes(dir / ".git" / "objects" / "pack", 5000);
+  write_bytes(dir / "node_modules" / "x" / "index.js", 7000);
+  write_bytes(dir / "lib" / "__pycache__" / "m.pyc", 3000);
+  fs::create_symlink(dir / "lib" / "model.bin", dir / "link.bin");
+  auto bytes = folder_bytes(dir.string());
+  ASSERT_TRUE(bytes.has_value()) << bytes.error().message;
+  EXPECT_EQ(*bytes, 1010u);
+  fs::remove_all(dir);
+}
+
+TEST(FolderBytes, AMissingFolderIsAnError) {
+  auto bytes = folder_bytes("/nonexistent/folder");
+  ASSERT_FALSE(bytes.has_value());
+  EXPECT_EQ(bytes.error().code, ErrorCode::kInvalidArgument);
 }
 
 }  // namespace
