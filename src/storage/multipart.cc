@@ -157,15 +157,9 @@ S3Result<PartInfo> ObjectStore::upload_part_streamed(const std::string& bucket,
   std::error_code ec;
   std::filesystem::create_directories(upload_dir(upload_id), ec);
   std::string file = fmt::format("{}-{}", number, new_short_id());
-  StoredBody stored;
-  auto written = write_atomic_from(upload_dir(upload_id), file, [&](const ByteSink& sink) {
-    auto produced = body(sink);
-    if (!produced) return S3Result<void>(produced.error());
-    stored = std::move(*produced);
-    return S3Result<void>();
-  });
-  if (!written) return written.error();
-  PartInfo part{number, stored.size, stored.digest.md5_hex, stored.digest.crc32_base64,
+  auto stored = write_body(upload_dir(upload_id), file, body);
+  if (!stored) return stored.error();
+  PartInfo part{number, stored->size, stored->digest.md5_hex, stored->digest.crc32_base64,
                 now_ms()};
   std::string old_file;
   {

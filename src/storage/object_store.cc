@@ -180,24 +180,31 @@ S3Result<ObjectInfo> ObjectStore::put(const std::string& bucket, const std::stri
                       });
 }
 
-S3Result<ObjectInfo> ObjectStore::put_streamed(const std::string& bucket, const std::string& key,
-                                               ObjectMeta meta, const BodyProducer& body) {
-  if (auto k = check_key(key); !k) return k.error();
-  if (auto b = check_bucket(bucket); !b) return b.error();
-  std::string file = new_short_id();
+S3Result<StoredBody> write_body(const std::string& dir, const std::string& name,
+                                const BodyProducer& body) {
   StoredBody stored;
-  auto written = write_atomic_from(bucket_dir(bucket), file, [&](const ByteSink& sink) {
+  auto written = write_atomic_from(dir, name, [&](const ByteSink& sink) {
     auto produced = body(sink);
     if (!produced) return S3Result<void>(produced.error());
     stored = std::move(*produced);
     return S3Result<void>();
   });
   if (!written) return written.error();
+  return stored;
+}
+
+S3Result<ObjectInfo> ObjectStore::put_streamed(const std::string& bucket, const std::string& key,
+                                               ObjectMeta meta, const BodyProducer& body) {
+  if (auto k = check_key(key); !k) return k.error();
+  if (auto b = check_bucket(bucket); !b) return b.error();
+  std::string file = new_short_id();
+  auto stored = write_body(bucket_dir(bucket), file, body);
+  if (!stored) return stored.error();
   ObjectInfo info{bucket,
                   key,
-                  stored.size,
-                  stored.digest.md5_hex,
-                  stored.digest.crc32_base64,
+                  stored->size,
+                  stored->digest.md5_hex,
+                  stored->digest.crc32_base64,
                   now_ms(),
                   std::move(meta)};
   return commit(std::move(info), file);

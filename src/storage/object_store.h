@@ -100,6 +100,11 @@ struct StoredBody {
 // Writes one body to `sink` as it arrives; returns what it wrote or why it stopped.
 using BodyProducer = std::function<S3Result<StoredBody>(const ByteSink& sink)>;
 
+// Writes what `body` produces to dir/name atomically (write_atomic_from) and returns what it
+// stored; nothing is left at dir/name when it fails.
+S3Result<StoredBody> write_body(const std::string& dir, const std::string& name,
+                                const BodyProducer& body);
+
 class ObjectStore {
  public:
   // Opens (creating) the layout and sweeps files a crash left behind.
