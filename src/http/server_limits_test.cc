@@ -23,6 +23,7 @@
 
 #include "http/client.h"
 #include "http/server.h"
+#include "http/testing/raw_socket.h"
 
 namespace kumo::http {
 namespace {
@@ -49,38 +50,13 @@ Router hello_router() {
   return router;
 }
 
-// A connected socket whose reads give up after kPatience; a `receive_buffer` other than 0
-// shrinks its receive buffer, so that a client that does not read fills it soon.
 int connect_raw(int port, int receive_buffer = 0) {
-  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  timeval tv{std::chrono::duration_cast<std::chrono::seconds>(kPatience).count(), 0};
-  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-  if (receive_buffer > 0) {
-    ::setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &receive_buffer, sizeof receive_buffer);
-  }
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_port = htons(static_cast<uint16_t>(port));
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  EXPECT_EQ(::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0) << errno;
-  return fd;
+  return testing::connect_raw(port, std::chrono::duration_cast<std::chrono::seconds>(kPatience),
+                              receive_buffer);
 }
 
-bool send_all(int fd, const std::string& bytes) {
-  return ::send(fd, bytes.data(), bytes.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(bytes.size());
-}
-
-// Reads until `marker` has arrived; what was read.
-std::string read_until(int fd, std::string_view marker) {
-  std::string out;
-  char buf[4096];
-  while (out.find(marker) == std::string::npos) {
-    ssize_t n = ::recv(fd, buf, sizeof buf, 0);
-    if (n <= 0) break;
-    out.append(buf, static_cast<size_t>(n));
-  }
-  return out;
-}
+using testing::read_until;
+using testing::send_all;
 
 // True once the server closed the connection (end of stream or reset) within kPatience;
 // false when it stayed open that long. Whatever the server still sends is read and dropped.

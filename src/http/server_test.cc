@@ -17,6 +17,7 @@
 #include <thread>
 
 #include "http/client.h"
+#include "http/testing/raw_socket.h"
 
 namespace kumo::http {
 namespace {
@@ -34,20 +35,9 @@ Client client_for(const Server& server) { return Client(Endpoint{"127.0.0.1", se
 
 // Sends raw bytes and reads until the server closes (or 10 s pass).
 std::string raw_exchange(int port, const std::string& bytes) {
-  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  timeval tv{10, 0};
-  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_port = htons(static_cast<uint16_t>(port));
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  EXPECT_EQ(::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
-  EXPECT_EQ(::send(fd, bytes.data(), bytes.size(), MSG_NOSIGNAL),
-            static_cast<ssize_t>(bytes.size()));
-  std::string out;
-  char buf[4096];
-  for (ssize_t n; (n = ::recv(fd, buf, sizeof buf, 0)) > 0;)
-    out.append(buf, static_cast<size_t>(n));
+  int fd = testing::connect_raw(port, std::chrono::seconds(10));
+  EXPECT_TRUE(testing::send_all(fd, bytes));
+  std::string out = testing::read_until(fd, "");
   ::close(fd);
   return out;
 }

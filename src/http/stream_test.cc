@@ -20,6 +20,7 @@
 
 #include "common/result.h"
 #include "http/server.h"
+#include "http/testing/raw_socket.h"
 
 namespace kumo::http {
 namespace {
@@ -27,16 +28,9 @@ namespace {
 using namespace std::chrono_literals;
 
 int connect_to(int port) {
-  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  int small = 64 * 1024;  // keep the kernel's share small: the server's is under test
-  ::setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &small, sizeof small);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_port = htons(static_cast<uint16_t>(port));
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  EXPECT_EQ(::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
-  std::string req = "GET /stream HTTP/1.1\r\nHost: x\r\n\r\n";
-  EXPECT_EQ(::send(fd, req.data(), req.size(), MSG_NOSIGNAL), static_cast<ssize_t>(req.size()));
+  // Keep the kernel's share small: the server's is under test.
+  int fd = testing::connect_raw(port, std::chrono::seconds(60), 64 * 1024);
+  EXPECT_TRUE(testing::send_all(fd, "GET /stream HTTP/1.1\r\nHost: x\r\n\r\n"));
   return fd;
 }
 
