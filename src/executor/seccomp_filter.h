@@ -38,7 +38,6 @@
 
 #include <linux/filter.h>
 
-#include <cstddef>
 #include <utility>
 #include <vector>
 
@@ -57,8 +56,9 @@ class SeccompFilter {
   // failed with errno set ("prctl(PR_SET_NO_NEW_PRIVS)", "seccomp(SECCOMP_SET_MODE_FILTER)").
   const char* install() const;
 
-  // The number of BPF instructions (for logs and tests).
-  size_t instructions() const { return program_.size(); }
+  // The classic BPF program itself, for a process that loads it without this class (a
+  // zygote's shim could load it in each forked instance, after that instance's own setup).
+  const std::vector<sock_filter>& program() const { return program_; }
 
  private:
   explicit SeccompFilter(std::vector<sock_filter> program) : program_(std::move(program)) {}
