@@ -54,6 +54,7 @@ class SeccompFilter {
   // Sets no_new_privs and loads the program into the calling thread. Async-signal-safe: for
   // the child between fork and exec. Returns nullptr on success, or the name of the step that
   // failed with errno set ("prctl(PR_SET_NO_NEW_PRIVS)", "seccomp(SECCOMP_SET_MODE_FILTER)").
+  // Call it last before execve: from then on mount, unshare, setns and the like fail.
   const char* install() const;
 
   // The classic BPF program itself, for a process that loads it without this class (a
