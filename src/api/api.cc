@@ -31,6 +31,7 @@ scheduler::PoolConfig pool_config(const registry::FunctionVersion& fv,
   launch.concurrency = spec.concurrency;
   launch.env = spec.env;
   launch.zygote = spec.zygote;
+  launch.network = spec.network;
   launch.batch_max_size = spec.batch_max_size;
   launch.batch_max_delay = spec.batch_max_delay;
   if (spec.runtime == registry::Runtime::kModel) {

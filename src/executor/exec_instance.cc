@@ -59,8 +59,7 @@ Result<std::unique_ptr<Instance>> ExecInstance::launch(InstanceSetup setup,
   ps.argv = {"/bin/sh", "-c", setup.spec.handler};
   ps.env = std::move(env);
   ps.env.push_back("PORT=" + std::to_string(*port));
-  ps.cwd = setup.workdir;
-  ps.mounts = setup.mounts;
+  setup.place(ps);
   ps.cgroup_procs = setup.cgroup_procs();
   ps.rlimit_as_bytes = rlimit_as_bytes;
   int workers = std::max(1, setup.spec.concurrency);

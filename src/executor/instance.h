@@ -41,6 +41,7 @@ struct LaunchSpec {
   int concurrency = 1;
   std::map<std::string, std::string> env;     // the spec's env, added to the platform's own
   bool zygote = true;          // python3: may fork from a template that ran the init phase
+  bool network = false;        // outbound network (the host's namespace); else only loopback
   int batch_max_size = 1;      // model: requests per forward pass
   std::chrono::milliseconds batch_max_delay{0};
 };

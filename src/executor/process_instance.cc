@@ -53,6 +53,15 @@ std::vector<std::string> InstanceSetup::cgroup_procs() const {
   return out;
 }
 
+void InstanceSetup::place(ProcessSpec& ps) const {
+  ps.cwd = workdir;
+  ps.mounts = mounts;
+  if (!sandbox.enabled) return;
+  ps.sandbox = sandbox;
+  ps.box_root = workdir;
+  ps.cwd = kTaskRoot;
+}
+
 std::chrono::milliseconds init_timeout(const LaunchSpec& spec) {
   return std::max<milliseconds>(spec.timeout, std::chrono::seconds(10));
 }

@@ -45,11 +45,14 @@ struct InstanceSetup {
   std::unique_ptr<PidsCgroup> pids_cgroup;
   std::string workdir;
   MountPlan mounts;  // the code read-only at `workdir` and /tmp (instance_mounts.h)
+  SandboxPlan sandbox;  // when enabled, the box instead of `mounts` (sandbox.h)
   std::shared_ptr<void> code_lease;  // ProcessLauncher::code_in_use(spec.code_dir) while held
   LogFile log;
 
   // The cgroup.procs files the child joins before exec.
   std::vector<std::string> cgroup_procs() const;
+  // Sets where the child runs: its working dir and its mounts or box.
+  void place(ProcessSpec& ps) const;
 };
 
 class ProcessInstance : public Instance {
@@ -117,6 +120,7 @@ class ProcessInstance : public Instance {
   const LaunchSpec& spec() const { return setup_.spec; }
   const std::string& workdir() const { return setup_.workdir; }
   const MountPlan& mounts() const { return setup_.mounts; }
+  const InstanceSetup& setup() const { return setup_; }
 
   pid_t pid() const { return pid_; }
   // True once stop() (or the destructor) asked the process to go.

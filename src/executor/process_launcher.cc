@@ -79,7 +79,8 @@ Result<std::unique_ptr<ProcessLauncher>> ProcessLauncher::create(LauncherOptions
     launcher->prepare_pids_limit();
     launcher->sweep_group();
   }
-  if (o.use_mount_namespaces) {
+  launcher->prepare_sandbox();
+  if (o.use_mount_namespaces && !o.sandbox) {
     launcher->mounts_ = mount_namespaces_usable();
     if (!launcher->mounts_) {
       spdlog::warn("executor: mount namespaces unavailable; instances get a private copy of "
@@ -87,6 +88,49 @@ Result<std::unique_ptr<ProcessLauncher>> ProcessLauncher::create(LauncherOptions
     }
   }
   return launcher;
+}
+
+void ProcessLauncher::prepare_sandbox() {
+  if (!options_.sandbox) {
+    spdlog::warn("executor: functions run WITHOUT a sandbox (--insecure-no-sandbox): their code "
+                 "runs as this server's user, sees the host's files and processes and reaches "
+                 "every local service; never use it for code you do not trust");
+    return;
+  }
+  std::string why = sandbox_unavailable_reason();
+  if (why.empty()) {
+    auto filter = SeccompFilter::build();
+    if (filter) {
+      seccomp_ = std::make_unique<SeccompFilter>(std::move(*filter));
+      return;
+    }
+    why = filter.error().message;
+  }
+  refusal_ = fmt::format("this machine cannot build the sandbox functions run in ({}); start "
+                         "`kumo serve --insecure-no-sandbox` to run them without one",
+                         why);
+  spdlog::error("executor: {}", refusal_);
+}
+
+SandboxPlan ProcessLauncher::sandbox_plan(const LaunchSpec& spec) const {
+  SandboxPlan plan;
+  plan.enabled = sandboxed();
+  if (!plan.enabled) return plan;
+  plan.network = spec.network;
+  plan.uid = sandbox_uid(spec.function);
+  plan.code_dir = spec.code_dir;
+  plan.runtime_dir = options_.runtime_dir;
+  plan.read_only = options_.sandbox_read_only;
+  plan.writable = options_.sandbox_share;
+  plan.tmp_mb = spec.ephemeral_mb;
+  plan.max_open_files = options_.max_open_files;
+  plan.seccomp = seccomp_.get();
+  return plan;
+}
+
+std::string ProcessLauncher::inner_shim_path() const {
+  if (!sandboxed()) return shim_path_;
+  return std::string(kRuntimeRoot) + "/" + fs::path(shim_path_).filename().string();
 }
 
 namespace {
@@ -127,7 +171,7 @@ bool ProcessLauncher::code_in_use(const std::string& code_dir) const {
 
 Result<std::string> ProcessLauncher::make_instance_dir(const LaunchSpec& spec,
                                                        const std::string& id) const {
-  return make_workdir(spec.instances_root, id, mounts_ ? "" : spec.code_dir);
+  return make_workdir(spec.instances_root, id, mounts_ || sandboxed() ? "" : spec.code_dir);
 }
 
 MountPlan ProcessLauncher::mount_plan(const LaunchSpec& spec, const std::string& workdir) const {
@@ -197,7 +241,7 @@ std::vector<std::string> ProcessLauncher::environment(const LaunchSpec& spec,
   env["PATH"] = path ? path : "/usr/local/bin:/usr/bin:/bin";
   env["LANG"] = "C.UTF-8";
   env["HOME"] = workdir;
-  env["TMPDIR"] = mounts_ ? "/tmp" : workdir + "/tmp";
+  env["TMPDIR"] = mounts_ || sandboxed() ? "/tmp" : workdir + "/tmp";
   if (!uses_cgroups()) env["MALLOC_ARENA_MAX"] = "2";
   {
     std::lock_guard lock(env_mu_);
@@ -262,6 +306,7 @@ Result<int64_t> ProcessLauncher::make_cgroups(InstanceSetup& setup,
 
 Result<std::unique_ptr<Instance>> ProcessLauncher::launch(const LaunchSpec& spec,
                                                           InstanceObserver& observer) {
+  if (!refusal_.empty()) return make_error(ErrorCode::kUnavailable, refusal_);
   InstanceSetup setup;
   setup.id = new_short_id();
   setup.spec = spec;
@@ -289,20 +334,22 @@ Result<std::unique_ptr<Instance>> ProcessLauncher::launch(const LaunchSpec& spec
   if (!workdir) return workdir.error();
   setup.workdir = *workdir;
   setup.mounts = mount_plan(spec, setup.workdir);
+  setup.sandbox = sandbox_plan(spec);
   setup.code_lease = lease_code(spec.code_dir);
   // A forked instance lives in its template's namespace, where the code is at its root.
   std::string task_root = zygote && !zygote->task_root().empty() ? zygote->task_root()
+                          : sandboxed()                           ? kTaskRoot
                                                                   : setup.workdir;
   std::vector<std::string> env = environment(spec, setup.id, task_root);
   if (zygote) {
     return PythonInstance::launch_forked(std::move(setup), std::move(zygote), options_.python,
-                                         shim_path_, std::move(env), *rlimit,
+                                         inner_shim_path(), std::move(env), *rlimit,
                                          spare ? spare->pid : 0);
   }
   Result<std::unique_ptr<Instance>> instance =
       spec.runtime == Runtime::kExec
           ? ExecInstance::launch(std::move(setup), std::move(env), *rlimit)
-          : PythonInstance::launch(std::move(setup), options_.python, shim_path_,
+          : PythonInstance::launch(std::move(setup), options_.python, inner_shim_path(),
                                    std::move(env), *rlimit);
   if (!instance) remove_workdir(*workdir);
   return instance;
@@ -313,8 +360,9 @@ namespace {
 // What a template depends on besides the version: the same version relaunched with other
 // settings (a spec edit that keeps the version) gets a new template.
 std::string zygote_fingerprint(const LaunchSpec& spec) {
-  std::string out = fmt::format("{}\n{}\n{}\n{}\n{}", spec.code_dir, spec.handler,
-                                spec.memory_mb, spec.ephemeral_mb, spec.timeout.count());
+  std::string out = fmt::format("{}\n{}\n{}\n{}\n{}\n{}", spec.code_dir, spec.handler,
+                                spec.memory_mb, spec.ephemeral_mb, spec.timeout.count(),
+                                spec.network);
   for (const auto& [key, value] : spec.env) out += fmt::format("\n{}={}", key, value);
   return out;
 }
@@ -384,12 +432,15 @@ Result<std::shared_ptr<Zygote>> ProcessLauncher::start_zygote(const LaunchSpec& 
   if (!workdir) return workdir.error();
   ZygoteConfig config;
   config.mounts = mount_plan(spec, *workdir);
+  config.sandbox = sandbox_plan(spec);
   config.code_lease = lease_code(spec.code_dir);
   config.python = options_.python;
-  config.shim_path = shim_path_;
-  config.env = single_threaded(environment(spec, setup.id, *workdir));
+  config.shim_path = inner_shim_path();
+  config.env = single_threaded(
+      environment(spec, setup.id, sandboxed() ? std::string(kTaskRoot) : *workdir));
   // Each forked instance mounts its own /tmp of this size (the shim's template mode), as
-  // Lambda's /tmp belongs to one execution environment.
+  // Lambda's /tmp belongs to one execution environment. In a box a forked instance cannot
+  // mount: it shares the template's /tmp, as it shares its namespaces.
   if (mounts_) config.env.push_back(fmt::format("KUMO_TMP_MB={}", spec.ephemeral_mb));
   config.workdir = *workdir;
   config.log_path = spec.log_path;

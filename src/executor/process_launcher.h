@@ -26,6 +26,7 @@
 #include "executor/instance.h"
 #include "executor/memory_cgroup.h"
 #include "executor/pids_cgroup.h"
+#include "executor/seccomp_filter.h"
 #include "executor/zygote.h"
 
 namespace kumo::executor {
@@ -49,6 +50,13 @@ struct LauncherOptions {
   // a tmpfs of LaunchSpec::ephemeral_mb at /tmp (instance_mounts.h). Where the kernel does
   // not permit that (or false), a private copy of the code and no cap on /tmp.
   bool use_mount_namespaces = true;
+  // Each instance in a box (sandbox.h): its own namespaces, a non-root uid, a read-only
+  // system, seccomp. Where the machine cannot build it, launches fail with a message that
+  // says so (see refusal()). false (--insecure-no-sandbox): the mounts above only.
+  bool sandbox = true;
+  std::vector<std::string> sandbox_read_only;  // host folders every box sees, read-only
+  std::vector<std::string> sandbox_share;      // host folders every box sees, writable
+  int max_open_files = 1024;                   // RLIMIT_NOFILE in a box
 };
 
 class ProcessLauncher final : public Launcher {
@@ -71,6 +79,10 @@ class ProcessLauncher final : public Launcher {
   bool limits_pids() const { return pids_version_.has_value(); }
   // True when instances get their code read-only and their own /tmp (mount namespaces).
   bool uses_mounts() const { return mounts_; }
+  // True when instances run in the box.
+  bool sandboxed() const { return seccomp_ != nullptr; }
+  // Why launches fail: the box was asked for and cannot be built here; empty otherwise.
+  const std::string& refusal() const { return refusal_; }
   // True while an instance or template started from `code_dir` (LaunchSpec::code_dir)
   // lives, so that its code is not collected from under it. Thread-safe.
   bool code_in_use(const std::string& code_dir) const;
@@ -89,6 +101,10 @@ class ProcessLauncher final : public Launcher {
   // Makes the instance's folder under spec.instances_root (a mount point, or a copy).
   Result<std::string> make_instance_dir(const LaunchSpec& spec, const std::string& id) const;
   MountPlan mount_plan(const LaunchSpec& spec, const std::string& workdir) const;
+  SandboxPlan sandbox_plan(const LaunchSpec& spec) const;
+  void prepare_sandbox();
+  // Where the shim and the code are as the instance sees them.
+  std::string inner_shim_path() const;
   void prepare_pids_limit();
   void sweep_group() const;
   // Makes the instance's cgroups; returns the RLIMIT_AS to use instead (0: none).
@@ -119,6 +135,8 @@ class ProcessLauncher final : public Launcher {
   std::optional<CgroupVersion> cgroup_version_;
   std::optional<CgroupVersion> pids_version_;  // kV2: pids.max in the memory cgroup
   bool mounts_ = false;
+  std::unique_ptr<SeccompFilter> seccomp_;  // set when instances are boxed
+  std::string refusal_;
   std::shared_ptr<CodeLeases> code_leases_ = std::make_shared<CodeLeases>();
   std::mutex zygotes_mu_;
   std::map<std::pair<std::string, int>, ZygoteEntry> zygotes_;  // Guarded by zygotes_mu_.

@@ -142,8 +142,7 @@ Result<SpawnedProcess> PythonInstance::spawn_fresh() {
   ProcessSpec ps;
   ps.argv = {python_, "-u", "-B", "-s", shim_path_};
   ps.env = env_;
-  ps.cwd = workdir();
-  ps.mounts = mounts();
+  setup().place(ps);
   ps.rlimit_as_bytes = rlimit_as_bytes_;
   ps.control_fd = theirs.get();
   auto proc = spawn_process(ps);
@@ -169,8 +168,7 @@ Result<std::unique_ptr<Instance>> PythonInstance::launch(InstanceSetup setup,
   ProcessSpec ps;
   ps.argv = {python, "-u", "-B", "-s", shim_path};
   ps.env = std::move(env);
-  ps.cwd = setup.workdir;
-  ps.mounts = setup.mounts;
+  setup.place(ps);
   // The interpreter's start-up is ours, not the function's: it may run before the process
   // is in its cgroups, and joining them (several ms in the kernel) overlaps with it. The
   // shim imports the function only after the START frame, sent once the process joined.

@@ -46,6 +46,7 @@ void write_decimal(int fd, long value) {
 
 // Runs in the forked child: only async-signal-safe calls from here to exec.
 [[noreturn]] void run_child(const ProcessSpec& spec, const PreparedMounts& mounts,
+                            const PreparedSandbox& box,
                             char* const argv[], char* const envp[], int out_fd, int err_fd,
                             int error_fd) {
   setpgid(0, 0);
@@ -67,6 +68,7 @@ void write_decimal(int fd, long value) {
     if (setrlimit(RLIMIT_AS, &limit) != 0) child_fail(error_fd, "setrlimit");
   }
   if (const char* failed = mounts.enter(); failed != nullptr) child_fail(error_fd, failed);
+  if (const char* failed = box.enter(); failed != nullptr) child_fail(error_fd, failed);
   // Move the sources above the targets first so that no dup2 overwrites another source.
   int null_fd = ::open("/dev/null", O_RDONLY);
   int sources[4] = {null_fd, out_fd, err_fd, spec.control_fd};
@@ -127,11 +129,18 @@ Result<SpawnedProcess> spawn_process(const ProcessSpec& spec) {
   std::vector<char*> envp = c_strings(spec.env);
   auto mounts = PreparedMounts::prepare(spec.mounts);
   if (!mounts) return mounts.error();
+  auto box = PreparedSandbox::prepare(spec.sandbox, spec.box_root);
+  if (!box) return box.error();
 
-  pid_t pid = fork();
+  // A bare clone() for new namespaces (the child is then pid 1 of its own); the child makes
+  // only system calls until exec, so glibc's fork bookkeeping is not needed.
+  int flags = box->clone_flags();
+  pid_t pid = flags != 0 ? static_cast<pid_t>(syscall(SYS_clone, flags | SIGCHLD, 0, 0, 0, 0))
+                         : fork();
   if (pid < 0) return sys_error("fork");
   if (pid == 0) {
-    run_child(spec, *mounts, argv.data(), envp.data(), out_w.get(), err_w.get(), error_w.get());
+    run_child(spec, *mounts, *box, argv.data(), envp.data(), out_w.get(), err_w.get(),
+              error_w.get());
   }
   setpgid(pid, pid);  // also here, so the group exists before we might signal it
   error_w.reset();

@@ -11,6 +11,7 @@
 
 #include "common/result.h"
 #include "executor/instance_mounts.h"
+#include "executor/sandbox.h"
 #include "executor/unique_fd.h"
 
 namespace kumo::executor {
@@ -18,11 +19,15 @@ namespace kumo::executor {
 struct ProcessSpec {
   std::vector<std::string> argv;  // argv[0] is the program's path
   std::vector<std::string> env;   // "KEY=value"
-  std::string cwd;
+  std::string cwd;                // with a sandbox, a path inside the box (kTaskRoot)
   std::vector<std::string> cgroup_procs;  // the child writes its pid to each before exec
   int64_t rlimit_as_bytes = 0;    // when > 0, RLIMIT_AS for the child
   int control_fd = -1;            // when >= 0, becomes the child's fd 3
   MountPlan mounts;               // entered after the cgroups, before `cwd` (instance_mounts.h)
+  // When enabled (instead of `mounts`): the child starts in new namespaces and enters the
+  // box after the cgroups (sandbox.h); its root is assembled on `box_root`, an empty folder.
+  SandboxPlan sandbox;
+  std::string box_root;
 };
 
 struct SpawnedProcess {

@@ -8,6 +8,8 @@
 
 #include <cerrno>
 #include <cstring>
+#include <fstream>
+#include <sstream>
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
@@ -90,6 +92,11 @@ Result<std::shared_ptr<Zygote>> Zygote::start(ZygoteConfig config) {
   ps.cwd = z->config_.workdir;
   ps.mounts = z->config_.mounts;
   if (z->config_.mounts.enabled) z->task_root_ = z->config_.workdir;
+  if (z->config_.sandbox.enabled) {
+    ps.sandbox = z->config_.sandbox;
+    ps.box_root = z->config_.workdir;
+    ps.cwd = z->task_root_ = kTaskRoot;
+  }
   if (z->config_.cgroup) ps.cgroup_procs.push_back(z->config_.cgroup->procs_path());
   if (z->config_.pids_cgroup) ps.cgroup_procs.push_back(z->config_.pids_cgroup->procs_path());
   ps.rlimit_as_bytes = z->config_.rlimit_as_bytes;
@@ -268,7 +275,7 @@ void Zygote::prepare_spare() {
   if (!send_message(control_.get(), R"({"spare": 1})", {})) return;
   auto reply = receive_message(control_.get(), kRequestTimeout);
   if (!reply) return;
-  pid_t pid = parse_object(*reply).value("pid", -1);
+  pid_t pid = host_pid(parse_object(*reply).value("pid", -1));
   if (pid <= 0) return;
   auto prepared = config_.prepare_spare(pid);
   if (!prepared) return;  // the fork path joins the cgroups instead
@@ -300,7 +307,7 @@ Result<pid_t> Zygote::fork(const std::string& id, const std::string& cwd,
   if (!reply) return reply.error();
   json answer = parse_object(*reply);
   if (fresh) *fresh = answer.value("fresh", true);
-  pid_t pid = answer.value("pid", -1);
+  pid_t pid = host_pid(answer.value("pid", -1));
   if (pid <= 0) {
     return make_error(ErrorCode::kInternal,
                       fmt::format("zygote: fork failed: {}", answer.value("error", *reply)));
@@ -308,8 +315,38 @@ Result<pid_t> Zygote::fork(const std::string& id, const std::string& cwd,
   return pid;
 }
 
+pid_t Zygote::host_pid(pid_t pid) {
+  if (!config_.sandbox.enabled || pid <= 0) return pid;
+  // The template's children, as Kumo sees them; the last NSpid of each is the template's view.
+  std::ifstream children(fmt::format("/proc/{}/task/{}/children", proc_.pid, proc_.pid));
+  pid_t child = 0;
+  while (children >> child) {
+    std::ifstream status(fmt::format("/proc/{}/status", child));
+    std::string line;
+    while (std::getline(status, line)) {
+      if (!line.starts_with("NSpid:")) continue;
+      std::istringstream fields(line.substr(6));
+      pid_t inner = 0, last = 0;
+      while (fields >> inner) last = inner;
+      if (last != pid) break;
+      std::lock_guard lock(mu_);
+      inner_pids_[child] = pid;
+      return child;
+    }
+  }
+  return -1;
+}
+
 std::optional<int> Zygote::reap(pid_t pid) {
-  auto reply = request(json{{"reap", pid}}.dump(), {});
+  pid_t inner = pid;
+  {
+    std::lock_guard lock(mu_);
+    if (auto it = inner_pids_.find(pid); it != inner_pids_.end()) {
+      inner = it->second;
+      inner_pids_.erase(it);
+    }
+  }
+  auto reply = request(json{{"reap", inner}}.dump(), {});
   if (!reply) return std::nullopt;
   json answer = parse_object(*reply);
   if (!answer.contains("status") || !answer["status"].is_number_integer()) return std::nullopt;

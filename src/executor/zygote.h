@@ -22,6 +22,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <functional>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -54,6 +55,9 @@ struct ZygoteConfig {
   std::vector<std::string> env;  // "KEY=value"; the launcher adds the single-thread limits
   std::string workdir;           // the template's task root (its copy, or the mount point)
   MountPlan mounts;              // the template's namespace, which forked instances share
+  // The template's box (sandbox.h; instead of `mounts`), which forked instances share: they
+  // live in its pid namespace, and the template reports their pids as seen there.
+  SandboxPlan sandbox;
   std::shared_ptr<void> code_lease;  // held while the template lives
   std::string log_path;          // init output and tracebacks go to the function's log
   int64_t rlimit_as_bytes = 0;   // inherited by every forked instance
@@ -114,6 +118,8 @@ class Zygote {
   void set_state(State state);
   void prepare_spare();
   Result<std::string> request(const std::string& message, const std::vector<int>& fds);
+  // The pid in Kumo's namespace of the template's child `pid` (as the template sees it).
+  pid_t host_pid(pid_t pid);
 
   ZygoteConfig config_;
   std::string task_root_;
@@ -132,6 +138,7 @@ class Zygote {
   bool was_ready_ = false;          // Guarded by mu_.
   bool want_spare_ = false;         // Guarded by mu_.
   std::optional<PreparedSpare> prepared_;  // Guarded by mu_.
+  std::map<pid_t, pid_t> inner_pids_;  // host pid -> the template's view. Guarded by mu_.
   std::mutex request_mu_;           // one request/response at a time on control_
 };
 

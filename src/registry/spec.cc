@@ -16,10 +16,11 @@ namespace {
 
 using std::chrono::milliseconds;
 
-constexpr std::array<const char*, 17> kKnownKeys = {
+constexpr std::array<const char*, 18> kKnownKeys = {
     "name",          "runtime",       "handler",      "memory",    "timeout", "concurrency",
     "min_instances", "max_instances", "idle_timeout", "max_queue", "env",     "triggers",
-    "async",         "zygote",        "gpu",          "batch",     "ephemeral_storage"};
+    "async",         "zygote",        "gpu",          "batch",     "ephemeral_storage",
+    "network"};
 constexpr std::array<const char*, 5> kTriggerKinds = {"http", "storage", "queue", "table",
                                                       "schedule"};
 
@@ -224,7 +225,8 @@ Result<void> check_keys(const YAML::Node& root) {
       return invalid(key,
                      "unknown field; known fields are name, runtime, handler, memory, "
                      "timeout, concurrency, min_instances, max_instances, idle_timeout, "
-                     "max_queue, env, triggers, async, zygote, gpu, batch, ephemeral_storage");
+                     "max_queue, env, triggers, async, zygote, gpu, batch, ephemeral_storage, "
+                     "network");
     }
   }
   for (const char* required : {"name", "runtime", "handler"}) {
@@ -289,6 +291,13 @@ Result<void> read_fields(const YAML::Node& root, FunctionSpec& spec) {
     auto triggers = read_triggers(root["triggers"]);
     if (!triggers) return triggers.error();
     spec.triggers = std::move(*triggers);
+  }
+  if (root["network"]) {
+    const YAML::Node& n = root["network"];
+    if (!n.IsScalar() || (n.Scalar() != "true" && n.Scalar() != "false")) {
+      return invalid("network", "must be true or false");
+    }
+    spec.network = n.Scalar() == "true";
   }
   if (root["zygote"]) {
     const YAML::Node& z = root["zygote"];
@@ -393,6 +402,7 @@ nlohmann::json spec_to_json(const FunctionSpec& spec) {
       {"triggers", spec.triggers},
       {"async", spec.async},
       {"zygote", spec.zygote},
+      {"network", spec.network},
       {"gpu", spec.gpu},
       {"batch", {{"max_size", spec.batch_max_size},
                  {"max_delay_ms", spec.batch_max_delay.count()}}},
@@ -426,6 +436,7 @@ Result<FunctionSpec> spec_from_json(const nlohmann::json& j) {
     spec.triggers = j.value("triggers", nlohmann::json::array());
     spec.async = j.value("async", nlohmann::json::object());
     spec.zygote = j.value("zygote", spec.zygote);
+    spec.network = j.value("network", spec.network);
     spec.gpu = j.value("gpu", spec.gpu);
     if (auto b = j.find("batch"); b != j.end() && b->is_object()) {
       spec.batch_max_size = b->value("max_size", spec.batch_max_size);

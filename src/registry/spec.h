@@ -38,6 +38,7 @@ struct FunctionSpec {
   nlohmann::json triggers = nlohmann::json::array();  // kept as written; events interpret them
   nlohmann::json async = nlohmann::json::object();    // retries, backoff, on_failure, dead_letter
   bool zygote = true;                // python3: fork instances from a template that ran init
+  bool network = false;              // outbound network; else only loopback (docs/security.md)
   int gpu = 0;                       // 0..16 devices each instance needs
   int batch_max_size = 1;            // model: requests stacked into one forward pass, 1..1024
   std::chrono::milliseconds batch_max_delay{0};  // model: wait up to this to fill a batch
@@ -48,7 +49,7 @@ Result<FunctionSpec> parse_spec(std::string_view yaml_text);
 
 // The spec as JSON, as `kumo describe --json` shows it and as it is persisted. Keys are the
 // struct's: name, runtime, handler, memory_mb, ephemeral_storage_mb, timeout_ms, concurrency, min_instances,
-// max_instances, idle_timeout_ms, max_queue, env, triggers, async, zygote, gpu, batch
+// max_instances, idle_timeout_ms, max_queue, env, triggers, async, zygote, gpu, batch, network
 // ({max_size, max_delay_ms}). spec_from_json validates as
 // parse_spec does.
 nlohmann::json spec_to_json(const FunctionSpec& spec);

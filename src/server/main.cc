@@ -3,6 +3,7 @@
 
 #include "cli/commands.h"
 #include "server/http_limits.h"
+#include "server/sandbox_options.h"
 #include "server/serve.h"
 
 int main(int argc, char** argv) {
@@ -26,10 +27,13 @@ int main(int argc, char** argv) {
   serve->add_option("--log-level", options.log_level, "debug, info, warn or error")
       ->capture_default_str();
   kumo::server::add_http_limit_flags(*serve, options.http_limits);
+  bool check_sandbox = false;
+  kumo::server::add_sandbox_flags(*serve, options.sandbox, check_sandbox);
   std::string gpus;
   serve->add_option("--gpus", gpus,
                     "GPUs functions may use: auto (nvidia-smi), none, a count or a list (0,1)");
   serve->callback([&] {
+    if (check_sandbox) throw CLI::RuntimeError(kumo::server::check_sandbox());
     if (!config.empty()) {
       auto loaded = kumo::server::load_config(config, options);
       if (!loaded) {

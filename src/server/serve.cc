@@ -160,6 +160,7 @@ int serve(const ServeOptions& options) {
   launcher_options.python = options.python;
   launcher_options.runtime_dir = data_dir + "/runtime";
   launcher_options.group = cgroup_group(data_dir);
+  apply_sandbox_options(options.sandbox, launcher_options);
   auto launcher_or = executor::ProcessLauncher::create(launcher_options);
   if (!launcher_or) return spdlog::error("{}", launcher_or.error().message), 1;
   executor::ProcessLauncher& launcher = **launcher_or;

@@ -8,6 +8,7 @@
 
 #include "common/result.h"
 #include "http/server.h"
+#include "server/sandbox_options.h"
 
 namespace kumo::server {
 
@@ -21,6 +22,7 @@ struct ServeOptions {
   std::string log_level = "info";
   // Timeouts, connection cap and body memory budget of the HTTP server (http_limits.h).
   http::ConnectionLimits http_limits;
+  SandboxOptions sandbox;  // sandbox_options.h
   // Sections of the config file for the event parts, as JSON: "storage", "tables",
   // "connectors", "events" (each absent = defaults).
   nlohmann::json sections = nlohmann::json::object();
