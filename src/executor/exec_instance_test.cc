@@ -47,6 +47,7 @@ class ExecInstanceTest : public ::testing::Test {
  protected:
   void SetUp() override {
     LauncherOptions options;
+    options.sandbox = false;  // sandbox_test.cc runs one in a box
     options.runtime_dir = dir_.path() + "/runtime";
     options.use_cgroups = false;
     auto launcher = ProcessLauncher::create(options);

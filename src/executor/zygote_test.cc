@@ -26,6 +26,7 @@ class ZygoteTest : public ::testing::TestWithParam<bool> {
  protected:
   void SetUp() override {
     LauncherOptions o;
+    o.sandbox = false;  // these look at the process from the host; sandbox_test.cc: the box
     o.runtime_dir = dir_.path() + "/runtime";
     o.use_cgroups = GetParam();
     o.cgroup_root = default_cgroup_root() + "-test";
