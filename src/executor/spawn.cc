@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <sched.h>
 #include <signal.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
@@ -14,6 +15,8 @@
 #include <filesystem>
 
 #include <fmt/format.h>
+
+#include "executor/netns.h"
 
 namespace kumo::executor {
 namespace {
@@ -54,6 +57,9 @@ void write_decimal(int fd, long value) {
   sigprocmask(SIG_SETMASK, &all, nullptr);
   for (int sig : {SIGPIPE, SIGINT, SIGTERM, SIGCHLD, SIGHUP}) {
     signal(sig, SIG_DFL);  // ignored dispositions would survive exec
+  }
+  if ((spec.clone_flags & CLONE_NEWNET) != 0 && bring_loopback_up() != 0) {
+    child_fail(error_fd, "bring up lo");
   }
   for (const std::string& procs : spec.cgroup_procs) {  // reads only: no allocation
     int fd = ::open(procs.c_str(), O_WRONLY | O_CLOEXEC);
@@ -128,7 +134,9 @@ Result<SpawnedProcess> spawn_process(const ProcessSpec& spec) {
   auto mounts = PreparedMounts::prepare(spec.mounts);
   if (!mounts) return mounts.error();
 
-  pid_t pid = fork();
+  pid_t pid = spec.clone_flags == 0
+                  ? fork()
+                  : static_cast<pid_t>(syscall(SYS_clone, spec.clone_flags | SIGCHLD, 0, 0, 0, 0));
   if (pid < 0) return sys_error("fork");
   if (pid == 0) {
     run_child(spec, *mounts, argv.data(), envp.data(), out_w.get(), err_w.get(), error_w.get());

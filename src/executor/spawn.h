@@ -23,6 +23,9 @@ struct ProcessSpec {
   int64_t rlimit_as_bytes = 0;    // when > 0, RLIMIT_AS for the child
   int control_fd = -1;            // when >= 0, becomes the child's fd 3
   MountPlan mounts;               // entered after the cgroups, before `cwd` (instance_mounts.h)
+  // When nonzero, CLONE_NEW* flags for a clone() in place of fork(); with CLONE_NEWNET the child
+  // brings its loopback up (netns.h).
+  int clone_flags = 0;
 };
 
 struct SpawnedProcess {
