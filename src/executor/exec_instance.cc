@@ -1,10 +1,14 @@
 #include "executor/exec_instance.h"
 
+#include <sched.h>
+
 #include <algorithm>
 #include <cctype>
 
 #include <fmt/format.h>
+#include <spdlog/spdlog.h>
 
+#include "common/check.h"
 #include "http/client.h"
 
 namespace kumo::executor {
@@ -62,8 +66,11 @@ Result<std::unique_ptr<Instance>> ExecInstance::launch(InstanceSetup setup,
   setup.place(ps);
   ps.cgroup_procs = setup.cgroup_procs();
   ps.rlimit_as_bytes = rlimit_as_bytes;
+  ps.clone_flags = setup.clone_flags;
   int workers = std::max(1, setup.spec.concurrency);
-  std::unique_ptr<ExecInstance> instance(new ExecInstance(std::move(setup), *port));
+  int namespaces = ps.clone_flags;
+  if (setup.sandbox.enabled && !setup.sandbox.network) namespaces |= CLONE_NEWNET;
+  std::unique_ptr<ExecInstance> instance(new ExecInstance(std::move(setup), *port, namespaces));
   if (auto started = instance->start(ps); !started) {
     return started.error();
   }
@@ -93,7 +100,45 @@ std::optional<milliseconds> ExecInstance::tick_interval() const {
 }
 
 void ExecInstance::on_tick() {
-  if (port_accepts(port_)) mark_ready();
+  auto netns = this->netns();
+  if (!netns) return;  // the process's exit or the init deadline ends it
+  bool accepts = false;
+  if (*netns == nullptr) {
+    accepts = port_accepts(port_);
+  } else if (auto fd = (*netns)->tcp_socket()) {
+    accepts = connects_to_loopback(std::move(*fd), port_);
+  }
+  if (accepts) mark_ready();
+}
+
+Result<NetnsSockets*> ExecInstance::netns() {
+  std::lock_guard lock(netns_mu_);
+  if (!netns_known_) {
+    netns_known_ = true;
+    // A process already gone reads as another namespace: nothing is then tried on ours.
+    bool own = (clone_flags_ & CLONE_NEWNET) != 0;
+    if (own || !same_netns(pid())) {
+      auto sockets = NetnsSockets::start(pid());
+      if (sockets) {
+        netns_ = std::move(*sockets);
+      } else {
+        netns_error_ = sockets.error();
+        // Without a namespace of its own only a process gone already gets here.
+        if (own) spdlog::warn("instance {}: {}", id(), sockets.error().message);
+      }
+    }
+  }
+  if (netns_error_) return *netns_error_;
+  return netns_.get();
+}
+
+Result<int> ExecInstance::open_socket() {
+  auto netns = this->netns();
+  if (!netns) return netns.error();
+  KUMO_CHECK(*netns != nullptr);  // asked for only when the process is in another namespace
+  auto fd = (*netns)->tcp_socket();
+  if (!fd) return fd.error();
+  return fd->release();
 }
 
 std::string ExecInstance::untagged_request_id() { return sole_request_id(); }
@@ -112,7 +157,11 @@ void ExecInstance::stop_workers() {
 }
 
 void ExecInstance::worker() {
-  http::Client client(http::Endpoint{"127.0.0.1", port_});
+  // In our own namespace the client makes its sockets itself, as for any server.
+  auto netns = this->netns();
+  http::SocketOpener opener;
+  if (!netns || *netns != nullptr) opener = [this] { return open_socket(); };
+  http::Client client(http::Endpoint{"127.0.0.1", port_}, std::move(opener));
   while (true) {
     Job job;
     {

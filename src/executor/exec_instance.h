@@ -2,6 +2,11 @@
 // <handler>` that serves HTTP on $PORT. Ready once the port accepts connections; each
 // invocation is forwarded as an HTTP request by one of `concurrency` worker threads, each
 // with its own keep-alive http::Client. Thread-safety as for ProcessInstance.
+//
+// A process in a network namespace of its own (a boxed instance) has its 127.0.0.1:$PORT
+// there: the readiness probe and the clients connect with sockets made in that namespace
+// (NetnsSockets, netns.h), while every thread of ours stays in the server's namespace, since
+// the worker threads run the invocations' callbacks (which may launch other instances).
 #pragma once
 
 #include <condition_variable>
@@ -11,6 +16,7 @@
 #include <thread>
 #include <vector>
 
+#include "executor/netns.h"
 #include "executor/process_instance.h"
 
 namespace kumo::http {
@@ -35,17 +41,29 @@ class ExecInstance final : public ProcessInstance {
     SteadyTime deadline;
   };
 
-  ExecInstance(InstanceSetup setup, int port) : ProcessInstance(std::move(setup)), port_(port) {}
+  ExecInstance(InstanceSetup setup, int port, int clone_flags)
+      : ProcessInstance(std::move(setup)), port_(port), clone_flags_(clone_flags) {}
 
   std::optional<std::chrono::milliseconds> tick_interval() const override;
   void on_tick() override;
   std::string untagged_request_id() override;
   void on_process_gone() override;
   void stop_workers();
+  // The process's network namespace when it is not ours (null when it is); found out on first
+  // use. An error when it cannot be entered (or the process is gone): then nothing may be
+  // tried on our own 127.0.0.1, where another program could listen on the port.
+  Result<NetnsSockets*> netns();
+  // A new socket to reach the process with, made in its namespace (owned by the caller).
+  Result<int> open_socket();
   void worker();
   void serve(const Job& job, http::Client& client);
 
   const int port_;
+  const int clone_flags_;  // the process's, as spawned
+  std::mutex netns_mu_;
+  bool netns_known_ = false;             // Guarded by netns_mu_.
+  std::optional<Error> netns_error_;     // Guarded by netns_mu_.
+  std::unique_ptr<NetnsSockets> netns_;  // Guarded by netns_mu_; set once.
   std::mutex queue_mu_;
   std::condition_variable queue_cv_;
   std::deque<Job> queue_;        // Guarded by queue_mu_.

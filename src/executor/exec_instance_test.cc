@@ -1,8 +1,12 @@
 // A real HTTP program (python's http.server) run as an `exec` function.
 #include <gtest/gtest.h>
+#include <sched.h>
+
+#include <filesystem>
 
 #include <nlohmann/json.hpp>
 
+#include "executor/exec_instance.h"
 #include "executor/process_launcher.h"
 #include "executor/test_support.h"
 
@@ -27,7 +31,8 @@ class Echo(BaseHTTPRequestHandler):
         print("serving", self.path, flush=True)
         out = json.dumps({"method": self.command, "path": self.path, "body": body,
                           "test": self.headers.get("X-Test"),
-                          "type": self.headers.get("Content-Type")}).encode()
+                          "type": self.headers.get("Content-Type"),
+                          "netns": os.readlink("/proc/self/ns/net")}).encode()
         self.send_response(201)
         self.send_header("Content-Type", "application/json")
         self.send_header("X-Answer", "yes")
@@ -142,6 +147,41 @@ TEST_F(ExecInstanceTest, RequestPastItsTimeoutKillsTheProgram) {
   ASSERT_TRUE(exit);
   EXPECT_TRUE(exit->requested);
   EXPECT_EQ(recorder.done_calls(), 1);
+}
+
+// What ProcessLauncher prepares, made here so that the process can get namespaces of its own.
+InstanceSetup boxed_setup(const LaunchSpec& spec, InstanceObserver& observer) {
+  InstanceSetup setup;
+  setup.id = "boxed";
+  setup.spec = spec;
+  setup.observer = &observer;
+  auto workdir = make_workdir(spec.instances_root, setup.id, spec.code_dir);
+  EXPECT_TRUE(workdir) << workdir.error().message;
+  setup.workdir = workdir.value_or("");
+  auto log = LogFile::open(spec.log_path);
+  EXPECT_TRUE(log) << log.error().message;
+  if (log) setup.log = std::move(*log);
+  setup.clone_flags = CLONE_NEWNET;
+  return setup;
+}
+
+TEST_F(ExecInstanceTest, ServesAProgramInANetworkNamespaceOfItsOwn) {
+  auto instance = ExecInstance::launch(boxed_setup(spec_, observer_), {"PATH=/usr/bin:/bin"}, 0);
+  ASSERT_TRUE(instance) << instance.error().message;
+  ASSERT_TRUE(observer_.wait_ready());  // probed inside its namespace
+  // The second invocation goes over the kept connection.
+  for (int i = 0; i < 2; ++i) {
+    ReplyRecorder recorder;
+    (*instance)->invoke(testing::make_invocation("{}"), recorder.handler());
+    auto reply = recorder.wait();
+    ASSERT_TRUE(reply);
+    ASSERT_EQ(reply->outcome, Outcome::kOk) << reply->error_type << ": " << reply->error_message;
+    json got = json::parse(reply->body);
+    EXPECT_NE(got["netns"], std::filesystem::read_symlink("/proc/self/ns/net").string());
+  }
+  // Our own threads stayed in our namespace.
+  EXPECT_EQ(std::filesystem::read_symlink("/proc/thread-self/ns/net"),
+            std::filesystem::read_symlink("/proc/self/ns/net"));
 }
 
 }  // namespace

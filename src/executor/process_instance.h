@@ -46,6 +46,7 @@ struct InstanceSetup {
   std::string workdir;
   MountPlan mounts;  // the code read-only at `workdir` and /tmp (instance_mounts.h)
   SandboxPlan sandbox;  // when enabled, the box instead of `mounts` (sandbox.h)
+  int clone_flags = 0;  // namespaces of the process (spawn.h's ProcessSpec::clone_flags)
   std::shared_ptr<void> code_lease;  // ProcessLauncher::code_in_use(spec.code_dir) while held
   LogFile log;
 

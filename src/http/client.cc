@@ -1,6 +1,7 @@
 #include "http/client.h"
 
 #include <fmt/format.h>
+#include <unistd.h>
 
 #include <array>
 #include <boost/asio/connect.hpp>
@@ -108,7 +109,7 @@ Result<Endpoint> parse_base_url(std::string_view url) {
 }
 
 struct Client::State {
-  explicit State(Endpoint e) : endpoint(std::move(e)) {}
+  State(Endpoint e, SocketOpener o) : endpoint(std::move(e)), open_socket(std::move(o)) {}
 
   // Runs one asynchronous operation to completion on the private io_context; the stream's
   // expiry (set by the caller) turns into beast::error::timeout.
@@ -127,12 +128,35 @@ struct Client::State {
     auto results = resolver.resolve(endpoint.host, std::to_string(endpoint.port), ec);
     if (ec) return ec;
     stream.expires_at(deadline);
-    ec = run([&](auto handler) { stream.async_connect(results, std::move(handler)); });
+    if (open_socket) {
+      ec = open_given_socket(results.begin()->endpoint().protocol());
+      if (ec) return ec;
+      // One endpoint: connecting to a range would close the given socket between tries.
+      ec = run([&](auto handler) {
+        stream.async_connect(results.begin()->endpoint(), std::move(handler));
+      });
+    } else {
+      ec = run([&](auto handler) { stream.async_connect(results, std::move(handler)); });
+    }
     if (ec) return ec;
     stream.socket().set_option(tcp::no_delay(true), ec);
     buffer.clear();
     connected = true;
     return {};
+  }
+
+  // Makes the stream's socket with open_socket; its failure is kept for to_error().
+  beast::error_code open_given_socket(const tcp& protocol) {
+    open_error.reset();
+    auto fd = open_socket();
+    if (!fd) {
+      open_error = fd.error().message;
+      return net::error::not_connected;
+    }
+    beast::error_code ec;
+    stream.socket().assign(protocol, *fd, ec);
+    if (ec) ::close(*fd);
+    return ec;
   }
 
   void disconnect() {
@@ -185,18 +209,22 @@ struct Client::State {
       return make_error(ErrorCode::kTimeout, fmt::format("no answer from http://{} within {} ms",
                                                          host_header(endpoint), timeout.count()));
     }
-    return make_error(ErrorCode::kUnavailable, fmt::format("cannot reach http://{}: {}",
-                                                           host_header(endpoint), ec.message()));
+    return make_error(ErrorCode::kUnavailable,
+                      fmt::format("cannot reach http://{}: {}", host_header(endpoint),
+                                  open_error ? *open_error : ec.message()));
   }
 
   Endpoint endpoint;
+  SocketOpener open_socket;
+  std::optional<std::string> open_error;  // why open_socket failed in the last connect
   net::io_context ioc{1};
   beast::tcp_stream stream{ioc};
   beast::flat_buffer buffer;
   bool connected = false;
 };
 
-Client::Client(Endpoint endpoint) : state_(std::make_unique<State>(std::move(endpoint))) {}
+Client::Client(Endpoint endpoint, SocketOpener open_socket)
+    : state_(std::make_unique<State>(std::move(endpoint), std::move(open_socket))) {}
 
 Client::~Client() = default;
 

@@ -33,9 +33,14 @@ struct Endpoint {
 };
 Result<Endpoint> parse_base_url(std::string_view url);
 
+// Makes the socket a Client connects with, in place of its own: a new stream socket of the
+// endpoint's address family, which the client then owns. For a server reachable only through
+// sockets made in another network namespace (executor/netns.h).
+using SocketOpener = std::function<Result<int>()>;
+
 class Client {
  public:
-  explicit Client(Endpoint endpoint);
+  explicit Client(Endpoint endpoint, SocketOpener open_socket = nullptr);
   ~Client();
   Client(const Client&) = delete;
   Client& operator=(const Client&) = delete;

@@ -2,6 +2,7 @@
 #include "http/client.h"
 
 #include <gtest/gtest.h>
+#include <sys/socket.h>
 
 #include <chrono>
 #include <condition_variable>
@@ -176,6 +177,37 @@ TEST(Client, TimesOutWhenNoAnswerComes) {
   ASSERT_FALSE(res.has_value());
   EXPECT_EQ(res.error().code, ErrorCode::kTimeout);
   server->stop();
+}
+
+TEST(Client, ConnectsWithTheOpenersSocketOncePerConnection) {
+  Router router;
+  router.add("GET", "/up", [](Request&&, std::shared_ptr<Responder> r) {
+    r->send({200, {}, "up"});
+  });
+  auto server = start_server(std::move(router));
+  int opened = 0;
+  Client client({"127.0.0.1", server->port()}, [&]() -> Result<int> {
+    ++opened;
+    return ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  });
+  for (int i = 0; i < 3; ++i) {
+    auto res = client.request("GET", "/up");
+    ASSERT_TRUE(res.has_value()) << res.error().message;
+    EXPECT_EQ(res->body, "up");
+  }
+  EXPECT_EQ(opened, 1);  // kept alive
+}
+
+TEST(Client, AnOpenerThatFailsMakesTheServerUnavailableWithItsReason) {
+  auto server = start_server(Router{});
+  Client client({"127.0.0.1", server->port()}, []() -> Result<int> {
+    return make_error(ErrorCode::kInternal, "no namespace to make it in");
+  });
+  auto res = client.request("GET", "/");
+  ASSERT_FALSE(res.has_value());
+  EXPECT_EQ(res.error().code, ErrorCode::kUnavailable);
+  EXPECT_NE(res.error().message.find("no namespace to make it in"), std::string::npos)
+      << res.error().message;
 }
 
 }  // namespace

@@ -1,7 +1,8 @@
 // Internal to kumo_http: one accepted HTTP/1.1 connection and the Responder it hands to
 // handlers, plus the per-thread Worker they live on.
 //
-// A Worker owns one io_context (run by one thread) and one acceptor. A Connection lives on
+// A Worker owns one io_context (run by one thread) and accepts on its listeners (server.cc):
+// its share of the server's address and any adopted listening sockets. A Connection lives on
 // its Worker's thread: every member function runs there, so the connection needs no lock.
 // It is owned by shared_ptrs held by its pending I/O handlers and by the Responder of the
 // request in progress; Responders hop onto the thread via Worker::run_on().
@@ -33,6 +34,7 @@ namespace kumo::http {
 
 class Connection;
 class ConnectionBodyReader;
+struct Listener;
 
 struct Worker {
   Worker(std::shared_ptr<const Router> r, std::shared_ptr<SharedLimits> l)
@@ -51,12 +53,13 @@ struct Worker {
   }
 
   boost::asio::io_context ioc{1};
-  boost::asio::ip::tcp::acceptor acceptor{ioc};
   std::shared_ptr<const Router> router;
   std::shared_ptr<SharedLimits> limits;
   std::string refusal;  // the raw 503 for connections over max_connections
-  // The accept loop's pause after accept() failed, and its log throttle (this thread only).
-  boost::asio::steady_timer accept_pause{ioc};
+  // The listeners accepting on this thread, closed by Server::stop(). This thread only (and
+  // start(), before the thread runs).
+  std::vector<std::weak_ptr<Listener>> listeners;
+  // The accept loops' log throttle (this thread only).
   std::optional<std::chrono::steady_clock::time_point> accept_logged_at;
   int64_t accept_failures_unlogged = 0;
   std::mutex mu;

@@ -3,11 +3,13 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
 #include <boost/asio/ip/tcp.hpp>
 #include <chrono>
+#include <mutex>
 #include <string>
 #include <thread>
 #include <utility>
@@ -17,10 +19,37 @@
 #include "http/connection.h"
 
 namespace kumo::http {
-namespace {
 
 namespace net = boost::asio;
 using tcp = net::ip::tcp;
+
+// A listening socket accepting on one worker's thread: the worker's share of the server's
+// address, or a socket handed to adopt_listener(). Owned by its accept loop's handlers, the
+// server (its own) or the adopter's handle; the worker holds it weakly.
+struct Listener {
+  explicit Listener(std::shared_ptr<Worker> w)
+      : worker(std::move(w)), acceptor(worker->ioc), pause(worker->ioc) {}
+
+  // On the worker's thread: closes the acceptor, which ends its accept loop.
+  void close() {
+    std::lock_guard lock(mu);
+    closed = true;
+    boost::system::error_code ec;
+    acceptor.close(ec);
+    pause.cancel();
+  }
+
+  std::shared_ptr<Worker> worker;  // first member: its io_context outlives the acceptor
+  tcp::acceptor acceptor;
+  net::steady_timer pause;  // the accept loop's pause after accept() failed
+  int fd = -1;              // the acceptor's socket, for release() from another thread
+  std::atomic<bool> released{false};
+  std::mutex mu;
+  bool closed = false;  // Guarded by mu: fd is no longer ours once the acceptor closed it.
+};
+
+namespace {
+
 using ReusePort = net::detail::socket_option::boolean<SOL_SOCKET, SO_REUSEPORT>;
 
 Result<tcp::endpoint> resolve(const std::string& host, int port) {
@@ -116,29 +145,79 @@ void log_accept_failure(Worker& worker, const boost::system::error_code& ec,
   worker.accept_failures_unlogged = 0;
 }
 
-void accept_loop(const std::shared_ptr<Worker>& worker);
+void accept_loop(const std::shared_ptr<Listener>& listener);
 
 // A connection that left before accept() took it is no reason to wait. Any other failure
 // (EMFILE, ENFILE, ENOBUFS, ...) leaves the pending connection queued and the acceptor
 // readable, so accepting again at once would spin: pause first.
-void on_accept_error(const std::shared_ptr<Worker>& worker, const boost::system::error_code& ec) {
-  worker->limits->accept_failures.fetch_add(1, std::memory_order_relaxed);
-  if (ec == net::error::connection_aborted) return accept_loop(worker);
-  auto pause = worker->limits->limits.accept_backoff;
-  log_accept_failure(*worker, ec, pause);
-  worker->accept_pause.expires_after(pause);
-  worker->accept_pause.async_wait([worker](boost::system::error_code wait_ec) {
-    if (!wait_ec) accept_loop(worker);
+void on_accept_error(const std::shared_ptr<Listener>& listener,
+                     const boost::system::error_code& ec) {
+  Worker& worker = *listener->worker;
+  worker.limits->accept_failures.fetch_add(1, std::memory_order_relaxed);
+  if (ec == net::error::connection_aborted) return accept_loop(listener);
+  auto pause = worker.limits->limits.accept_backoff;
+  log_accept_failure(worker, ec, pause);
+  listener->pause.expires_after(pause);
+  listener->pause.async_wait([listener](boost::system::error_code wait_ec) {
+    if (!wait_ec) accept_loop(listener);
   });
 }
 
-void accept_loop(const std::shared_ptr<Worker>& worker) {
-  worker->acceptor.async_accept([worker](boost::system::error_code ec, tcp::socket socket) {
-    if (ec == net::error::operation_aborted || !worker->acceptor.is_open()) return;
-    if (ec) return on_accept_error(worker, ec);
-    admit(worker, std::move(socket));
-    accept_loop(worker);
+void accept_loop(const std::shared_ptr<Listener>& listener) {
+  listener->acceptor.async_accept([listener](boost::system::error_code ec, tcp::socket socket) {
+    if (ec == net::error::operation_aborted || !listener->acceptor.is_open()) return;
+    if (listener->released) {  // shut down: a connection taken before that is still served
+      if (!ec) admit(listener->worker, std::move(socket));
+      return;
+    }
+    if (ec) return on_accept_error(listener, ec);
+    admit(listener->worker, std::move(socket));
+    accept_loop(listener);
   });
+}
+
+// On the worker's thread: the worker learns of the listener (for stop()) and it starts.
+void start_accepting(const std::shared_ptr<Listener>& listener) {
+  auto& listeners = listener->worker->listeners;
+  std::erase_if(listeners, [](const std::weak_ptr<Listener>& l) { return l.expired(); });
+  listeners.push_back(listener);
+  accept_loop(listener);
+}
+
+// Any thread: no connection is accepted on `listener` from now on. Shutting the listening
+// socket down resets what waits in its backlog and refuses new connections at once; the
+// acceptor itself is closed on the worker's thread (or by stop()).
+void release(const std::shared_ptr<Listener>& listener) {
+  listener->released = true;
+  {
+    std::lock_guard lock(listener->mu);
+    if (!listener->closed) ::shutdown(listener->fd, SHUT_RD);
+  }
+  listener->worker->run_on([listener] { listener->close(); });
+}
+
+// What adopt_listener() hands out: releasing it releases the listener.
+struct AdoptedHandle {
+  explicit AdoptedHandle(std::shared_ptr<Listener> l) : listener(std::move(l)) {}
+  ~AdoptedHandle() { release(listener); }
+  AdoptedHandle(const AdoptedHandle&) = delete;
+  AdoptedHandle& operator=(const AdoptedHandle&) = delete;
+  std::shared_ptr<Listener> listener;
+};
+
+// The protocol of a listening stream socket; kInvalidArgument for anything else.
+Result<tcp> listening_protocol(int fd) {
+  sockaddr_storage addr{};
+  socklen_t len = sizeof addr;
+  int listening = 0;
+  socklen_t flag_len = sizeof listening;
+  if (::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) != 0 ||
+      ::getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &listening, &flag_len) != 0 || !listening ||
+      (addr.ss_family != AF_INET && addr.ss_family != AF_INET6)) {
+    return make_error(ErrorCode::kInvalidArgument,
+                      fmt::format("descriptor {} is not a listening TCP socket", fd));
+  }
+  return addr.ss_family == AF_INET ? tcp::v4() : tcp::v6();
 }
 
 }  // namespace
@@ -147,9 +226,13 @@ struct Server::State {
   ServerOptions options;
   std::shared_ptr<const Router> router;
   std::shared_ptr<SharedLimits> limits;
-  std::vector<std::shared_ptr<Worker>> workers;
+  std::vector<std::shared_ptr<Listener>> listeners;  // one per worker, on the server's address
   std::vector<std::thread> threads;
   std::atomic<int> port{0};
+  std::mutex mu;
+  std::vector<std::shared_ptr<Worker>> workers;  // Guarded by mu (written by start/stop).
+  bool running = false;                          // Guarded by mu: adopt_listener() may add.
+  size_t next_adopter = 0;                       // Guarded by mu: round robin over workers.
 };
 
 Server::Server(ServerOptions options, Router router) : state_(std::make_unique<State>()) {
@@ -178,42 +261,82 @@ Result<void> Server::start() {
   auto limits = std::make_shared<SharedLimits>(state_->options.limits);
   std::string refusal = refusal_reply(limits->limits.max_connections);
   std::vector<std::shared_ptr<Worker>> workers;
+  std::vector<std::shared_ptr<Listener>> listeners;
   for (int i = 0; i < threads; ++i) {
     auto worker = std::make_shared<Worker>(state_->router, limits);
     worker->refusal = refusal;
-    if (auto ok = listen(worker->acceptor, *endpoint); !ok) return ok.error();
+    auto listener = std::make_shared<Listener>(worker);
+    if (auto ok = listen(listener->acceptor, *endpoint); !ok) return ok.error();
     // Port 0: the first bind picks the port, the others join it.
-    if (endpoint->port() == 0) endpoint->port(worker->acceptor.local_endpoint().port());
+    if (endpoint->port() == 0) endpoint->port(listener->acceptor.local_endpoint().port());
+    listener->fd = listener->acceptor.native_handle();
     workers.push_back(std::move(worker));
+    listeners.push_back(std::move(listener));
   }
   state_->port = endpoint->port();
   state_->limits = limits;
-  for (auto& worker : workers) {
-    accept_loop(worker);
-    state_->threads.emplace_back([worker] { worker->ioc.run(); });
+  for (auto& listener : listeners) {
+    start_accepting(listener);  // before the thread runs, so on its behalf
+    state_->threads.emplace_back([worker = listener->worker] { worker->ioc.run(); });
   }
+  state_->listeners = std::move(listeners);
+  std::lock_guard lock(state_->mu);
   state_->workers = std::move(workers);
+  state_->running = true;
   return {};
+}
+
+Result<std::shared_ptr<void>> Server::adopt_listener(int fd) {
+  auto protocol = listening_protocol(fd);
+  if (!protocol) {
+    ::close(fd);
+    return protocol.error();
+  }
+  std::lock_guard lock(state_->mu);  // held until queued, so that stop() comes after
+  if (!state_->running) {
+    ::close(fd);
+    return make_error(ErrorCode::kUnavailable, "the HTTP server is not running");
+  }
+  auto& worker = state_->workers[state_->next_adopter++ % state_->workers.size()];
+  auto listener = std::make_shared<Listener>(worker);
+  boost::system::error_code ec;
+  listener->acceptor.assign(*protocol, fd, ec);
+  if (ec) {
+    ::close(fd);
+    return make_error(ErrorCode::kInternal,
+                      fmt::format("cannot accept on descriptor {}: {}", fd, ec.message()));
+  }
+  listener->fd = fd;
+  worker->run_on([listener] { start_accepting(listener); });
+  return std::shared_ptr<void>(std::make_shared<AdoptedHandle>(std::move(listener)));
 }
 
 void Server::stop() {
   if (state_->threads.empty()) return;
-  for (auto& worker : state_->workers) {
+  std::vector<std::shared_ptr<Worker>> workers;
+  {
+    std::lock_guard lock(state_->mu);
+    state_->running = false;
+    workers = state_->workers;
+  }
+  for (auto& worker : workers) {
     {
       std::lock_guard lock(worker->mu);
       worker->stopping = true;
     }
     net::post(worker->ioc, [worker] {
-      boost::system::error_code ec;
-      worker->acceptor.close(ec);
-      worker->accept_pause.cancel();
+      for (auto& weak : worker->listeners) {
+        if (auto listener = weak.lock()) listener->close();
+      }
       std::lock_guard lock(worker->mu);
       for (Connection* connection : worker->connections) connection->close();
     });
   }
-  // Each io_context runs out of work once its acceptor and sockets are closed.
+  // Each io_context runs out of work once its acceptors and sockets are closed.
   for (auto& thread : state_->threads) thread.join();
   state_->threads.clear();
+  state_->listeners.clear();
+  std::lock_guard lock(state_->mu);
   state_->workers.clear();
 }
 

@@ -3,10 +3,11 @@
 //
 // Each of `threads` I/O threads runs its own io_context with its own acceptor, all bound to
 // the same address with SO_REUSEPORT, so the kernel spreads connections and no lock or queue
-// is shared on the hot path. A connection lives on one thread for its life; its handlers run
-// there. The Server owns its threads; stop() (also run by the destructor) stops accepting,
-// closes every connection and joins. start()/stop() are for one owner thread; port() is
-// safe anywhere after start(). Beast and Asio stay behind the pimpl.
+// is shared on the hot path (adopt_listener() sockets are spread over the threads). A
+// connection lives on one thread for its life; its handlers run there. The Server owns its
+// threads; stop() (also run by the destructor) stops accepting, closes every connection and
+// joins. start()/stop() are for one owner thread; port() is safe anywhere after start().
+// Beast and Asio stay behind the pimpl.
 #pragma once
 
 #include <chrono>
@@ -80,6 +81,13 @@ class Server {
   int port() const;
   // What the connection limits did so far; zeros before start().
   ServerStats stats() const;
+  // Also accepts on `fd`, a listening TCP socket made elsewhere (in another network namespace,
+  // say), with the same router and limits (its connections count against the same cap); the
+  // server owns `fd` from this call on, also when it fails. Until the returned handle is
+  // released: on release no further connection is accepted there (what waits in its backlog is
+  // reset) while connections already accepted finish normally. kInvalidArgument for a `fd` that
+  // is not listening, kUnavailable when the server is not running. Thread-safe.
+  Result<std::shared_ptr<void>> adopt_listener(int fd);
   // Graceful: stops accepting, closes open connections, joins the threads. Idempotent.
   // Responders still held elsewhere stay valid; their calls are then ignored.
   void stop();
