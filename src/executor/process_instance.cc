@@ -82,6 +82,7 @@ Result<void> ProcessInstance::start(const ProcessSpec& spec) {
   }
   proc_ = std::move(*proc);
   pid_ = proc_.pid;
+  if (setup_.open_api) api_listener_ = setup_.open_api(pid_);
   init_deadline_ = std::chrono::steady_clock::now() + init_timeout(setup_.spec);
   io_thread_ = std::thread([this] { io_loop(); });
   return {};
@@ -112,9 +113,11 @@ bool ProcessInstance::adopt(std::function<Result<SpawnedProcess>()>& obtain) {
     exit_sequence(kExitedWithOne);
     return false;
   }
+  std::shared_ptr<void> api = setup_.open_api ? setup_.open_api(proc->pid) : nullptr;
   std::lock_guard lock(mu_);
   proc_ = std::move(*proc);
   pid_ = proc_.pid;
+  api_listener_ = std::move(api);
   if (requested_) ::kill(-proc_.pid, SIGKILL);  // stopped while it was being obtained
   return true;
 }

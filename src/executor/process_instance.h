@@ -46,6 +46,9 @@ struct InstanceSetup {
   std::string workdir;
   MountPlan mounts;  // the code read-only at `workdir` and /tmp (instance_mounts.h)
   SandboxPlan sandbox;  // when enabled, the box instead of `mounts` (sandbox.h)
+  // Kumo's API inside the process's network namespace (ProcessLauncher::open_api); the
+  // handle is held while the process lives. Unset: none.
+  std::function<std::shared_ptr<void>(pid_t)> open_api;
   int clone_flags = 0;  // namespaces of the process (spawn.h's ProcessSpec::clone_flags)
   std::shared_ptr<void> code_lease;  // ProcessLauncher::code_in_use(spec.code_dir) while held
   LogFile log;
@@ -171,6 +174,7 @@ class ProcessInstance : public Instance {
 
   InstanceSetup setup_;
   SpawnedProcess proc_;  // set before the I/O thread starts or, deferred, on it under mu_
+  std::shared_ptr<void> api_listener_;  // set with proc_
   std::atomic<pid_t> pid_{-1};
   std::function<Result<SpawnedProcess>()> obtain_;  // deferred start only
   UniqueFd wake_fd_;

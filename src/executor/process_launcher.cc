@@ -1,6 +1,7 @@
 #include "executor/process_launcher.h"
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cstdlib>
@@ -14,6 +15,7 @@
 
 #include "common/ids.h"
 #include "executor/exec_instance.h"
+#include "executor/netns.h"
 #include "executor/python_instance.h"
 #include "runtimes/embedded.h"
 
@@ -133,6 +135,40 @@ std::string ProcessLauncher::inner_shim_path() const {
   return std::string(kRuntimeRoot) + "/" + fs::path(shim_path_).filename().string();
 }
 
+void ProcessLauncher::set_api_listener(int port, AdoptListener adopt) {
+  std::lock_guard lock(api_mu_);
+  api_port_ = port;
+  adopt_ = std::move(adopt);
+}
+
+std::function<std::shared_ptr<void>(pid_t)> ProcessLauncher::api_opener(const LaunchSpec& spec) {
+  if (!sandboxed() || spec.network) return nullptr;
+  return [this](pid_t pid) { return open_api(pid); };
+}
+
+std::shared_ptr<void> ProcessLauncher::open_api(pid_t pid) {
+  struct stat st {};
+  if (::stat(fmt::format("/proc/{}/ns/net", pid).c_str(), &st) != 0) return nullptr;
+  std::lock_guard lock(api_mu_);
+  if (!adopt_) return nullptr;
+  std::erase_if(api_listeners_, [](const auto& entry) { return entry.second.expired(); });
+  std::weak_ptr<void>& known = api_listeners_[{st.st_dev, st.st_ino}];
+  if (auto handle = known.lock()) return handle;
+  auto fd = listen_in_netns(pid, api_port_);
+  if (!fd) {
+    spdlog::warn("executor: no path to Kumo's API in the box of process {}: {}", pid,
+                 fd.error().message);
+    return nullptr;
+  }
+  auto handle = adopt_(fd->release());
+  if (!handle) {
+    spdlog::warn("executor: no path to Kumo's API in a box: {}", handle.error().message);
+    return nullptr;
+  }
+  known = *handle;
+  return *handle;
+}
+
 namespace {
 
 class CodeLease {
@@ -247,6 +283,10 @@ std::vector<std::string> ProcessLauncher::environment(const LaunchSpec& spec,
     std::lock_guard lock(env_mu_);
     for (const auto& [key, value] : platform_env_) env[key] = value;
   }
+  if (sandboxed() && !spec.network) {  // the API's socket in the box is on its loopback
+    std::lock_guard lock(api_mu_);
+    if (api_port_ > 0) env["KUMO_URL"] = fmt::format("http://127.0.0.1:{}", api_port_);
+  }
   for (const auto& [key, value] : spec.env) env[key] = value;
   std::string version = std::to_string(spec.version);
   std::string memory = std::to_string(spec.memory_mb);
@@ -335,6 +375,7 @@ Result<std::unique_ptr<Instance>> ProcessLauncher::launch(const LaunchSpec& spec
   setup.workdir = *workdir;
   setup.mounts = mount_plan(spec, setup.workdir);
   setup.sandbox = sandbox_plan(spec);
+  setup.open_api = api_opener(spec);
   setup.code_lease = lease_code(spec.code_dir);
   // A forked instance lives in its template's namespace, where the code is at its root.
   std::string task_root = zygote && !zygote->task_root().empty() ? zygote->task_root()
@@ -433,6 +474,7 @@ Result<std::shared_ptr<Zygote>> ProcessLauncher::start_zygote(const LaunchSpec& 
   ZygoteConfig config;
   config.mounts = mount_plan(spec, *workdir);
   config.sandbox = sandbox_plan(spec);
+  config.open_api = api_opener(spec);
   config.code_lease = lease_code(spec.code_dir);
   config.python = options_.python;
   config.shim_path = inner_shim_path();

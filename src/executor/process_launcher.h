@@ -93,6 +93,12 @@ class ProcessLauncher final : public Launcher {
     std::lock_guard lock(env_mu_);
     platform_env_ = std::move(env);
   }
+  // How a boxed instance without `network` reaches Kumo's API: a socket listening on
+  // 127.0.0.1:`port` inside its network namespace, handed to `adopt` (which accepts on it
+  // until the handle it returns is released). One per namespace, shared by the instances
+  // forked into it. Instances started before this call have none. Thread-safe.
+  using AdoptListener = std::function<Result<std::shared_ptr<void>>(int fd)>;
+  void set_api_listener(int port, AdoptListener adopt);
 
  private:
   explicit ProcessLauncher(LauncherOptions options) : options_(std::move(options)) {}
@@ -105,6 +111,9 @@ class ProcessLauncher final : public Launcher {
   void prepare_sandbox();
   // Where the shim and the code are as the instance sees them.
   std::string inner_shim_path() const;
+  // The API listener of pid's network namespace (made on first use); null when none.
+  std::shared_ptr<void> open_api(pid_t pid);
+  std::function<std::shared_ptr<void>(pid_t)> api_opener(const LaunchSpec& spec);
   void prepare_pids_limit();
   void sweep_group() const;
   // Makes the instance's cgroups; returns the RLIMIT_AS to use instead (0: none).
@@ -137,6 +146,10 @@ class ProcessLauncher final : public Launcher {
   bool mounts_ = false;
   std::unique_ptr<SeccompFilter> seccomp_;  // set when instances are boxed
   std::string refusal_;
+  mutable std::mutex api_mu_;
+  int api_port_ = 0;                    // Guarded by api_mu_.
+  AdoptListener adopt_;                 // Guarded by api_mu_.
+  std::map<std::pair<dev_t, ino_t>, std::weak_ptr<void>> api_listeners_;  // Guarded by api_mu_.
   std::shared_ptr<CodeLeases> code_leases_ = std::make_shared<CodeLeases>();
   std::mutex zygotes_mu_;
   std::map<std::pair<std::string, int>, ZygoteEntry> zygotes_;  // Guarded by zygotes_mu_.

@@ -109,6 +109,7 @@ Result<std::shared_ptr<Zygote>> Zygote::start(ZygoteConfig config) {
     return make_error(ErrorCode::kUnavailable, "zygote: the kernel has no pidfd_open");
   }
   z->proc_ = std::move(*proc);
+  if (z->config_.open_api) z->api_listener_ = z->config_.open_api(z->proc_.pid);
   z->wake_fd_.reset(eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
   z->watcher_ = std::thread([raw = z.get()] { raw->watch(); });
   return z;

@@ -58,6 +58,8 @@ struct ZygoteConfig {
   // The template's box (sandbox.h; instead of `mounts`), which forked instances share: they
   // live in its pid namespace, and the template reports their pids as seen there.
   SandboxPlan sandbox;
+  // Kumo's API inside the template's network namespace, which forked instances share.
+  std::function<std::shared_ptr<void>(pid_t)> open_api;
   std::shared_ptr<void> code_lease;  // held while the template lives
   std::string log_path;          // init output and tracebacks go to the function's log
   int64_t rlimit_as_bytes = 0;   // inherited by every forked instance
@@ -124,6 +126,7 @@ class Zygote {
   ZygoteConfig config_;
   std::string task_root_;
   SpawnedProcess proc_;
+  std::shared_ptr<void> api_listener_;
   UniqueFd control_;
   UniqueFd wake_fd_;
   LogFile log_;  // watcher thread only

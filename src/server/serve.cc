@@ -238,6 +238,9 @@ int serve(const ServeOptions& options) {
   }
   std::string host = listen->host == "0.0.0.0" || listen->host.empty() ? "127.0.0.1" : listen->host;
   launcher.set_platform_env({{"KUMO_URL", fmt::format("http://{}:{}", host, http_server.port())}});
+  // A boxed function reaches the API at the same address, inside its own network namespace.
+  launcher.set_api_listener(http_server.port(),
+                            [&http_server](int fd) { return http_server.adopt_listener(fd); });
   spdlog::info("kumo listening on http://{}:{} (data in {})", listen->host, http_server.port(),
                data_dir);
 
