@@ -646,9 +646,6 @@ class ResourcesAreCapped(EscapeTestCase):
             r = self.invoke("healthy")
             samples.append(time.perf_counter() - start)
             self.assertEqual(r.status, 200, r.body)
-        if os.environ.get("ESCAPE_DEBUG"):
-            o = sorted(samples)
-            print("dist ms", [round(o[int(q * (n - 1))] * 1000, 1) for q in (0, .5, .9, .96, 1)])
         return samples
 
     def test_spinning_processes_do_not_starve_another_function(self):
@@ -661,21 +658,18 @@ class ResourcesAreCapped(EscapeTestCase):
         self.ensure("spinner", SPINNER, "timeout: 2m\n")
         with concurrent.futures.ThreadPoolExecutor(1) as pool:
             spinning = pool.submit(self.invoke, "spinner", {
-                "processes": 8, "seconds": 90, "started": started, "stop": stop}, 150)
+                "processes": 16, "seconds": 90, "started": started, "stop": stop}, 150)
             self.wait_for(lambda: os.path.exists(started) or spinning.done(), timeout=60,
                           what="the spinners to start")
             during = p99(self.latencies())
             open(stop, "w").close()
             r = spinning.result()
-        self.assertEqual((r.status, r.json()), (200, {"spinners": 8}), r.body)
+        self.assertEqual((r.status, r.json()), (200, {"spinners": 16}), r.body)
         # The machine's own load varies: the baseline is the worse of before and after.
         after = p99(self.latencies())
-        if os.environ.get("ESCAPE_DEBUG"):
-            print("\nP99", before * 1000, during * 1000, after * 1000)
-        baseline = max(before, after)
-        self.assertLessEqual(during, 2 * baseline + 0.020,
-                             f"p99 {during * 1000:.1f} ms while spinning, "
-                             f"{baseline * 1000:.1f} ms without")
+        self.assertLessEqual(during, 2 * max(before, after) + 0.020,
+                             f"p99 {during * 1000:.1f} ms while spinning, {before * 1000:.1f} "
+                             f"ms before and {after * 1000:.1f} ms after")
         self.assert_healthy()
 
 
