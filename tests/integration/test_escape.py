@@ -219,8 +219,19 @@ FILL_TMP = PRELUDE + """
         return {"mb": written >> 20, "errno": error}
 """
 
+# Raises its own descriptor limit as far as it may first (root could lift the hard limit too).
 OPEN_FILES = PRELUDE + """
+    import resource
+
+    def raise_limit(want):
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (want, want))
+        except (OSError, ValueError):
+            _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+            resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+
     def handle(event, context):
+        raise_limit(event["count"] + 100)
         fds, error = [], None
         try:
             while len(fds) < event["count"]:
