@@ -586,6 +586,9 @@ class NetworkIsOffUnlessAsked(EscapeTestCase):
         return listener
 
     def test_cannot_connect_to_a_host_service(self):
+        # A service of the host on its loopback and on its own address. (Kumo's API port is
+        # not among them: inside the box 127.0.0.1:<that port> is Kumo's socket in the box,
+        # which test_a_boxed_function_reaches_kumo_through_kumo_url uses.)
         listener = self.listener()
         targets = [("127.0.0.1", listener.port)]
         if host_address():
