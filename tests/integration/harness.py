@@ -2,6 +2,8 @@
 
 Only the standard library: these tests run on Debian's /usr/bin/python3.
 """
+import atexit
+import functools
 import http.client
 import json
 import os
@@ -26,8 +28,26 @@ def free_port():
         return s.getsockname()[1]
 
 
+@functools.lru_cache(maxsize=None)
+def serve_accepts(binary, flag):
+    """Whether `kumo serve` of `binary` has the option `flag`."""
+    r = subprocess.run([binary, "serve", "--help"], capture_output=True, text=True)
+    return re.search(re.escape(flag) + r"\b", r.stdout) is not None
+
+
+@functools.lru_cache(maxsize=None)
+def share_base():
+    """One folder under /var/tmp for every server of this process to bind into its instances'
+    boxes (`--sandbox-share`): shared_dir() folders are made in it. Removed at exit."""
+    d = tempfile.mkdtemp(prefix="kumo-share-", dir="/var/tmp")
+    os.chmod(d, 0o755)
+    atexit.register(shutil.rmtree, d, True)
+    return d
+
+
 class Server:
-    """Starts `kumo serve --listen 127.0.0.1:0` and reads the port from its log."""
+    """Starts `kumo serve --listen 127.0.0.1:0` and reads the port from its log. Where the binary
+    boxes its instances, share_base() is bound into every box (at the same path)."""
 
     def __init__(self, data_dir, extra_args=(), binary=None):
         self.binary = binary or KUMO
@@ -39,9 +59,12 @@ class Server:
 
     def start(self):
         self.output = []
+        share = []
+        if serve_accepts(self.binary, "--sandbox-share"):
+            share = ["--sandbox-share", share_base()]
         self.proc = subprocess.Popen(
             [self.binary, "serve", "--listen", "127.0.0.1:0", "--data", self.data_dir,
-             "--threads", "2", *self.extra_args],
+             "--threads", "2", *share, *self.extra_args],
             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         ready = threading.Event()
 
@@ -143,8 +166,10 @@ class KumoTestCase(unittest.TestCase):
         return d
 
     def shared_dir(self):
-        """A folder both the test and its functions see (an instance's /tmp is its own)."""
-        d = tempfile.mkdtemp(prefix="kumo-shared-", dir="/var/tmp")
+        """A folder both the test and its functions see (an instance's /tmp is its own), that
+        functions may write (they run as users of their own)."""
+        d = tempfile.mkdtemp(prefix="kumo-shared-", dir=share_base())
+        os.chmod(d, 0o777)
         self.addCleanup(shutil.rmtree, d, True)
         return d
 
