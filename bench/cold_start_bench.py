@@ -8,6 +8,10 @@ each request starts one: the time is request to response, cold start included. T
 (the template that ran init) outlives scale-to-zero, which is the point. The first request
 after deploy runs a fresh interpreter while the template starts beside it; it is reported
 apart, not in the percentiles, and the script then waits for the template's init.
+
+Each function is measured twice in the same run: on a server that boxes its instances (the
+default, docs/security.md) and on one started with --insecure-no-sandbox; the last column is
+what the box adds to the p50.
 """
 import argparse
 import json
@@ -49,7 +53,7 @@ def instances(kumo, url, name):
 
 def deploy(kumo, url, tmp, name, memory, code, zygote):
     d = os.path.join(tmp, name)
-    os.makedirs(d)
+    os.makedirs(d, exist_ok=True)
     with open(os.path.join(d, "main.py"), "w") as f:
         f.write(code)
     with open(os.path.join(d, "kumo.yaml"), "w") as f:
@@ -80,6 +84,21 @@ def percentiles(ms):
     return statistics.median(s), s[int(0.99 * (len(s) - 1))]
 
 
+def measure(kumo, server, tmp, key, runs):
+    memory, code = FUNCTIONS[key]
+    result = {}
+    for zygote in (True, False):
+        name = f"{key}-{'zygote' if zygote else 'fresh'}"
+        deploy(kumo, server.url, tmp, name, memory, code, zygote)
+        first = cold_request(kumo, server.url, name)
+        # The first launch runs a fresh interpreter while the template starts
+        # beside it; give the template the time an init takes before measuring.
+        time.sleep(1.5 * first / 1e3 + 0.2)
+        ms = [cold_request(kumo, server.url, name) for _ in range(runs)]
+        result[zygote] = (first, *percentiles(ms))
+    return result
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--kumo", required=True)
@@ -89,36 +108,33 @@ def main():
     kumo = os.path.abspath(args.kumo)
     print("load average:", open("/proc/loadavg").read().strip(), "| cores:", os.cpu_count())
     tmp = tempfile.mkdtemp(prefix="kumo-cold-bench-")
-    server = Server(os.path.join(tmp, "data"), binary=kumo).start()
+    servers = {
+        "box": Server(os.path.join(tmp, "boxed"), binary=kumo).start(),
+        "no box": Server(os.path.join(tmp, "bare"), ["--insecure-no-sandbox"], kumo).start(),
+    }
     try:
         for key in args.only or list(FUNCTIONS):
-            memory, code = FUNCTIONS[key]
-            result = {}
-            for zygote in (True, False):
-                name = f"{key}-{'zygote' if zygote else 'fresh'}"
-                deploy(kumo, server.url, tmp, name, memory, code, zygote)
-                first = cold_request(kumo, server.url, name)
-                # The first launch runs a fresh interpreter while the template starts
-                # beside it; give the template the time an init takes before measuring.
-                time.sleep(1.5 * first / 1e3 + 0.2)
-                ms = [cold_request(kumo, server.url, name) for _ in range(args.runs)]
-                result[zygote] = (first, *percentiles(ms))
-            print_row(key, result)
+            results = {mode: measure(kumo, server, tmp, key, args.runs)
+                       for mode, server in servers.items()}
+            for mode in servers:
+                print_row(key, mode, results[mode], results["no box"])
     finally:
-        server.stop()
+        for server in servers.values():
+            server.stop()
         shutil.rmtree(tmp, ignore_errors=True)
 
 
-def print_row(key, result):
+def print_row(key, mode, result, bare):
     if not print_row.header:
         print(f"\ncold start, request to response with zero instances, ms (p50/p99 of the runs;"
               f" 'first' = first request after deploy, not counted)")
-        print(f"{'function':<18} | {'zygote p50':>10} {'p99':>7} {'first':>7} | "
-              f"{'fresh p50':>9} {'p99':>7} | {'p50 ratio':>9}")
+        print(f"{'function':<18} {'':<6} | {'zygote p50':>10} {'p99':>7} {'first':>7} | "
+              f"{'fresh p50':>9} {'p99':>7} | {'p50 ratio':>9} | {'box adds (zygote/fresh)':>23}")
         print_row.header = True
     z, f = result[True], result[False]
-    print(f"{LABELS[key]:<18} | {z[1]:>10.1f} {z[2]:>7.1f} {z[0]:>7.1f} | "
-          f"{f[1]:>9.1f} {f[2]:>7.1f} | {f[1] / z[1]:>8.1f}x", flush=True)
+    added = f"{z[1] - bare[True][1]:+.1f} / {f[1] - bare[False][1]:+.1f}"
+    print(f"{LABELS[key]:<18} {mode:<6} | {z[1]:>10.1f} {z[2]:>7.1f} {z[0]:>7.1f} | "
+          f"{f[1]:>9.1f} {f[2]:>7.1f} | {f[1] / z[1]:>8.1f}x | {added:>23}", flush=True)
 
 
 print_row.header = False

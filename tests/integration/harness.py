@@ -21,6 +21,27 @@ import unittest
 KUMO = os.environ.get("KUMO_BIN", "build/src/server/kumo")
 
 
+def host_pid(instance_id, inner_pid):
+    """The pid, as this test sees it, of a process of a fresh (zygote: false) instance that
+    calls itself `inner_pid` in its own pid namespace (in a box an instance is pid 1 of its
+    own); None when there is none. The process's environment names its instance."""
+    wanted = f"KUMO_INSTANCE_ID={instance_id}".encode()
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/environ", "rb") as f:
+                if wanted not in f.read().split(b"\0"):
+                    continue
+            with open(f"/proc/{entry}/status") as f:
+                nspid = [l for l in f if l.startswith("NSpid:")][0].split()[1:]
+        except (OSError, IndexError):
+            continue
+        if int(nspid[-1]) == inner_pid:
+            return int(entry)
+    return None
+
+
 def free_port():
     """A TCP port on 127.0.0.1 that nothing listens on now (for servers a test starts)."""
     with socket.socket() as s:
@@ -33,6 +54,16 @@ def serve_accepts(binary, flag):
     """Whether `kumo serve` of `binary` has the option `flag`."""
     r = subprocess.run([binary, "serve", "--help"], capture_output=True, text=True)
     return re.search(re.escape(flag) + r"\b", r.stdout) is not None
+
+
+@functools.lru_cache(maxsize=None)
+def sandbox_available(binary=None):
+    """Whether `kumo serve` can box functions on this machine (not, e.g., in a chroot that
+    forbids namespaces); where it cannot, servers run with --insecure-no-sandbox."""
+    binary = binary or KUMO
+    if not serve_accepts(binary, "--check-sandbox"):
+        return False
+    return subprocess.run([binary, "serve", "--check-sandbox"], capture_output=True).returncode == 0
 
 
 @functools.lru_cache(maxsize=None)
@@ -62,6 +93,8 @@ class Server:
         share = []
         if serve_accepts(self.binary, "--sandbox-share"):
             share = ["--sandbox-share", share_base()]
+            if not sandbox_available(self.binary) and "--insecure-no-sandbox" not in self.extra_args:
+                share.append("--insecure-no-sandbox")
         self.proc = subprocess.Popen(
             [self.binary, "serve", "--listen", "127.0.0.1:0", "--data", self.data_dir,
              "--threads", "2", *share, *self.extra_args],

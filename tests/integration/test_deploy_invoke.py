@@ -11,7 +11,7 @@ ECHO = """
     INITS += 1          # module level: runs once per instance
     def handle(event, context):
         print("handling", event.get("n"))
-        return {"event": event, "inits": INITS, "pid": os.getpid(),
+        return {"event": event, "inits": INITS, "pid": os.environ["KUMO_INSTANCE_ID"],
                 "request_id": context.aws_request_id,
                 "function": context.function_name, "version": context.function_version,
                 "memory": context.memory_limit_in_mb,

@@ -18,7 +18,7 @@ DEVICES = """
         time.sleep(event.get("s", 0))
         return {"cuda": os.environ.get("CUDA_VISIBLE_DEVICES"),
                 "nvidia": os.environ.get("NVIDIA_VISIBLE_DEVICES"),
-                "start": start, "end": time.time(), "pid": os.getpid()}
+                "start": start, "end": time.time(), "pid": os.environ["KUMO_INSTANCE_ID"]}
 """
 
 

@@ -12,7 +12,7 @@ SLOW = """
     import os, time
     def handle(event, context):
         time.sleep(event.get("s", 0.5))
-        return os.getpid()
+        return os.environ["KUMO_INSTANCE_ID"]
 """
 
 
@@ -98,7 +98,7 @@ class Scaling(KumoTestCase):
             def handle(event, context):
                 while not os.path.exists(os.environ["RELEASE"]):
                     time.sleep(0.01)
-                return os.getpid()
+                return os.environ["KUMO_INSTANCE_ID"]
         """, f'max_instances: 4\ntimeout: 60s\nenv: {{RELEASE: "{release}"}}\n')
         with concurrent.futures.ThreadPoolExecutor(4) as pool:
             calls = [pool.submit(self.invoke, "held")]
