@@ -720,3 +720,17 @@ class EscapedChildren(EscapeTestCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+class WithoutTheBox(KumoTestCase):
+    """--insecure-no-sandbox does what it says, and the server says so on every start."""
+    server_args = ("--insecure-no-sandbox",)
+
+    def test_the_server_warns_at_every_start_and_functions_run_unboxed(self):
+        self.deploy("bare", "import os\ndef handle(e, c):\n    return os.getuid()\n",
+                    "zygote: false\n")
+        self.assertEqual(self.invoke("bare").json(), os.getuid())
+        self.server.stop()
+        self.server.start()
+        self.assertIn("WITHOUT a sandbox", self.server.log_text())
+        self.assertEqual(self.invoke("bare").json(), os.getuid())
