@@ -29,14 +29,7 @@ class PythonInstanceTest : public ::testing::TestWithParam<bool> {
 
   // Test cgroups live beside the server's, never in them.
   LauncherOptions options() const {
-    LauncherOptions o;
-    o.runtime_dir = dir_.path() + "/runtime";
-    o.use_cgroups = GetParam();
-    o.cgroup_root = default_cgroup_root() + "-test";
-    if (!default_pids_cgroup_root().empty()) {
-      o.pids_cgroup_root = default_pids_cgroup_root() + "-test";
-    }
-    return o;
+    return testing::launcher_options(dir_.path() + "/runtime", GetParam());
   }
 
   LaunchSpec spec(const std::string& code) {
