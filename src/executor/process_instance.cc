@@ -247,7 +247,7 @@ std::optional<ProcessInstance::Pending> ProcessInstance::take_pending(uint32_t s
   pending_.erase(it);
   if (!pending_.empty()) return p;
   schedule_freeze_locked();
-  bool wake = freeze_at_ && std::this_thread::get_id() != io_thread_.get_id();
+  bool wake = freeze_at_ && std::this_thread::get_id() != io_thread_id_.load();
   lock.unlock();
   if (wake) wake_io();  // the I/O thread sleeps until its nearest deadline, now the freeze
   return p;
@@ -471,6 +471,7 @@ bool ProcessInstance::process_gone(bool pidfd_readable) {
 }
 
 void ProcessInstance::io_loop() {
+  io_thread_id_ = std::this_thread::get_id();
   if (obtain_ && !adopt(obtain_)) return;
   on_started();
   while (true) {

@@ -187,6 +187,7 @@ class ProcessInstance : public Instance {
   std::function<Result<SpawnedProcess>()> obtain_;  // deferred start only
   UniqueFd wake_fd_;
   std::thread io_thread_;
+  std::atomic<std::thread::id> io_thread_id_{};  // set by the I/O thread when it starts
   LineSplitter stdout_lines_, stderr_lines_;
   bool stdout_eof_ = false;  // I/O thread only
   bool stderr_eof_ = false;  // I/O thread only

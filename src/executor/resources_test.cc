@@ -100,9 +100,10 @@ class ResourcesTest : public ::testing::Test {
     return std::move(*instance);
   }
 
-  json call(Instance& instance, const std::string& payload) {
+  json call(Instance& instance, const std::string& payload,
+            milliseconds timeout = std::chrono::seconds(20)) {
     ReplyRecorder recorder;
-    instance.invoke(testing::make_invocation(payload), recorder.handler());
+    instance.invoke(testing::make_invocation(payload, timeout), recorder.handler());
     auto reply = recorder.wait();
     EXPECT_TRUE(reply && reply->outcome == Outcome::kOk)
         << (reply ? reply->error_message : "no reply");
@@ -245,6 +246,39 @@ TEST_F(ResourcesTest, AnIdleInstanceIsFrozenWithWhatItLeftRunningAndThawedForThe
   for (pid_t pid : pids) {
     EXPECT_TRUE(wait_until([&] { return ::kill(pid, 0) != 0; })) << "process " << pid << " lives";
   }
+}
+
+constexpr const char* kEmptyJsonServer = R"(
+import os
+from http.server import BaseHTTPRequestHandler, HTTPServer
+class Empty(BaseHTTPRequestHandler):
+    def do_POST(self):
+        self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        self.send_response(200)
+        self.send_header("Content-Length", "2")
+        self.end_headers()
+        self.wfile.write(b"{}")
+    def log_message(self, *args):
+        pass
+HTTPServer(("127.0.0.1", int(os.environ["PORT"])), Empty).serve_forever()
+)";
+
+// An exec function's replies are finished on its worker threads, not the I/O thread, which
+// must still learn that the instance went idle.
+TEST_F(ResourcesTest, AnIdleExecInstanceIsFrozenAndServesTheNextRequest) {
+  if (!launcher_->freezes_idle()) GTEST_SKIP() << "no writable freezer cgroup";
+  LaunchSpec s = spec("");
+  dir_.write("code/server.py", kEmptyJsonServer);
+  s.runtime = Runtime::kExec;
+  s.handler = "exec /usr/bin/python3 server.py";
+  auto instance = start(s);
+  ASSERT_TRUE(instance);
+  // A timeout past the wait: the I/O thread must not wait for the old deadline to look again.
+  std::chrono::minutes timeout(5);
+  EXPECT_EQ(call(*instance, "{}", timeout), json::object());
+  ASSERT_TRUE(wait_until([&] { return frozen(instance->id()); }));
+  EXPECT_EQ(call(*instance, "{}", timeout), json::object());
+  ASSERT_TRUE(wait_until([&] { return frozen(instance->id()); }));
 }
 
 // Under v1 a frozen process does not die on SIGKILL until thawed.
