@@ -102,8 +102,8 @@ Result<CgroupVersion> prepare_cgroup_root(const std::string& root) {
   }
   if (version == CgroupVersion::kV2) {
     // Children of `root` get memory files only when each level delegates the controller,
-    // from the top of the hierarchy down. pids is enabled on its own so that its absence
-    // does not cost the memory limit.
+    // from the top of the hierarchy down. pids and cpu are enabled on their own so that
+    // their absence does not cost the memory limit.
     std::vector<fs::path> levels = {root};
     for (fs::path up = parent; fs::exists(up / "cgroup.controllers", ec) && up != up.parent_path();
          up = up.parent_path()) {
@@ -112,6 +112,7 @@ Result<CgroupVersion> prepare_cgroup_root(const std::string& root) {
     for (auto level = levels.rbegin(); level != levels.rend(); ++level) {
       write_cgroup_file((*level / "cgroup.subtree_control").string(), "+memory");
       write_cgroup_file((*level / "cgroup.subtree_control").string(), "+pids");
+      write_cgroup_file((*level / "cgroup.subtree_control").string(), "+cpu");
     }
   }
   auto probe = MemoryCgroup::create(root, version, "probe-" + std::to_string(getpid()), 64 << 20);
@@ -121,11 +122,13 @@ Result<CgroupVersion> prepare_cgroup_root(const std::string& root) {
   return version;
 }
 
-bool v2_pids_enabled(const std::string& root) {
+bool v2_pids_enabled(const std::string& root) { return v2_controller_enabled(root, "pids"); }
+
+bool v2_controller_enabled(const std::string& root, const std::string& controller) {
   std::istringstream in(read_file(root + "/cgroup.subtree_control"));
-  std::string controller;
-  while (in >> controller) {
-    if (controller == "pids") return true;
+  std::string enabled;
+  while (in >> enabled) {
+    if (enabled == controller) return true;
   }
   return false;
 }

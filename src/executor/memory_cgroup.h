@@ -1,7 +1,9 @@
 // MemoryCgroup: one memory cgroup per instance, the enforcement of `memory:`.
 //
 // Supports cgroup v2 (memory.max, memory.swap.max = 0, OOM kills counted in memory.events;
-// the same cgroup also carries the instance's pids.max when asked, see pids_cgroup.h) and v1 (memory.limit_in_bytes, memory.memsw.limit_in_bytes when swap accounting exists,
+// the same cgroup also carries the instance's pids.max when asked, see pids_cgroup.h, and its
+// cpu.max and cgroup.freeze, see cpu_cgroup.h and freezer_cgroup.h) and v1
+// (memory.limit_in_bytes, memory.memsw.limit_in_bytes when swap accounting exists,
 // OOM kills in memory.oom_control or, on old kernels, memory.failcnt). The folder is
 // <root>/<instance id>; the destructor kills what is left in it and removes it.
 // Owned by one instance; oom_killed()/pids() may be called from any thread (they only read
@@ -29,11 +31,13 @@ std::string default_cgroup_root();
 // from the hierarchy's top down to `root`) and checks
 // that a child cgroup can be made there. kUnavailable when not (no permission, no
 // controller): the caller then falls back to RLIMIT_AS. On v2 it also tries to enable the
-// pids controller; v2_pids_enabled() says whether that worked.
+// pids and cpu controllers; v2_controller_enabled() says whether that worked.
 Result<CgroupVersion> prepare_cgroup_root(const std::string& root);
 
 // True when the children of the v2 cgroup `root` get pids.* files.
 bool v2_pids_enabled(const std::string& root);
+// True when the children of the v2 cgroup `root` get the files of `controller` ("cpu").
+bool v2_controller_enabled(const std::string& root, const std::string& controller);
 
 // Helpers shared with PidsCgroup. write_cgroup_file: false when the file cannot be written
 // (absent, no permission, value refused). remove_cgroup: kills what is left in the cgroup
@@ -64,6 +68,8 @@ class MemoryCgroup {
 
   // The file a process writes its pid (or "0") to, to join.
   std::string procs_path() const { return dir_ + "/cgroup.procs"; }
+  // The folder; on v2 it also holds the instance's cpu.max and cgroup.freeze.
+  const std::string& dir() const { return dir_; }
   // True when the kernel's OOM killer fired inside this cgroup.
   bool oom_killed() const;
   std::vector<pid_t> pids() const;

@@ -50,6 +50,9 @@ std::vector<std::string> InstanceSetup::cgroup_procs() const {
   std::vector<std::string> out;
   if (cgroup) out.push_back(cgroup->procs_path());
   if (pids_cgroup) out.push_back(pids_cgroup->procs_path());
+  // On v2 these are files of the memory cgroup: nothing more to join.
+  if (cpu_cgroup && !cpu_cgroup->procs_path().empty()) out.push_back(cpu_cgroup->procs_path());
+  if (freezer && !freezer->procs_path().empty()) out.push_back(freezer->procs_path());
   return out;
 }
 
@@ -166,9 +169,32 @@ void ProcessInstance::kill_group(bool requested) {
   }
   // Once reaped the pid may be reused, so only signal while the I/O thread has not reaped.
   std::lock_guard lock(mu_);
+  killed_ = true;
+  thaw_locked();  // under v1 a frozen process does not die until thawed
   if (!reaped_ && proc_.pid > 0) {
     ::kill(-proc_.pid, SIGKILL);
   }
+}
+
+void ProcessInstance::schedule_freeze_locked() {
+  if (setup_.freezer && setup_.freeze_after.count() > 0 && ready_ && !killed_) {
+    freeze_at_ = std::chrono::steady_clock::now() + setup_.freeze_after;
+  }
+}
+
+void ProcessInstance::thaw_locked() {
+  freeze_at_.reset();
+  if (frozen_) {
+    setup_.freezer->thaw();
+    frozen_ = false;
+  }
+}
+
+void ProcessInstance::freeze_if_idle() {
+  std::lock_guard lock(mu_);
+  if (!freeze_at_ || std::chrono::steady_clock::now() < *freeze_at_) return;
+  freeze_at_.reset();
+  if (pending_.empty() && !frozen_ && !killed_) frozen_ = setup_.freezer->freeze();
 }
 
 int64_t ProcessInstance::pss_bytes() const {
@@ -197,6 +223,7 @@ std::optional<uint32_t> ProcessInstance::add_pending(const Invocation& inv,
     });
     return std::nullopt;
   }
+  thaw_locked();  // before the caller sends it anything
   uint32_t slot = next_slot_++;
   Pending& p = pending_[slot];
   p.request_id = inv.request_id;
@@ -223,13 +250,18 @@ void ProcessInstance::wake_io() {
 }
 
 std::optional<ProcessInstance::Pending> ProcessInstance::take_pending(uint32_t slot) {
-  std::lock_guard lock(mu_);
+  std::unique_lock lock(mu_);
   auto it = pending_.find(slot);
   if (it == pending_.end()) {
     return std::nullopt;
   }
   Pending p = std::move(it->second);
   pending_.erase(it);
+  if (!pending_.empty()) return p;
+  schedule_freeze_locked();
+  bool wake = freeze_at_ && std::this_thread::get_id() != io_thread_id_.load();
+  lock.unlock();
+  if (wake) wake_io();  // the I/O thread sleeps until its nearest deadline, now the freeze
   return p;
 }
 
@@ -267,9 +299,14 @@ void ProcessInstance::start_next_waiting() {
 }
 
 void ProcessInstance::mark_ready() {
-  if (!ready_.exchange(true) && !init_reported_) {
-    setup_.observer->on_ready(setup_.id);
+  if (ready_.exchange(true)) return;
+  // Init ran unthrottled, as Lambda boosts it; from now on the instance gets its share.
+  if (setup_.cpu_cgroup) setup_.cpu_cgroup->limit();
+  {
+    std::lock_guard lock(mu_);
+    if (pending_.empty()) schedule_freeze_locked();
   }
+  if (!init_reported_) setup_.observer->on_ready(setup_.id);
 }
 
 void ProcessInstance::fail_init(Reply error, bool kill) {
@@ -303,6 +340,7 @@ std::optional<milliseconds> ProcessInstance::poll_timeout() {
     for (const auto& [slot, p] : pending_) {
       if (!next || p.deadline < *next) next = p.deadline;
     }
+    if (freeze_at_ && (!next || *freeze_at_ < *next)) next = freeze_at_;
   }
   std::optional<milliseconds> wait;
   if (next) {
@@ -445,6 +483,7 @@ bool ProcessInstance::process_gone(bool pidfd_readable) {
 }
 
 void ProcessInstance::io_loop() {
+  io_thread_id_ = std::this_thread::get_id();
   if (obtain_ && !adopt(obtain_)) return;
   on_started();
   while (true) {
@@ -452,6 +491,7 @@ void ProcessInstance::io_loop() {
     if (!ready_ && !init_reported_) on_tick();
     check_deadlines();
     if (process_gone(pidfd_readable)) break;
+    freeze_if_idle();
   }
   int status = 0;
   {
@@ -529,8 +569,11 @@ void ProcessInstance::exit_sequence(int status) {
     setup_.observer->on_init_failed(setup_.id, error);
   }
   on_process_gone();
+  // The freezer first: under v1 what is left in the others can only die once thawed.
+  setup_.freezer.reset();
   setup_.cgroup.reset();
   setup_.pids_cgroup.reset();
+  setup_.cpu_cgroup.reset();
   remove_workdir(setup_.workdir);
   setup_.observer->on_exit(setup_.id, info);
 }

@@ -1,7 +1,9 @@
 // ProcessInstance: what every runtime's instance shares: one child process (its own process
 // group), the I/O thread that reads its stdout/stderr into the log file and watches its
 // deadlines, the table of in-flight invocations, and the exit sequence (reap, fail what is in
-// flight, remove the cgroups and working dir, tell the observer).
+// flight, remove the cgroups and working dir, tell the observer). Once ready, its CPU quota
+// applies (cpu_cgroup.h); once idle for `freeze_after` it is frozen (freezer_cgroup.h) until
+// the next invocation or its end.
 //
 // Threading: public methods are thread-safe. The I/O thread runs the hooks and most
 // callbacks; an invocation finishes exactly once because whoever takes it out of the table
@@ -24,6 +26,8 @@
 #include <thread>
 #include <vector>
 
+#include "executor/cpu_cgroup.h"
+#include "executor/freezer_cgroup.h"
 #include "executor/instance.h"
 #include "executor/log_output.h"
 #include "executor/memory_cgroup.h"
@@ -43,6 +47,11 @@ struct InstanceSetup {
   std::unique_ptr<MemoryCgroup> cgroup;  // null when memory is enforced with RLIMIT_AS
   // v1 only; null on v2 (pids.max sits in `cgroup`) or when tasks are not limited.
   std::unique_ptr<PidsCgroup> pids_cgroup;
+  std::unique_ptr<CpuCgroup> cpu_cgroup;  // null without a CPU quota; limited once ready
+  // Null when idle instances are not frozen; else frozen after `freeze_after` without an
+  // invocation in flight.
+  std::unique_ptr<FreezerCgroup> freezer;
+  std::chrono::milliseconds freeze_after{0};
   std::string workdir;
   MountPlan mounts;  // the code read-only at `workdir` and /tmp (instance_mounts.h)
   SandboxPlan sandbox;  // when enabled, the box instead of `mounts` (sandbox.h)
@@ -152,13 +161,21 @@ class ProcessInstance : public Instance {
   // wait status. Default: waitpid, for our own children.
   virtual int reap(pid_t pid);
 
-  std::mutex mu_;  // Guards pending_, reaped_, exited_, sync_*, late_threads_, next_slot_.
+  // Guards pending_, reaped_, exited_, sync_*, late_threads_, next_slot_, freeze_at_, frozen_,
+  // killed_.
+  std::mutex mu_;
 
  private:
   void io_loop();
   bool adopt(std::function<Result<SpawnedProcess>()>& obtain);
   std::optional<std::chrono::milliseconds> poll_timeout();
   void check_deadlines();
+  // Idle since freeze_at_: freezes the instance. I/O thread.
+  void freeze_if_idle();
+  // Under mu_: the table just became empty, or the instance ready.
+  void schedule_freeze_locked();
+  // Under mu_: lets a frozen instance run again.
+  void thaw_locked();
   // Reads what one pipe holds into the log; false at end of stream.
   bool read_output(int fd, LineSplitter& splitter, const char* stream);
   // One poll over every fd; true when the pidfd says the process exited.
@@ -179,6 +196,7 @@ class ProcessInstance : public Instance {
   std::function<Result<SpawnedProcess>()> obtain_;  // deferred start only
   UniqueFd wake_fd_;
   std::thread io_thread_;
+  std::atomic<std::thread::id> io_thread_id_{};  // set by the I/O thread when it starts
   LineSplitter stdout_lines_, stderr_lines_;
   bool stdout_eof_ = false;  // I/O thread only
   bool stderr_eof_ = false;  // I/O thread only
@@ -193,6 +211,9 @@ class ProcessInstance : public Instance {
   uint32_t next_slot_ = 1;               // Guarded by mu_.
   bool reaped_ = false;                  // Guarded by mu_.
   bool exited_ = false;                  // Guarded by mu_.
+  std::optional<SteadyTime> freeze_at_;  // Guarded by mu_.
+  bool frozen_ = false;                  // Guarded by mu_.
+  bool killed_ = false;                  // Guarded by mu_. Never frozen again once set.
   uint64_t sync_requested_ = 0;          // Guarded by mu_.
   uint64_t sync_done_ = 0;               // Guarded by mu_.
   std::condition_variable exit_cv_;

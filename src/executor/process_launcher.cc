@@ -79,6 +79,8 @@ Result<std::unique_ptr<ProcessLauncher>> ProcessLauncher::create(LauncherOptions
                    version.error().message);
     }
     launcher->prepare_pids_limit();
+    launcher->prepare_cpu_limit();
+    launcher->prepare_freezer();
     launcher->sweep_group();
   }
   launcher->prepare_sandbox();
@@ -228,19 +230,44 @@ ProcessLauncher::~ProcessLauncher() {
   // Fails (harmlessly) while something still runs in them; the next start sweeps those.
   if (cgroup_version_) ::rmdir(options_.cgroup_root.c_str());
   if (pids_version_ == CgroupVersion::kV1) ::rmdir(options_.pids_cgroup_root.c_str());
+  if (cpu_version_ == CgroupVersion::kV1) ::rmdir(options_.cpu_cgroup_root.c_str());
+  if (freezer_version_ == CgroupVersion::kV1) ::rmdir(options_.freezer_cgroup_root.c_str());
 }
 
 void ProcessLauncher::sweep_group() const {
   if (options_.group.empty()) return;
   std::vector<std::string> roots;
+  if (freezer_version_ == CgroupVersion::kV1) {
+    // First, and thawed: under v1 a frozen process does not die until thawed.
+    thaw_cgroups(options_.freezer_cgroup_root);
+    roots.push_back(options_.freezer_cgroup_root);
+  }
   if (cgroup_version_) roots.push_back(options_.cgroup_root);
   if (pids_version_ == CgroupVersion::kV1) roots.push_back(options_.pids_cgroup_root);
+  if (cpu_version_ == CgroupVersion::kV1) roots.push_back(options_.cpu_cgroup_root);
   for (const std::string& root : roots) {
     for (const std::string& left : sweep_cgroups(root)) {
       spdlog::warn("executor: cannot remove the stale cgroup {}", left);
     }
   }
 }
+
+namespace {
+
+// Prepares `root` of a v1 hierarchy and, with a group, its folder <root>/<group>; returns
+// the folder instances go in.
+Result<std::string> prepare_v1_root(std::string root, const std::string& group,
+                                    Result<void> (*prepare)(const std::string&)) {
+  auto ready = prepare(root);
+  if (ready && !group.empty()) {
+    root += "/" + group;
+    ready = prepare(root);
+  }
+  if (!ready) return ready.error();
+  return root;
+}
+
+}  // namespace
 
 void ProcessLauncher::prepare_pids_limit() {
   if (options_.max_pids <= 0) return;
@@ -253,19 +280,66 @@ void ProcessLauncher::prepare_pids_limit() {
     why = "the pids controller cannot be enabled";
   } else {
     if (options_.pids_cgroup_root.empty()) options_.pids_cgroup_root = default_pids_cgroup_root();
-    auto ready = prepare_pids_cgroup_root(options_.pids_cgroup_root);
-    if (ready && !options_.group.empty()) {
-      options_.pids_cgroup_root += "/" + options_.group;
-      ready = prepare_pids_cgroup_root(options_.pids_cgroup_root);
-    }
-    if (ready) {
+    auto root = prepare_v1_root(options_.pids_cgroup_root, options_.group,
+                                prepare_pids_cgroup_root);
+    if (root) {
+      options_.pids_cgroup_root = *root;
       pids_version_ = CgroupVersion::kV1;
       return;
     }
-    why = ready.error().message;
+    why = root.error().message;
   }
   spdlog::warn("executor: pids cgroups unavailable ({}); instances can start any number of "
                "processes",
+               why);
+}
+
+void ProcessLauncher::prepare_cpu_limit() {
+  if (options_.cpu_mb_per_vcpu <= 0) return;
+  std::string why;
+  if (cgroup_version_ == CgroupVersion::kV2) {
+    if (v2_controller_enabled(options_.cgroup_root, "cpu")) {
+      cpu_version_ = CgroupVersion::kV2;
+      return;
+    }
+    why = "the cpu controller cannot be enabled";
+  } else {
+    if (options_.cpu_cgroup_root.empty()) options_.cpu_cgroup_root = default_cpu_cgroup_root();
+    auto root = prepare_v1_root(options_.cpu_cgroup_root, options_.group,
+                                prepare_cpu_cgroup_root);
+    if (root) {
+      options_.cpu_cgroup_root = *root;
+      cpu_version_ = CgroupVersion::kV1;
+      return;
+    }
+    why = root.error().message;
+  }
+  spdlog::warn("executor: cpu cgroups unavailable ({}); instances' CPU is not capped", why);
+}
+
+void ProcessLauncher::prepare_freezer() {
+  if (options_.freeze_after.count() <= 0) return;
+  std::string why;
+  if (cgroup_version_ == CgroupVersion::kV2) {
+    if (v2_freezer_usable(options_.cgroup_root)) {
+      freezer_version_ = CgroupVersion::kV2;
+      return;
+    }
+    why = "no cgroup.freeze (Linux 5.2 or later)";
+  } else {
+    if (options_.freezer_cgroup_root.empty()) {
+      options_.freezer_cgroup_root = default_freezer_cgroup_root();
+    }
+    auto root = prepare_v1_root(options_.freezer_cgroup_root, options_.group,
+                                prepare_freezer_cgroup_root);
+    if (root) {
+      options_.freezer_cgroup_root = *root;
+      freezer_version_ = CgroupVersion::kV1;
+      return;
+    }
+    why = root.error().message;
+  }
+  spdlog::warn("executor: freezer cgroups unavailable ({}); idle instances are not frozen",
                why);
 }
 
@@ -325,6 +399,32 @@ Result<int64_t> create_cgroups(const LauncherOptions& options,
   return int64_t{0};
 }
 
+// The cgroups an instance has and its template does not: its CPU quota (applied once it is
+// ready) and its freezer. On v2 both are files of its memory cgroup.
+Result<void> create_cpu_and_freezer(const LauncherOptions& options,
+                                    std::optional<CgroupVersion> cpu_version,
+                                    std::optional<CgroupVersion> freezer_version,
+                                    InstanceSetup& setup, int64_t memory_mb) {
+  if (cpu_version) {
+    int64_t quota = cpu_quota_us(memory_mb, options.cpu_mb_per_vcpu);
+    if (cpu_version == CgroupVersion::kV1) {
+      auto cpu = CpuCgroup::create(options.cpu_cgroup_root, setup.id, quota);
+      if (!cpu) return cpu.error();
+      setup.cpu_cgroup = std::move(*cpu);
+    } else if (setup.cgroup) {
+      setup.cpu_cgroup = CpuCgroup::in_memory_cgroup(setup.cgroup->dir(), quota);
+    }
+  }
+  if (freezer_version == CgroupVersion::kV1) {
+    auto freezer = FreezerCgroup::create(options.freezer_cgroup_root, setup.id);
+    if (!freezer) return freezer.error();
+    setup.freezer = std::move(*freezer);
+  } else if (freezer_version && setup.cgroup) {
+    setup.freezer = FreezerCgroup::in_memory_cgroup(setup.cgroup->dir());
+  }
+  return {};
+}
+
 bool join_cgroups(const std::vector<std::string>& procs_paths, pid_t pid) {
   std::string text = std::to_string(pid);
   for (const std::string& procs : procs_paths) {
@@ -344,6 +444,11 @@ Result<int64_t> ProcessLauncher::make_cgroups(InstanceSetup& setup,
   return create_cgroups(options_, cgroup_version_, pids_version_, setup, memory_bytes);
 }
 
+Result<void> ProcessLauncher::make_instance_cgroups(InstanceSetup& setup,
+                                                    int64_t memory_mb) const {
+  return create_cpu_and_freezer(options_, cpu_version_, freezer_version_, setup, memory_mb);
+}
+
 Result<std::unique_ptr<Instance>> ProcessLauncher::launch(const LaunchSpec& spec,
                                                           InstanceObserver& observer) {
   if (!refusal_.empty()) return make_error(ErrorCode::kUnavailable, refusal_);
@@ -351,6 +456,7 @@ Result<std::unique_ptr<Instance>> ProcessLauncher::launch(const LaunchSpec& spec
   setup.id = new_short_id();
   setup.spec = spec;
   setup.observer = &observer;
+  setup.freeze_after = options_.freeze_after;
   auto log = LogFile::open(spec.log_path);
   if (!log) return log.error();
   setup.log = std::move(*log);
@@ -365,9 +471,15 @@ Result<std::unique_ptr<Instance>> ProcessLauncher::launch(const LaunchSpec& spec
   if (spare) {
     setup.cgroup = std::move(spare->cgroup);
     setup.pids_cgroup = std::move(spare->pids_cgroup);
+    setup.cpu_cgroup = std::move(spare->cpu_cgroup);
+    setup.freezer = std::move(spare->freezer);
     if (!setup.cgroup) rlimit = static_cast<int64_t>(spec.memory_mb) * kMiB + kRlimitHeadroom;
   } else {
     rlimit = make_cgroups(setup, static_cast<int64_t>(spec.memory_mb) * kMiB);
+    if (auto made = rlimit ? make_instance_cgroups(setup, spec.memory_mb) : Result<void>{};
+        !made) {
+      return made.error();
+    }
   }
   if (!rlimit) return rlimit.error();
   auto workdir = make_instance_dir(spec, setup.id);
@@ -490,21 +602,27 @@ Result<std::shared_ptr<Zygote>> ProcessLauncher::start_zygote(const LaunchSpec& 
   config.cgroup = std::move(setup.cgroup);
   config.pids_cgroup = std::move(setup.pids_cgroup);
   config.init_timeout = init_timeout(spec);
-  if (uses_cgroups() || limits_pids()) {
+  if (uses_cgroups() || limits_pids() || limits_cpu() || freezes_idle()) {
     // Copies, not `this`: the template may outlive the launcher in an instance's hands.
     config.prepare_spare = [options = options_, cgroups = cgroup_version_,
-                            pids = pids_version_,
-                            bytes = static_cast<int64_t>(spec.memory_mb) * kMiB](
+                            pids = pids_version_, cpu = cpu_version_,
+                            freezer = freezer_version_, memory_mb = int64_t{spec.memory_mb}](
                                pid_t pid) -> Result<PreparedSpare> {
       InstanceSetup spare_setup;
       spare_setup.id = new_short_id();
-      auto made = create_cgroups(options, cgroups, pids, spare_setup, bytes);
+      auto made = create_cgroups(options, cgroups, pids, spare_setup, memory_mb * kMiB);
       if (!made) return made.error();
+      auto more = create_cpu_and_freezer(options, cpu, freezer, spare_setup, memory_mb);
+      if (!more) return more.error();
       if (!join_cgroups(spare_setup.cgroup_procs(), pid)) {
         return make_error(ErrorCode::kUnavailable, "cannot move the spare into its cgroups");
       }
+      // Init ran in the template, which stays unthrottled: the instance is throttled from
+      // its start. It is never frozen while it waits to be taken.
+      if (spare_setup.cpu_cgroup) spare_setup.cpu_cgroup->limit();
       return PreparedSpare{pid, std::move(spare_setup.cgroup),
-                           std::move(spare_setup.pids_cgroup)};
+                           std::move(spare_setup.pids_cgroup),
+                           std::move(spare_setup.cpu_cgroup), std::move(spare_setup.freezer)};
     };
   }
   auto zygote = Zygote::start(std::move(config));

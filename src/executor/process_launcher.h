@@ -7,6 +7,8 @@
 // malloc arenas are capped with MALLOC_ARENA_MAX=2 for the same reason). Tasks (processes
 // and threads) are capped at `max_pids` per instance by the pids controller (v2: in the
 // memory cgroup; v1: a PidsCgroup); without it there is no cap (RLIMIT_NPROC binds no root).
+// CPU is capped per instance in proportion to its memory once it is ready (cpu_cgroup.h), and
+// an idle instance is frozen (freezer_cgroup.h); without those controllers neither applies.
 // python3 functions with `zygote: true` (the default) fork their instances from one template
 // per version that ran the init once (zygote.h, docs/zygote.md); the template starts with the
 // version's first launch (which, like any launch before the template is ready, runs a fresh
@@ -40,6 +42,15 @@ struct LauncherOptions {
   std::string cgroup_root;   // empty: default_cgroup_root()
   int64_t max_pids = 256;    // tasks (processes + threads) per instance; 0 = no limit
   std::string pids_cgroup_root;  // v1 only; empty: default_pids_cgroup_root()
+  // CPU in proportion to memory, as Lambda allocates it: an instance of `memory` MB gets
+  // memory / cpu_mb_per_vcpu of one CPU (at least 5%) once it is ready; its init runs
+  // unthrottled. 0 = no CPU quota.
+  int64_t cpu_mb_per_vcpu = 1769;
+  std::string cpu_cgroup_root;  // v1 only; empty: default_cpu_cgroup_root()
+  // An instance with no invocation in flight for this long is frozen until its next one, so
+  // that nothing it left running uses CPU. 0 = never freeze.
+  std::chrono::milliseconds freeze_after{100};
+  std::string freezer_cgroup_root;  // v1 only; empty: default_freezer_cgroup_root()
   // When set, instances' cgroups go in <root>/<group>/ of each cgroup root, a folder that
   // belongs to one data directory (serve() names it after the directory it has locked):
   // create() first kills every process an earlier launcher of the same group left in its
@@ -77,6 +88,10 @@ class ProcessLauncher final : public Launcher {
   bool uses_cgroups() const { return cgroup_version_.has_value(); }
   // True when each instance's tasks are capped at options.max_pids.
   bool limits_pids() const { return pids_version_.has_value(); }
+  // True when instances get a CPU quota (options.cpu_mb_per_vcpu).
+  bool limits_cpu() const { return cpu_version_.has_value(); }
+  // True when idle instances are frozen (options.freeze_after).
+  bool freezes_idle() const { return freezer_version_.has_value(); }
   // True when instances get their code read-only and their own /tmp (mount namespaces).
   bool uses_mounts() const { return mounts_; }
   // True when instances run in the box.
@@ -115,9 +130,13 @@ class ProcessLauncher final : public Launcher {
   std::shared_ptr<void> open_api(pid_t pid);
   std::function<std::shared_ptr<void>(pid_t)> api_opener(const LaunchSpec& spec);
   void prepare_pids_limit();
+  void prepare_cpu_limit();
+  void prepare_freezer();
   void sweep_group() const;
   // Makes the instance's cgroups; returns the RLIMIT_AS to use instead (0: none).
   Result<int64_t> make_cgroups(InstanceSetup& setup, int64_t memory_bytes) const;
+  // Makes the cgroups an instance has and a template does not (CPU quota, freezer).
+  Result<void> make_instance_cgroups(InstanceSetup& setup, int64_t memory_mb) const;
   // The version's template, started if needed; null when it cannot be used (the caller
   // starts a fresh interpreter).
   std::shared_ptr<Zygote> zygote_for(const LaunchSpec& spec);
@@ -143,6 +162,8 @@ class ProcessLauncher final : public Launcher {
   std::string shim_path_;
   std::optional<CgroupVersion> cgroup_version_;
   std::optional<CgroupVersion> pids_version_;  // kV2: pids.max in the memory cgroup
+  std::optional<CgroupVersion> cpu_version_;   // kV2: cpu.max in the memory cgroup
+  std::optional<CgroupVersion> freezer_version_;  // kV2: cgroup.freeze in the memory cgroup
   bool mounts_ = false;
   std::unique_ptr<SeccompFilter> seccomp_;  // set when instances are boxed
   std::string refusal_;

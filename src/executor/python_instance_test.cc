@@ -29,14 +29,8 @@ class PythonInstanceTest : public ::testing::TestWithParam<bool> {
 
   // Test cgroups live beside the server's, never in them.
   LauncherOptions options() const {
-    LauncherOptions o;
+    LauncherOptions o = testing::launcher_options(dir_.path() + "/runtime", GetParam());
     o.sandbox = false;  // these look at the process from the host; sandbox_test.cc: the box
-    o.runtime_dir = dir_.path() + "/runtime";
-    o.use_cgroups = GetParam();
-    o.cgroup_root = default_cgroup_root() + "-test";
-    if (!default_pids_cgroup_root().empty()) {
-      o.pids_cgroup_root = default_pids_cgroup_root() + "-test";
-    }
     return o;
   }
 

@@ -117,6 +117,19 @@ int ReplyRecorder::done_calls() {
   return state_->done_calls;
 }
 
+LauncherOptions launcher_options(const std::string& runtime_dir, bool use_cgroups) {
+  LauncherOptions o;
+  o.runtime_dir = runtime_dir;
+  o.use_cgroups = use_cgroups;
+  o.cgroup_root = default_cgroup_root() + "-test";
+  // Empty (no such hierarchy) stays empty.
+  auto beside = [](const std::string& root) { return root.empty() ? root : root + "-test"; };
+  o.pids_cgroup_root = beside(default_pids_cgroup_root());
+  o.cpu_cgroup_root = beside(default_cpu_cgroup_root());
+  o.freezer_cgroup_root = beside(default_freezer_cgroup_root());
+  return o;
+}
+
 Invocation make_invocation(const std::string& payload, std::chrono::milliseconds timeout) {
   Invocation inv;
   inv.request_id = new_request_id();

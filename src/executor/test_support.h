@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "executor/instance.h"
+#include "executor/process_launcher.h"
 
 namespace kumo::executor::testing {
 
@@ -71,6 +72,10 @@ class ReplyRecorder {
   };
   std::shared_ptr<State> state_;
 };
+
+// Options whose cgroups (with `use_cgroups`) live beside the server's ("<root>-test"), never
+// in them.
+LauncherOptions launcher_options(const std::string& runtime_dir, bool use_cgroups);
 
 Invocation make_invocation(const std::string& payload,
                            std::chrono::milliseconds timeout = std::chrono::seconds(20));

@@ -33,6 +33,8 @@
 #include "common/result.h"
 #include "executor/instance.h"
 #include "executor/log_output.h"
+#include "executor/cpu_cgroup.h"
+#include "executor/freezer_cgroup.h"
 #include "executor/memory_cgroup.h"
 #include "executor/pids_cgroup.h"
 #include "executor/spawn.h"
@@ -47,6 +49,8 @@ struct PreparedSpare {
   pid_t pid = 0;
   std::unique_ptr<MemoryCgroup> cgroup;
   std::unique_ptr<PidsCgroup> pids_cgroup;
+  std::unique_ptr<CpuCgroup> cpu_cgroup;  // its quota already applied
+  std::unique_ptr<FreezerCgroup> freezer;
 };
 
 struct ZygoteConfig {

@@ -25,14 +25,8 @@ using testing::ReplyRecorder;
 class ZygoteTest : public ::testing::TestWithParam<bool> {
  protected:
   void SetUp() override {
-    LauncherOptions o;
+    LauncherOptions o = testing::launcher_options(dir_.path() + "/runtime", GetParam());
     o.sandbox = false;  // these look at the process from the host; sandbox_test.cc: the box
-    o.runtime_dir = dir_.path() + "/runtime";
-    o.use_cgroups = GetParam();
-    o.cgroup_root = default_cgroup_root() + "-test";
-    if (!default_pids_cgroup_root().empty()) {
-      o.pids_cgroup_root = default_pids_cgroup_root() + "-test";
-    }
     auto launcher = ProcessLauncher::create(o);
     ASSERT_TRUE(launcher) << launcher.error().message;
     launcher_ = std::move(*launcher);

@@ -58,6 +58,8 @@ Result<ServeOptions> load_config(const std::string& path, ServeOptions base) {
         base.python = v.as<std::string>();
       } else if (key == "threads") {
         base.threads = v.as<int>();
+      } else if (key == "cpu_mb_per_vcpu") {
+        base.cpu_mb_per_vcpu = v.as<int>();
       } else if (key == "price_per_gb_second") {
         base.price_per_gb_second = v.as<double>();
       } else if (key == "price_per_million_requests") {

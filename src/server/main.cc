@@ -19,6 +19,9 @@ int main(int argc, char** argv) {
   serve->add_option("--python", options.python, "interpreter for python3 functions")
       ->capture_default_str();
   serve->add_option("--threads", options.threads, "HTTP threads (0: one per core)");
+  serve->add_option("--cpu-mb-per-vcpu", options.cpu_mb_per_vcpu,
+                    "MB of a function's memory per CPU it gets (0: no CPU quota)")
+      ->capture_default_str();
   serve->add_option("--price-gb-s", options.price_per_gb_second, "price per GB-second, USD")
       ->capture_default_str();
   serve->add_option("--price-per-million", options.price_per_million_requests,

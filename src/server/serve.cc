@@ -149,6 +149,11 @@ int serve(const ServeOptions& options) {
   auto prices = metering::make_prices(options.price_per_gb_second,
                                       options.price_per_million_requests);
   if (!prices) return spdlog::error("{}", prices.error().message), 2;
+  if (options.cpu_mb_per_vcpu < 0) {
+    spdlog::error("cpu_mb_per_vcpu must be 0 (no CPU quota) or more, got {}",
+                  options.cpu_mb_per_vcpu);
+    return 2;
+  }
   std::error_code ec;
   std::filesystem::create_directories(options.data_dir, ec);
   std::string data_dir = std::filesystem::absolute(options.data_dir).lexically_normal().string();
@@ -161,6 +166,7 @@ int serve(const ServeOptions& options) {
   launcher_options.runtime_dir = data_dir + "/runtime";
   launcher_options.group = cgroup_group(data_dir);
   apply_sandbox_options(options.sandbox, launcher_options);
+  launcher_options.cpu_mb_per_vcpu = options.cpu_mb_per_vcpu;
   auto launcher_or = executor::ProcessLauncher::create(launcher_options);
   if (!launcher_or) return spdlog::error("{}", launcher_or.error().message), 1;
   executor::ProcessLauncher& launcher = **launcher_or;

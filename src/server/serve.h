@@ -17,6 +17,9 @@ struct ServeOptions {
   std::string data_dir = "./.kumo";
   std::string python = "/usr/bin/python3";
   int threads = 0;  // HTTP threads; 0 = one per core
+  // An instance of `memory` MB gets memory / cpu_mb_per_vcpu of one CPU (as Lambda: 1769 MB
+  // is one vCPU); 0 = no CPU quota (executor::LauncherOptions).
+  int cpu_mb_per_vcpu = 1769;
   double price_per_gb_second = 0.0000166667;   // AWS Lambda x86, us-east-1
   double price_per_million_requests = 0.20;
   std::string log_level = "info";
@@ -29,7 +32,8 @@ struct ServeOptions {
 };
 
 // Reads a YAML configuration file whose keys are the option names above (listen, data,
-// python, threads, price_per_gb_second, price_per_million_requests, log_level); values it
+// python, threads, cpu_mb_per_vcpu, price_per_gb_second, price_per_million_requests,
+// log_level); values it
 // names override `base`; its `http:` section sets http_limits. The sections storage, tables, connectors and events are kept whole
 // in `sections` for the parts that read them.
 Result<ServeOptions> load_config(const std::string& path, ServeOptions base);
