@@ -116,6 +116,21 @@ void ProcessLauncher::prepare_sandbox() {
   spdlog::error("executor: {}", refusal_);
 }
 
+namespace {
+
+// The NVIDIA driver's device files (/dev/nvidia0, nvidiactl, nvidia-uvm, ...): an instance
+// that holds GPUs (CUDA_VISIBLE_DEVICES, from the scheduler) sees them in its box.
+std::vector<std::string> gpu_devices() {
+  std::vector<std::string> out;
+  std::error_code ec;
+  for (const auto& entry : fs::directory_iterator("/dev", ec)) {
+    if (entry.path().filename().string().starts_with("nvidia")) out.push_back(entry.path());
+  }
+  return out;
+}
+
+}  // namespace
+
 SandboxPlan ProcessLauncher::sandbox_plan(const LaunchSpec& spec) const {
   SandboxPlan plan;
   plan.enabled = sandboxed();
@@ -127,6 +142,7 @@ SandboxPlan ProcessLauncher::sandbox_plan(const LaunchSpec& spec) const {
   plan.read_only = options_.sandbox_read_only;
   plan.writable = options_.sandbox_share;
   plan.tmp_mb = spec.ephemeral_mb;
+  if (spec.env.contains("CUDA_VISIBLE_DEVICES")) plan.devices = gpu_devices();
   plan.max_open_files = options_.max_open_files;
   plan.seccomp = seccomp_.get();
   return plan;

@@ -130,14 +130,21 @@ void add_system(std::vector<Step>& steps, const std::string& root) {
   }
 }
 
-void add_dev(std::vector<Step>& steps, const std::string& root, int shm_mb) {
+void add_dev(std::vector<Step>& steps, const std::string& root, int shm_mb,
+             const std::vector<std::string>& extra) {
   std::string dev = root + "/dev";
   steps.push_back(dir_step(dev));
   add_tmpfs(steps, dev, "size=64k,mode=0755", MS_NOSUID | MS_NOEXEC);
-  for (const char* name : kDevices) {
-    std::string target = dev + "/" + name;
+  std::vector<std::string> devices;
+  for (const char* name : kDevices) devices.push_back(std::string("/dev/") + name);
+  for (const std::string& path : extra) {
+    std::error_code ec;
+    if (path.starts_with("/dev/") && fs::is_character_file(path, ec)) devices.push_back(path);
+  }
+  for (const std::string& device : devices) {
+    std::string target = dev + "/" + fs::path(device).filename().string();
     steps.push_back(file_step(target));
-    steps.push_back({Step::kMount, std::string("/dev/") + name, target, nullptr, {}, MS_BIND});
+    steps.push_back({Step::kMount, device, target, nullptr, {}, MS_BIND});
   }
   steps.push_back(dir_step(dev + "/shm"));
   add_tmpfs(steps, dev + "/shm", fmt::format("size={}m,mode=1777", shm_mb),
@@ -231,7 +238,7 @@ Result<PreparedSandbox> PreparedSandbox::prepare(const SandboxPlan& plan,
   steps.push_back(dir_step(root + "/proc"));
   steps.push_back({Step::kMount, "proc", root + "/proc", "proc", {},
                    kNoDevSuid | MS_NOEXEC});
-  add_dev(steps, root, std::min(plan.tmp_mb, 64));
+  add_dev(steps, root, std::min(plan.tmp_mb, 64), plan.devices);
   return out;
 }
 

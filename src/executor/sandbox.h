@@ -35,6 +35,7 @@ struct SandboxPlan {
   std::string runtime_dir;        // bound read-only at kRuntimeRoot
   std::vector<std::string> read_only;  // host folders bound read-only at their own paths
   std::vector<std::string> writable;   // host folders bound writable at their own paths
+  std::vector<std::string> devices;     // host device files also bound into its /dev
   int tmp_mb = 512;
   int max_open_files = 1024;
   const SeccompFilter* seccomp = nullptr;  // must outlive the spawn; null: none

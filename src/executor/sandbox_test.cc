@@ -2,12 +2,17 @@
 // reporting what it sees from inside. Skipped where the machine cannot build the box.
 #include "executor/sandbox.h"
 
+#include <poll.h>
+#include <sys/wait.h>
 #include <unistd.h>
+
+#include <filesystem>
 
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
 #include "executor/process_launcher.h"
+#include "executor/spawn.h"
 #include "executor/test_support.h"
 
 namespace kumo::executor {
@@ -193,6 +198,39 @@ http.server.HTTPServer(('127.0.0.1', int(os.environ['PORT'])), H).serve_forever(
   json got = call(*instance);
   EXPECT_EQ(got["uid"], sandbox_uid("boxed"));
   EXPECT_EQ(got["pid"], 1);  // sh exec'd the server in place of itself
+}
+
+// The box's /dev holds the minimal set plus the devices the plan names (an instance holding
+// GPUs gets the NVIDIA driver's files this way).
+TEST(SandboxDevicesTest, TheBoxSeesOnlyItsMinimalDevicesAndTheOnesItIsGiven) {
+  if (!sandbox_unavailable_reason().empty()) GTEST_SKIP() << sandbox_unavailable_reason();
+  testing::TempDir dir;
+  std::filesystem::create_directories(dir.path() + "/code");
+  std::filesystem::create_directories(dir.path() + "/root");
+  ProcessSpec ps;
+  ps.argv = {"/bin/ls", "/dev"};
+  ps.cwd = kTaskRoot;
+  ps.sandbox.enabled = true;
+  ps.sandbox.uid = sandbox_uid("devices");
+  ps.sandbox.code_dir = ps.sandbox.runtime_dir = dir.path() + "/code";
+  ps.sandbox.tmp_mb = 1;
+  ps.sandbox.devices = {"/dev/tty", "/etc/passwd"};  // not a device: ignored
+  ps.box_root = dir.path() + "/root";
+  auto proc = spawn_process(ps);
+  ASSERT_TRUE(proc) << proc.error().message;
+  std::string out;
+  char buf[4096];
+  pollfd pfd{proc->stdout_fd.get(), POLLIN, 0};
+  while (::poll(&pfd, 1, 30'000) > 0) {
+    ssize_t n = ::read(proc->stdout_fd.get(), buf, sizeof(buf));
+    if (n <= 0) break;
+    out.append(buf, static_cast<size_t>(n));
+  }
+  int status = 0;
+  ::waitpid(proc->pid, &status, 0);
+  EXPECT_EQ(out,
+            "fd\nfull\nnull\npts\nrandom\nshm\nstderr\nstdin\nstdout\ntty\nurandom\nzero\n");
+  EXPECT_TRUE(std::filesystem::is_empty(dir.path() + "/root"));  // assembled out of sight
 }
 
 }  // namespace
