@@ -2,14 +2,11 @@
 
 #include <fcntl.h>
 #include <linux/capability.h>
-#include <net/if.h>
 #include <sched.h>
 #include <signal.h>
-#include <sys/ioctl.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
-#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -24,6 +21,7 @@
 
 #include <fmt/format.h>
 
+#include "executor/netns.h"
 #include "executor/seccomp_filter.h"
 
 namespace kumo::executor {
@@ -47,18 +45,6 @@ int read_last_cap() {
   int last = CAP_LAST_CAP;
   in >> last;
   return last;
-}
-
-bool bring_loopback_up() {
-  int s = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-  if (s < 0) return false;
-  ifreq ifr{};
-  std::memcpy(ifr.ifr_name, "lo", 3);
-  bool up = ::ioctl(s, SIOCGIFFLAGS, &ifr) == 0;
-  ifr.ifr_flags |= IFF_UP | IFF_RUNNING;
-  up = up && ::ioctl(s, SIOCSIFFLAGS, &ifr) == 0;
-  ::close(s);
-  return up;
 }
 
 }  // namespace
@@ -289,7 +275,7 @@ const char* PreparedSandbox::enter() const {
   if (const char* failed = build_root(); failed != nullptr) return failed;
   static const char kHost[] = "kumo";
   if (::sethostname(kHost, sizeof(kHost) - 1) != 0) return "sethostname";
-  if (!network_ && !bring_loopback_up()) return "bring loopback up";
+  if (!network_ && bring_loopback_up() != 0) return "bring loopback up";
   if (const char* failed = drop_privileges(); failed != nullptr) return failed;
   if (seccomp_ != nullptr) return seccomp_->install();
   if (::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) return "no_new_privs";
