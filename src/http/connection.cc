@@ -85,8 +85,12 @@ bool is_http_error(const beast::error_code& ec) {
 
 }  // namespace
 
-Connection::Connection(std::shared_ptr<Worker> worker, net::ip::tcp::socket socket)
-    : worker_(std::move(worker)), socket_(std::move(socket)), deadline_(socket_.get_executor()) {
+Connection::Connection(std::shared_ptr<Worker> worker, net::ip::tcp::socket socket,
+                       std::shared_ptr<const Router> router)
+    : worker_(std::move(worker)),
+      router_(router ? std::move(router) : worker_->router),
+      socket_(std::move(socket)),
+      deadline_(socket_.get_executor()) {
   beast::error_code ec;
   auto peer = socket_.remote_endpoint(ec);
   if (!ec) {
@@ -189,7 +193,7 @@ void Connection::on_header(beast::error_code ec) {
   head_only_ = req.method() == bhttp::verb::head;
   std::string_view target(req.target().data(), req.target().size());
   std::string_view method(req.method_string().data(), req.method_string().size());
-  match_ = worker_->router->match(method, target.substr(0, target.find('?')));
+  match_ = router_->match(method, target.substr(0, target.find('?')));
   body_limit_ = match_.route != nullptr ? match_.route->max_body : kUnroutedBodyLimit;
   auto length = parser_->content_length();
   if (length && *length > body_limit_) return on_read_error(bhttp::error::body_limit);

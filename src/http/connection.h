@@ -69,7 +69,9 @@ struct Worker {
 
 class Connection : public std::enable_shared_from_this<Connection> {
  public:
-  Connection(std::shared_ptr<Worker> worker, boost::asio::ip::tcp::socket socket);
+  // `router`: the listener's own (Server::adopt_listener); null: the worker's.
+  Connection(std::shared_ptr<Worker> worker, boost::asio::ip::tcp::socket socket,
+             std::shared_ptr<const Router> router = nullptr);
   ~Connection();
   Connection(const Connection&) = delete;
   Connection& operator=(const Connection&) = delete;
@@ -154,6 +156,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   bool reserve_body(uint64_t bytes);
 
   std::shared_ptr<Worker> worker_;  // first member: the io_context outlives socket_
+  std::shared_ptr<const Router> router_;
   boost::asio::ip::tcp::socket socket_;
   std::string remote_address_;
   int remote_port_ = 0;

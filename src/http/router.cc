@@ -77,7 +77,7 @@ bool method_matches(const Router::Route& route, std::string_view method) {
 
 void Router::add(std::string method, std::string pattern, Handler handler, size_t max_body) {
   Route route{std::move(method), parse_pattern(pattern), std::move(handler), max_body,
-              routes_.size()};
+              routes_.size(), false, pattern};
   auto at = std::upper_bound(routes_.begin(), routes_.end(), route, more_specific);
   routes_.insert(at, std::move(route));
 }
@@ -85,9 +85,21 @@ void Router::add(std::string method, std::string pattern, Handler handler, size_
 void Router::add_streaming(std::string method, std::string pattern, Handler handler,
                            size_t max_body) {
   Route route{std::move(method), parse_pattern(pattern), std::move(handler), max_body,
-              routes_.size(), true};
+              routes_.size(), true, pattern};
   auto at = std::upper_bound(routes_.begin(), routes_.end(), route, more_specific);
   routes_.insert(at, std::move(route));
+}
+
+Router Router::restricted(const RouteFilter& allowed, const Handler& refused) const {
+  Router out;
+  out.routes_ = routes_;  // already in order
+  for (Route& route : out.routes_) {
+    if (allowed(route.method, route.pattern)) continue;
+    route.handler = refused;
+    route.max_body = std::min<size_t>(route.max_body, kRefusedMaxBody);
+    route.stream_body = false;
+  }
+  return out;
 }
 
 Router::Match Router::match(std::string_view method, std::string_view path) const {

@@ -41,6 +41,13 @@ class Router {
   // a GET route.
   Match match(std::string_view method, std::string_view path) const;
 
+  // A copy in which every route that `allowed(method, pattern)` refuses answers with
+  // `refused` instead of its own handler (its body read and dropped up to 64 KiB; larger
+  // ones get 413): for listeners that must reach only part of the API.
+  static constexpr size_t kRefusedMaxBody = 64 * 1024;
+  using RouteFilter = std::function<bool(std::string_view method, std::string_view pattern)>;
+  Router restricted(const RouteFilter& allowed, const Handler& refused) const;
+
   struct Segment {
     enum class Kind { kLiteral, kParam, kRest };
     Kind kind;
@@ -53,6 +60,7 @@ class Router {
     size_t max_body;
     size_t order;
     bool stream_body = false;  // add_streaming()
+    std::string pattern;       // as given to add()
   };
 
  private:

@@ -108,5 +108,26 @@ TEST(Router, RootPatternMatchesOnlyRoot) {
   EXPECT_EQ(router.match("GET", "/a").status, 404);
 }
 
+// A restricted copy keeps the same matching (the most specific route still wins) but answers
+// the refused routes with the refusal; the original is untouched.
+TEST(Router, ARestrictedCopyRefusesWhatItsFilterRefuses) {
+  Router router;
+  router.add("POST", "/api/v1/functions", tagged("deploy"));
+  router.add("POST", "/api/v1/functions/{name}/invoke", tagged("invoke"));
+  router.add("*", "/s3/{bucket}/{key...}", tagged("s3"));
+  Router boxed = router.restricted(
+      [](std::string_view method, std::string_view pattern) {
+        return pattern.starts_with("/s3") || (method == "POST" && pattern.ends_with("/invoke"));
+      },
+      tagged("refused"));
+  EXPECT_EQ(which(boxed, "POST", "/api/v1/functions"), "refused");
+  EXPECT_EQ(which(boxed, "POST", "/api/v1/functions/f/invoke"), "invoke");
+  EXPECT_EQ(which(boxed, "GET", "/s3/b/k"), "s3");
+  EXPECT_EQ(which(boxed, "GET", "/nowhere"), "404");
+  EXPECT_EQ(boxed.match("POST", "/api/v1/functions").route->max_body,
+            Router::kRefusedMaxBody);
+  EXPECT_EQ(which(router, "POST", "/api/v1/functions"), "deploy");
+}
+
 }  // namespace
 }  // namespace kumo::http

@@ -40,6 +40,7 @@ struct Listener {
   }
 
   std::shared_ptr<Worker> worker;  // first member: its io_context outlives the acceptor
+  std::shared_ptr<const Router> router;  // null: the worker's
   tcp::acceptor acceptor;
   net::steady_timer pause;  // the accept loop's pause after accept() failed
   int fd = -1;              // the acceptor's socket, for release() from another thread
@@ -125,11 +126,12 @@ void refuse(tcp::socket& socket, const std::string& reply) {
   socket.close(ec);
 }
 
-void admit(const std::shared_ptr<Worker>& worker, tcp::socket socket) {
+void admit(const Listener& listener, tcp::socket socket) {
+  const std::shared_ptr<Worker>& worker = listener.worker;
   if (!worker->limits->try_open_connection()) return refuse(socket, worker->refusal);
   boost::system::error_code ec;
   socket.set_option(tcp::no_delay(true), ec);  // small replies go out at once
-  std::make_shared<Connection>(worker, std::move(socket))->start();
+  std::make_shared<Connection>(worker, std::move(socket), listener.router)->start();
 }
 
 // Once per kAcceptLogInterval per thread, with the count since the last line: a failure that
@@ -167,11 +169,11 @@ void accept_loop(const std::shared_ptr<Listener>& listener) {
   listener->acceptor.async_accept([listener](boost::system::error_code ec, tcp::socket socket) {
     if (ec == net::error::operation_aborted || !listener->acceptor.is_open()) return;
     if (listener->released) {  // shut down: a connection taken before that is still served
-      if (!ec) admit(listener->worker, std::move(socket));
+      if (!ec) admit(*listener, std::move(socket));
       return;
     }
     if (ec) return on_accept_error(listener, ec);
-    admit(listener->worker, std::move(socket));
+    admit(*listener, std::move(socket));
     accept_loop(listener);
   });
 }
@@ -286,7 +288,8 @@ Result<void> Server::start() {
   return {};
 }
 
-Result<std::shared_ptr<void>> Server::adopt_listener(int fd) {
+Result<std::shared_ptr<void>> Server::adopt_listener(int fd,
+                                                     std::shared_ptr<const Router> router) {
   auto protocol = listening_protocol(fd);
   if (!protocol) {
     ::close(fd);
@@ -299,6 +302,7 @@ Result<std::shared_ptr<void>> Server::adopt_listener(int fd) {
   }
   auto& worker = state_->workers[state_->next_adopter++ % state_->workers.size()];
   auto listener = std::make_shared<Listener>(worker);
+  listener->router = std::move(router);
   boost::system::error_code ec;
   listener->acceptor.assign(*protocol, fd, ec);
   if (ec) {

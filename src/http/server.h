@@ -86,8 +86,10 @@ class Server {
   // server owns `fd` from this call on, also when it fails. Until the returned handle is
   // released: on release no further connection is accepted there (what waits in its backlog is
   // reset) while connections already accepted finish normally. kInvalidArgument for a `fd` that
-  // is not listening, kUnavailable when the server is not running. Thread-safe.
-  Result<std::shared_ptr<void>> adopt_listener(int fd);
+  // is not listening, kUnavailable when the server is not running. With `router`, its
+  // connections are routed by that one instead (Router::restricted). Thread-safe.
+  Result<std::shared_ptr<void>> adopt_listener(int fd,
+                                               std::shared_ptr<const Router> router = nullptr);
   // Graceful: stops accepting, closes open connections, joins the threads. Idempotent.
   // Responders still held elsewhere stay valid; their calls are then ignored.
   void stop();

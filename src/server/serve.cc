@@ -10,6 +10,7 @@
 #include <fmt/format.h>
 
 #include "api/api.h"
+#include "api/box_routes.h"
 #include "common/log.h"
 #include "events/events.h"
 #include "executor/process_launcher.h"
@@ -234,6 +235,8 @@ int serve(const ServeOptions& options) {
   }
   ev.start();
   listen->limits = options.http_limits;
+  // Boxed functions reach the data plane only (api/box_routes.h).
+  auto box_router = std::make_shared<const http::Router>(api::box_router(router));
   http::Server http_server(*listen, std::move(router));
   if (auto started = http_server.start(); !started) {
     spdlog::error("{}", started.error().message);
@@ -246,7 +249,9 @@ int serve(const ServeOptions& options) {
   launcher.set_platform_env({{"KUMO_URL", fmt::format("http://{}:{}", host, http_server.port())}});
   // A boxed function reaches the API at the same address, inside its own network namespace.
   launcher.set_api_listener(http_server.port(),
-                            [&http_server](int fd) { return http_server.adopt_listener(fd); });
+                            [&http_server, box_router](int fd) {
+                              return http_server.adopt_listener(fd, box_router);
+                            });
   spdlog::info("kumo listening on http://{}:{} (data in {})", listen->host, http_server.port(),
                data_dir);
 

@@ -319,6 +319,32 @@ PUT_OBJECT = PRELUDE + """
         return attempt(put, url, event["body"].encode())
 """
 
+# Tries Kumo's control plane through $KUMO_URL: deploy, delete another function, list
+# functions, read usage and logs. Answers the status of each.
+CONTROL_PLANE = """
+    import os
+    import urllib.error
+    import urllib.request
+
+    def status(method, path, body=None):
+        req = urllib.request.Request(os.environ["KUMO_URL"] + path, data=body, method=method)
+        try:
+            with urllib.request.urlopen(req, timeout=20) as r:
+                return r.status
+        except urllib.error.HTTPError as e:
+            return e.code
+
+    def handle(event, context):
+        return {
+            "deploy": status("POST", "/api/v1/functions", b"not a package"),
+            "delete": status("DELETE", "/api/v1/functions/healthy"),
+            "list": status("GET", "/api/v1/functions"),
+            "usage": status("GET", "/api/v1/usage"),
+            "logs": status("GET", "/api/v1/functions/healthy/logs"),
+            "metrics": status("GET", "/metrics"),
+        }
+"""
+
 
 def processes_named(comm):
     """Host pids of the live processes whose name (comm) is `comm`; zombies have ended."""
@@ -628,6 +654,13 @@ class NetworkIsOffUnlessAsked(EscapeTestCase):
         self.assertEqual(outcome, {"ok": True, "value": 200})
         r = self.request("GET", "/s3/boxed/from-box.txt")
         self.assertEqual((r.status, r.body), (200, b"hello"))
+
+    def test_a_boxed_function_cannot_use_kumos_control_plane(self):
+        self.assert_healthy()
+        outcome = self.attempt("control-plane", CONTROL_PLANE)
+        self.assertEqual(outcome, {"deploy": 403, "delete": 403, "list": 403, "usage": 403,
+                                   "logs": 403, "metrics": 403})
+        self.assert_healthy()
 
 
 class ResourcesAreCapped(EscapeTestCase):
