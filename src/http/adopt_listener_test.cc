@@ -135,6 +135,34 @@ TEST(AdoptListener, AdoptedConnectionsCountAgainstTheSameCap) {
   ::close(held);
 }
 
+// A listener's own cap: its connections past it get the 503, while the server's own listener
+// still serves; a closed one frees its slot.
+TEST(AdoptListener, AListenersOwnCapLeavesTheRestOfTheServerServing) {
+  ConnectionLimits limits;
+  limits.header_timeout = std::chrono::hours(1);  // the held connections send nothing
+  auto server = start_server(limits);
+  int fd = bound_socket();
+  int port = port_of(fd);
+  auto handle = server->adopt_listener(fd, nullptr, 2);
+  ASSERT_TRUE(handle) << handle.error().message;
+  int first = testing::connect_raw(port, 20s);
+  int second = testing::connect_raw(port, 20s);
+  ASSERT_TRUE(eventually([&] { return server->stats().open_connections == 2; }));
+  int over = testing::connect_raw(port, 20s);
+  std::string reply = testing::read_until(over, "}}");
+  EXPECT_TRUE(reply.starts_with("HTTP/1.1 503")) << reply;
+  ::close(over);
+  Client own(Endpoint{"127.0.0.1", server->port()});
+  EXPECT_EQ(own.request("GET", "/hello").value().status, 200);
+  ::close(first);
+  ASSERT_TRUE(eventually([&] { return server->stats().open_connections == 2; }));  // own + 1
+  Client adopted(Endpoint{"127.0.0.1", port});
+  auto res = adopted.request("GET", "/hello");
+  ASSERT_TRUE(res) << res.error().message;
+  EXPECT_EQ(res->status, 200);
+  ::close(second);
+}
+
 TEST(AdoptListener, RejectsASocketThatDoesNotListenAndAServerThatDoesNotRun) {
   auto server = start_server();
   auto bad = server->adopt_listener(bound_socket(/*listening=*/false));

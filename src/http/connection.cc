@@ -86,9 +86,10 @@ bool is_http_error(const beast::error_code& ec) {
 }  // namespace
 
 Connection::Connection(std::shared_ptr<Worker> worker, net::ip::tcp::socket socket,
-                       std::shared_ptr<const Router> router)
+                       std::shared_ptr<const Router> router, std::shared_ptr<void> slot)
     : worker_(std::move(worker)),
       router_(router ? std::move(router) : worker_->router),
+      slot_(std::move(slot)),
       socket_(std::move(socket)),
       deadline_(socket_.get_executor()) {
   beast::error_code ec;
@@ -130,6 +131,7 @@ void Connection::close() {
   // From another thread the deadline's next wake-up sees the connection closed instead.
   if (worker_->ioc.get_executor().running_in_this_thread()) deadline_.cancel();
   worker_->limits->release_connection();
+  slot_.reset();
   if (body_reader_) {
     end_body_stream(make_error(ErrorCode::kUnavailable, "the client went away"));
   }

@@ -69,9 +69,10 @@ struct Worker {
 
 class Connection : public std::enable_shared_from_this<Connection> {
  public:
-  // `router`: the listener's own (Server::adopt_listener); null: the worker's.
+  // `router`: the listener's own (Server::adopt_listener); null: the worker's. `slot`: the
+  // listener's count of its connections, released when the connection closes; may be null.
   Connection(std::shared_ptr<Worker> worker, boost::asio::ip::tcp::socket socket,
-             std::shared_ptr<const Router> router = nullptr);
+             std::shared_ptr<const Router> router = nullptr, std::shared_ptr<void> slot = nullptr);
   ~Connection();
   Connection(const Connection&) = delete;
   Connection& operator=(const Connection&) = delete;
@@ -157,6 +158,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
 
   std::shared_ptr<Worker> worker_;  // first member: the io_context outlives socket_
   std::shared_ptr<const Router> router_;
+  std::shared_ptr<void> slot_;  // Reset by close().
   boost::asio::ip::tcp::socket socket_;
   std::string remote_address_;
   int remote_port_ = 0;

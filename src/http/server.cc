@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <optional>
 #include <boost/asio/ip/tcp.hpp>
 #include <chrono>
 #include <mutex>
@@ -41,6 +42,8 @@ struct Listener {
 
   std::shared_ptr<Worker> worker;  // first member: its io_context outlives the acceptor
   std::shared_ptr<const Router> router;  // null: the worker's
+  int max_connections = 0;               // > 0: at most this many open from this listener
+  std::shared_ptr<std::atomic<int>> open = std::make_shared<std::atomic<int>>(0);
   tcp::acceptor acceptor;
   net::steady_timer pause;  // the accept loop's pause after accept() failed
   int fd = -1;              // the acceptor's socket, for release() from another thread
@@ -126,12 +129,28 @@ void refuse(tcp::socket& socket, const std::string& reply) {
   socket.close(ec);
 }
 
+// A slot among the listener's own max_connections (a null one when it has no cap of its
+// own); nullopt when they are taken.
+std::optional<std::shared_ptr<void>> take_slot(const Listener& listener) {
+  if (listener.max_connections <= 0) return std::shared_ptr<void>();
+  if (listener.open->fetch_add(1, std::memory_order_relaxed) >= listener.max_connections) {
+    listener.open->fetch_sub(1, std::memory_order_relaxed);
+    return std::nullopt;
+  }
+  return std::shared_ptr<void>(nullptr, [open = listener.open](void*) {
+    open->fetch_sub(1, std::memory_order_relaxed);
+  });
+}
+
 void admit(const Listener& listener, tcp::socket socket) {
   const std::shared_ptr<Worker>& worker = listener.worker;
+  auto slot = take_slot(listener);
+  if (!slot) return refuse(socket, worker->refusal);
   if (!worker->limits->try_open_connection()) return refuse(socket, worker->refusal);
   boost::system::error_code ec;
   socket.set_option(tcp::no_delay(true), ec);  // small replies go out at once
-  std::make_shared<Connection>(worker, std::move(socket), listener.router)->start();
+  std::make_shared<Connection>(worker, std::move(socket), listener.router, std::move(*slot))
+      ->start();
 }
 
 // Once per kAcceptLogInterval per thread, with the count since the last line: a failure that
@@ -289,7 +308,8 @@ Result<void> Server::start() {
 }
 
 Result<std::shared_ptr<void>> Server::adopt_listener(int fd,
-                                                     std::shared_ptr<const Router> router) {
+                                                     std::shared_ptr<const Router> router,
+                                                     int max_connections) {
   auto protocol = listening_protocol(fd);
   if (!protocol) {
     ::close(fd);
@@ -303,6 +323,7 @@ Result<std::shared_ptr<void>> Server::adopt_listener(int fd,
   auto& worker = state_->workers[state_->next_adopter++ % state_->workers.size()];
   auto listener = std::make_shared<Listener>(worker);
   listener->router = std::move(router);
+  listener->max_connections = max_connections;
   boost::system::error_code ec;
   listener->acceptor.assign(*protocol, fd, ec);
   if (ec) {

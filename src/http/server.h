@@ -87,9 +87,12 @@ class Server {
   // released: on release no further connection is accepted there (what waits in its backlog is
   // reset) while connections already accepted finish normally. kInvalidArgument for a `fd` that
   // is not listening, kUnavailable when the server is not running. With `router`, its
-  // connections are routed by that one instead (Router::restricted). Thread-safe.
+  // connections are routed by that one instead (Router::restricted); with
+  // `max_connections` > 0, at most that many of them are open at once (the next get the
+  // 503 of a full server), so one listener cannot take the whole cap. Thread-safe.
   Result<std::shared_ptr<void>> adopt_listener(int fd,
-                                               std::shared_ptr<const Router> router = nullptr);
+                                               std::shared_ptr<const Router> router = nullptr,
+                                               int max_connections = 0);
   // Graceful: stops accepting, closes open connections, joins the threads. Idempotent.
   // Responders still held elsewhere stay valid; their calls are then ignored.
   void stop();

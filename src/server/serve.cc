@@ -235,7 +235,9 @@ int serve(const ServeOptions& options) {
   }
   ev.start();
   listen->limits = options.http_limits;
-  // Boxed functions reach the data plane only (api/box_routes.h).
+  // Boxed functions reach the data plane only (api/box_routes.h), with at most this many
+  // connections per box, so that no function takes the server's whole connection cap.
+  constexpr int kBoxMaxConnections = 128;
   auto box_router = std::make_shared<const http::Router>(api::box_router(router));
   http::Server http_server(*listen, std::move(router));
   if (auto started = http_server.start(); !started) {
@@ -250,7 +252,8 @@ int serve(const ServeOptions& options) {
   // A boxed function reaches the API at the same address, inside its own network namespace.
   launcher.set_api_listener(http_server.port(),
                             [&http_server, box_router](int fd) {
-                              return http_server.adopt_listener(fd, box_router);
+                              return http_server.adopt_listener(fd, box_router,
+                                                                kBoxMaxConnections);
                             });
   spdlog::info("kumo listening on http://{}:{} (data in {})", listen->host, http_server.port(),
                data_dir);
