@@ -6,6 +6,7 @@
 #include <sstream>
 
 #include "common/ids.h"
+#include "executor/sandbox.h"
 
 namespace kumo::executor::testing {
 
@@ -127,6 +128,9 @@ LauncherOptions launcher_options(const std::string& runtime_dir, bool use_cgroup
   o.pids_cgroup_root = beside(default_pids_cgroup_root());
   o.cpu_cgroup_root = beside(default_cpu_cgroup_root());
   o.freezer_cgroup_root = beside(default_freezer_cgroup_root());
+  // In the box where this machine can build it (as kumo serve); plainly where it cannot
+  // (a chroot), instead of every launch being refused.
+  o.sandbox = sandbox_unavailable_reason().empty();
   return o;
 }
 
