@@ -108,9 +108,19 @@ std::optional<std::string> percent_decode(std::string_view s) {
 std::optional<std::string> canonical_uri(std::string_view path, bool s3_rules) {
   if (path.empty()) return std::string("/");
   if (!s3_rules) return uri_encode(normalize_path(path), true);
-  auto decoded = percent_decode(path);
-  if (!decoded) return std::nullopt;
-  return uri_encode(*decoded, true);
+  // Segment by segment, so an encoded slash ("%2F") inside a key stays encoded.
+  std::string out;
+  size_t pos = 0;
+  while (true) {
+    size_t end = path.find('/', pos);
+    auto segment =
+        percent_decode(path.substr(pos, end == std::string_view::npos ? end : end - pos));
+    if (!segment) return std::nullopt;
+    out.append(uri_encode(*segment, false));
+    if (end == std::string_view::npos) return out;
+    out.push_back('/');
+    pos = end + 1;
+  }
 }
 
 std::optional<std::vector<QueryParam>> parse_query(std::string_view raw, size_t max_params) {

@@ -23,7 +23,8 @@ std::string uri_encode(std::string_view s, bool keep_slash);
 // Decodes %XX escapes (a '+' stays a '+'); nullopt for a malformed escape.
 std::optional<std::string> percent_decode(std::string_view s);
 
-// S3 (`s3_rules`): the path as sent, percent-decoded and encoded once, never normalized.
+// S3 (`s3_rules`): each '/'-separated segment of the path as sent, percent-decoded and encoded
+// once (so "%2F" stays "%2F"), never normalized.
 // Other services: the path with empty, "." and ".." segments resolved, then encoded as it
 // stands (so a path sent percent-encoded ends up encoded twice). nullopt for a bad escape.
 std::optional<std::string> canonical_uri(std::string_view path, bool s3_rules);

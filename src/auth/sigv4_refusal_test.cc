@@ -2,6 +2,7 @@
 // stale or future times, and malformed or oversized authorization data.
 #include <gtest/gtest.h>
 
+#include <random>
 #include <string>
 
 #include "auth/sigv4.h"
@@ -149,6 +150,50 @@ TEST(SigV4Refusal, RefusesMalformedAuthorizationHeadersWithAClearError) {
     ASSERT_FALSE(v.has_value()) << auth;
     EXPECT_EQ(v.error().code, SigV4Code::kAuthorizationHeaderMalformed) << auth;
     EXPECT_FALSE(v.error().message.empty()) << auth;
+  }
+}
+
+TEST(SigV4Refusal, RefusesRandomAuthorizationHeadersAndQueriesWithoutCrashing) {
+  // Pieces of real headers and queries, shuffled together (a fixed seed: the same every run).
+  const std::vector<std::string> pieces = {"AWS4-HMAC-SHA256 ",
+                                           "Credential=",
+                                           "SignedHeaders=",
+                                           "Signature=",
+                                           "X-Amz-Signature=",
+                                           "X-Amz-Credential=",
+                                           "X-Amz-Expires=",
+                                           "X-Amz-Date=",
+                                           "AKIAIOSFODNN7EXAMPLE",
+                                           "/",
+                                           "%",
+                                           "%2F",
+                                           ",",
+                                           ", ",
+                                           ";",
+                                           "=",
+                                           "&",
+                                           "host",
+                                           "20130524",
+                                           "us-east-1",
+                                           "s3",
+                                           "aws4_request",
+                                           kGoodSignature,
+                                           "\xff",
+                                           " ",
+                                           "",
+                                           "X-Amz-Algorithm=AWS4-HMAC-SHA256"};
+  std::mt19937 rng(20130524);
+  for (int i = 0; i < 3000; ++i) {
+    std::string text;
+    int n = static_cast<int>(rng() % 12);
+    for (int j = 0; j < n; ++j) text += pieces[rng() % pieces.size()];
+    auto header = verify_header_signed(get_object(text), lookup, at(kDate), kS3);
+    EXPECT_FALSE(header.has_value()) << text;
+    SignedRequest req = get_object();
+    req.headers.pop_back();
+    req.query = text;
+    auto url = verify_presigned(req, lookup, at(kDate), kS3);
+    EXPECT_FALSE(url.has_value()) << text;
   }
 }
 

@@ -204,6 +204,8 @@ TEST(SigV4Canonical, BuildsTheSuitesCanonicalPieces) {
   EXPECT_EQ(*canonical_uri("/a%20b", false), "/a%2520b");         // other services: encoded twice
   EXPECT_EQ(*canonical_uri("/a%20b", true), "/a%20b");            // S3: once
   EXPECT_EQ(*canonical_uri("//a/./b/../", true), "//a/./b/../");  // S3: never normalized
+  EXPECT_EQ(*canonical_uri("/b/x%2Fy+z%7e", true), "/b/x%2Fy%2Bz~");  // S3: per segment
+  EXPECT_FALSE(canonical_uri("/b/%4", true));
   auto q = parse_query("Param2=value2&Param1=value1&b=&a", 10);
   EXPECT_EQ(canonical_query(*q), "Param1=value1&Param2=value2&a=&b=");
   EXPECT_FALSE(parse_query("a=%zz", 10));
