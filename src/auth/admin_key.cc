@@ -1,14 +1,13 @@
 #include "auth/admin_key.h"
 
 #include <fcntl.h>
+#include <fmt/format.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <cstring>
 #include <string_view>
-
-#include <fmt/format.h>
 
 #include "auth/key_crypto.h"
 
@@ -58,17 +57,17 @@ Result<std::string> write_token(const std::string& data_dir, const std::string& 
 
 Result<std::optional<std::string>> ensure_admin_key(KeyStore& keys, const std::string& data_dir,
                                                     int64_t now_us) {
-  KeySpec spec{"admin", "", {Grant{Verb::kAdmin, false, ResourceKind::kFunction, ""}},
-               std::nullopt};
+  KeySpec spec{
+      "admin", "", {Grant{Verb::kAdmin, false, ResourceKind::kFunction, ""}}, std::nullopt};
   auto made = keys.create_if_empty(spec, now_us);
   if (!made) return made.error();
   if (!*made) return std::optional<std::string>();
   auto path = write_token(data_dir, (*made)->token);
   if (!path) {
     if (auto r = keys.erase((*made)->record.id); !r) {
-      return make_error(ErrorCode::kInternal,
-                        path.error().message + "; and the key it was for remains: " +
-                            r.error().message);
+      return make_error(
+          ErrorCode::kInternal,
+          path.error().message + "; and the key it was for remains: " + r.error().message);
     }
     return path.error();
   }

@@ -61,11 +61,14 @@ bool is_secret(std::string_view secret) {
 }
 
 std::string salted_hash(std::string_view salt, std::string_view secret) {
+  // Fetched once: OpenSSL 3 looks a digest up by name on every EVP_sha256() use otherwise.
+  static EVP_MD* const sha256 = EVP_MD_fetch(nullptr, "SHA256", nullptr);
+  KUMO_CHECK(sha256 != nullptr);
   unsigned char digest[EVP_MAX_MD_SIZE];
   unsigned int size = 0;
   EVP_MD_CTX* ctx = EVP_MD_CTX_new();
   KUMO_CHECK(ctx != nullptr);
-  bool ok = EVP_DigestInit_ex(ctx, EVP_sha256(), nullptr) == 1 &&
+  bool ok = EVP_DigestInit_ex(ctx, sha256, nullptr) == 1 &&
             EVP_DigestUpdate(ctx, salt.data(), salt.size()) == 1 &&
             EVP_DigestUpdate(ctx, secret.data(), secret.size()) == 1 &&
             EVP_DigestFinal_ex(ctx, digest, &size) == 1;

@@ -11,8 +11,8 @@ namespace kumo::auth {
 
 inline constexpr std::string_view kTokenPrefix = "kumo_";
 inline constexpr std::string_view kIdPrefix = "kk_";
-inline constexpr size_t kIdLength = 3 + 16;   // "kk_" + 16 of a-z0-9 (82 bits)
-inline constexpr size_t kSecretLength = 43;   // of a-z A-Z 0-9: 43 * log2(62) > 256 bits
+inline constexpr size_t kIdLength = 3 + 16;  // "kk_" + 16 of a-z0-9 (82 bits)
+inline constexpr size_t kSecretLength = 43;  // of a-z A-Z 0-9: 43 * log2(62) > 256 bits
 inline constexpr size_t kSaltBytes = 16;
 
 // n bytes from a CSPRNG; aborts if OpenSSL cannot give them (nothing safe to do instead).

@@ -1,13 +1,13 @@
 #include "auth/keys.h"
 
+#include <fmt/chrono.h>
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
 #include <algorithm>
 #include <ctime>
 #include <limits>
 #include <utility>
-
-#include <fmt/chrono.h>
-#include <fmt/format.h>
-#include <spdlog/spdlog.h>
 
 #include "auth/key_crypto.h"
 
@@ -86,17 +86,21 @@ KeyRecord read_record(const store::Statement& st) {
 }
 
 Result<void> check_spec(const KeySpec& spec, int64_t now_us) {
-  auto invalid = [](std::string m) { return make_error(ErrorCode::kInvalidArgument, std::move(m)); };
-  bool printable = std::all_of(spec.name.begin(), spec.name.end(),
-                               [](char c) { return static_cast<unsigned char>(c) >= 0x20 && c != 0x7f; });
+  auto invalid = [](std::string m) {
+    return make_error(ErrorCode::kInvalidArgument, std::move(m));
+  };
+  bool printable = std::all_of(spec.name.begin(), spec.name.end(), [](char c) {
+    return static_cast<unsigned char>(c) >= 0x20 && c != 0x7f;
+  });
   if (spec.name.empty() || spec.name.size() > 64 || !printable) {
     return invalid("key name: 1..64 printable characters, e.g. \"ci deploys\"");
   }
-  bool tenant_ok = spec.tenant.size() <= 63 &&
-                   std::all_of(spec.tenant.begin(), spec.tenant.end(), [](char c) {
-                     return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-';
-                   });
-  if (!tenant_ok) return invalid(fmt::format("tenant '{}': 1..63 of a-z, 0-9 and '-'", spec.tenant));
+  bool tenant_ok =
+      spec.tenant.size() <= 63 && std::all_of(spec.tenant.begin(), spec.tenant.end(), [](char c) {
+        return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-';
+      });
+  if (!tenant_ok)
+    return invalid(fmt::format("tenant '{}': 1..63 of a-z, 0-9 and '-'", spec.tenant));
   if (spec.scopes.empty() || spec.scopes.size() > kMaxGrants) {
     return invalid(fmt::format("key scopes: 1..{} grants, e.g. read or admin", kMaxGrants));
   }
@@ -116,14 +120,16 @@ Result<TokenParts> parse_token(std::string_view token) {
   // kumo_ kk_xxxxxxxxxxxxxxxx _ <secret>
   constexpr size_t kLength = kTokenPrefix.size() + kIdLength + 1 + kSecretLength;
   if (token.size() != kLength || !token.starts_with(kTokenPrefix)) {
-    return unauthenticated("malformed key: expected kumo_<id>_<secret>, as `kumo keys create` "
-                           "prints it");
+    return unauthenticated(
+        "malformed key: expected kumo_<id>_<secret>, as `kumo keys create` "
+        "prints it");
   }
   std::string_view id = token.substr(kTokenPrefix.size(), kIdLength);
   std::string_view secret = token.substr(kTokenPrefix.size() + kIdLength + 1);
   if (!is_key_id(id) || token[kTokenPrefix.size() + kIdLength] != '_' || !is_secret(secret)) {
-    return unauthenticated("malformed key: expected kumo_<id>_<secret>, as `kumo keys create` "
-                           "prints it");
+    return unauthenticated(
+        "malformed key: expected kumo_<id>_<secret>, as `kumo keys create` "
+        "prints it");
   }
   return TokenParts{std::string(id), std::string(secret)};
 }
@@ -154,8 +160,8 @@ Result<NewKey> KeyStore::insert(const KeySpec& spec, int64_t now_us) {
                       fmt::format("there are {} keys, the most a server keeps", kMaxKeys));
   }
   NewKey out;
-  out.record = KeyRecord{new_key_id(), spec.tenant, spec.name, spec.scopes, now_us,
-                         std::nullopt, spec.expires_us, std::nullopt};
+  out.record = KeyRecord{new_key_id(), spec.tenant,  spec.name,       spec.scopes,
+                         now_us,       std::nullopt, spec.expires_us, std::nullopt};
   std::string secret = new_secret();
   std::string salt = random_bytes(kSaltBytes);
   auto st = db_->prepare(
@@ -205,8 +211,8 @@ Result<std::optional<NewKey>> KeyStore::create_if_empty(const KeySpec& spec, int
 
 Result<std::vector<KeyRecord>> KeyStore::list(const std::optional<std::string>& tenant) const {
   std::lock_guard lock(db_mu_);
-  auto st = db_->prepare(std::string(kColumns) +
-                         (tenant ? "WHERE tenant = ?1 " : "") + "ORDER BY created_us, id");
+  auto st = db_->prepare(std::string(kColumns) + (tenant ? "WHERE tenant = ?1 " : "") +
+                         "ORDER BY created_us, rowid");
   if (!st) return st.error();
   if (tenant) st->bind(1, std::string_view(*tenant));
   std::vector<KeyRecord> out;
@@ -244,8 +250,8 @@ Result<KeyRecord> KeyStore::get(std::string_view id) const {
 Result<void> KeyStore::revoke(std::string_view id, int64_t now_us) {
   {
     std::lock_guard lock(db_mu_);
-    auto st = db_->prepare(
-        "UPDATE auth_keys SET revoked_us = COALESCE(revoked_us, ?2) WHERE id = ?1");
+    auto st =
+        db_->prepare("UPDATE auth_keys SET revoked_us = COALESCE(revoked_us, ?2) WHERE id = ?1");
     if (!st) return st.error();
     st->bind(1, id).bind(2, now_us);
     if (auto r = st->run(); !r) return r;
@@ -296,10 +302,12 @@ Result<KeyRecord> KeyStore::authenticate(std::string_view token, int64_t now_us)
   if (!cached) remember(key, generation);
   const KeyRecord& r = key->record;
   if (r.revoked_us) {
-    return unauthenticated(fmt::format("revoked key '{}': revoked at {}", r.id, utc(*r.revoked_us)));
+    return unauthenticated(
+        fmt::format("revoked key '{}': revoked at {}", r.id, utc(*r.revoked_us)));
   }
   if (r.expires_us && now_us >= *r.expires_us) {
-    return unauthenticated(fmt::format("expired key '{}': expired at {}", r.id, utc(*r.expires_us)));
+    return unauthenticated(
+        fmt::format("expired key '{}': expired at {}", r.id, utc(*r.expires_us)));
   }
   note_use(*key, now_us);
   KeyRecord out = r;
@@ -325,7 +333,9 @@ void KeyStore::note_use(Cached& key, int64_t now_us) {
       "(last_used_us IS NULL OR last_used_us < ?2)");
   Result<void> r = st ? st->bind(1, std::string_view(key.record.id)).bind(2, now_us).run()
                       : Result<void>(st.error());
-  if (!r) spdlog::warn("auth: cannot record the last use of key {}: {}", key.record.id, r.error().message);
+  if (!r)
+    spdlog::warn("auth: cannot record the last use of key {}: {}", key.record.id,
+                 r.error().message);
 }
 
 }  // namespace kumo::auth

@@ -76,9 +76,9 @@ Result<TokenParts> parse_token(std::string_view token);
 
 class KeyStore {
  public:
-  static constexpr int64_t kMaxKeys = 10'000;               // rows, revoked ones included
-  static constexpr int64_t kLastUseEveryUs = 60'000'000;    // last_used_us is written this often
-  static constexpr int64_t kCacheForUs = 60'000'000;        // a cached key is re-read after this
+  static constexpr int64_t kMaxKeys = 10'000;             // rows, revoked ones included
+  static constexpr int64_t kLastUseEveryUs = 60'000'000;  // last_used_us is written this often
+  static constexpr int64_t kCacheForUs = 60'000'000;      // a cached key is re-read after this
 
   // Takes the connection and creates the table if needed.
   static Result<std::unique_ptr<KeyStore>> open(std::unique_ptr<store::Database> db);
@@ -112,9 +112,9 @@ class KeyStore {
  private:
   struct Cached {
     KeyRecord record;
-    std::string salt;        // raw bytes
-    std::string hash;        // raw SHA-256(salt || secret)
-    int64_t loaded_us = 0;   // when read from SQLite
+    std::string salt;                       // raw bytes
+    std::string hash;                       // raw SHA-256(salt || secret)
+    int64_t loaded_us = 0;                  // when read from SQLite
     std::atomic<int64_t> last_write_us{0};  // last_used_us as last written
   };
 
@@ -125,7 +125,7 @@ class KeyStore {
   void remember(std::shared_ptr<Cached> key, uint64_t generation);
   void note_use(Cached& key, int64_t now_us);
 
-  mutable std::mutex db_mu_;  // Serializes use of db_ (transactions need it).
+  mutable std::mutex db_mu_;             // Serializes use of db_ (transactions need it).
   std::unique_ptr<store::Database> db_;  // Guarded by db_mu_.
 
   std::mutex mu_;

@@ -36,8 +36,8 @@ class KeysTest : public ::testing::Test {
 
   NewKey create(const std::string& scopes, std::optional<int64_t> expires = std::nullopt,
                 const std::string& tenant = "") {
-    auto made = keys_->create(KeySpec{"test key", tenant, parse_grants(scopes).value(), expires},
-                              kNow);
+    auto made =
+        keys_->create(KeySpec{"test key", tenant, parse_grants(scopes).value(), expires}, kNow);
     EXPECT_TRUE(made) << (made ? "" : made.error().message);
     return made ? *made : NewKey{};
   }
@@ -133,8 +133,9 @@ TEST_F(KeysTest, AnUnknownIdAndAWrongSecretGiveTheSameError) {
 }
 
 TEST_F(KeysTest, MalformedTokensSaySo) {
-  for (const std::string& bad : std::vector<std::string>{"", "wrong", "Bearer x", "kumo_", "kumo_kk_short_secret",
-                          std::string(10'000, 'k'), std::string("kumo_kk_\0", 9)}) {
+  for (const std::string& bad :
+       std::vector<std::string>{"", "wrong", "Bearer x", "kumo_", "kumo_kk_short_secret",
+                                std::string(10'000, 'k'), std::string("kumo_kk_\0", 9)}) {
     EXPECT_TRUE(auth_error(bad).starts_with("malformed key")) << bad.substr(0, 20);
   }
   auto key = create("admin");

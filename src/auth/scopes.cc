@@ -1,9 +1,9 @@
 #include "auth/scopes.h"
 
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <array>
-
-#include <fmt/format.h>
 
 namespace kumo::auth {
 namespace {
@@ -77,8 +77,8 @@ std::string_view kinds_of(Verb v) {
 }
 
 bool name_char(char c) {
-  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-         c == '.' || c == '_' || c == '-';
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' ||
+         c == '_' || c == '-';
 }
 
 Error bad(std::string_view grant, std::string_view why) {
@@ -98,12 +98,13 @@ Result<void> check_pattern(std::string_view grant, std::string_view pattern) {
   if (name.ends_with('*')) name.remove_suffix(1);
   if (pattern.empty()) return bad(grant, "the resource name is empty");
   if (name.size() > kMaxNameLength) {
-    return bad(grant, fmt::format("the resource name is longer than {} characters",
-                                  kMaxNameLength));
+    return bad(grant,
+               fmt::format("the resource name is longer than {} characters", kMaxNameLength));
   }
   if (!std::all_of(name.begin(), name.end(), name_char)) {
-    return bad(grant, "a resource name is letters, digits, '.', '_' and '-', with an optional "
-                      "'*' at the end only");
+    return bad(grant,
+               "a resource name is letters, digits, '.', '_' and '-', with an optional "
+               "'*' at the end only");
   }
   return {};
 }
@@ -112,7 +113,8 @@ bool name_matches(const std::string& pattern, const std::string& name) {
   if (pattern == "*") return true;  // also the empty name: every resource of the kind
   if (name.empty()) return false;
   if (pattern.ends_with('*')) {
-    return std::string_view(name).starts_with(std::string_view(pattern).substr(0, pattern.size() - 1));
+    return std::string_view(name).starts_with(
+        std::string_view(pattern).substr(0, pattern.size() - 1));
   }
   return pattern == name;
 }
@@ -152,11 +154,13 @@ Result<Grant> parse_grant(std::string_view text) {
   }
   if (!verb) {
     return bad(shown, fmt::format("unknown verb '{}'; one of admin, deploy, invoke, read, "
-                                  "write, publish", quoted(verb_text)));
+                                  "write, publish",
+                                  quoted(verb_text)));
   }
   Grant grant{verb->verb, false, ResourceKind::kFunction, ""};
   if (colon == std::string_view::npos) return grant;
-  if (verb->verb == Verb::kAdmin) return bad(shown, "admin covers everything and takes no resource");
+  if (verb->verb == Verb::kAdmin)
+    return bad(shown, "admin covers everything and takes no resource");
   std::string_view rest = text.substr(colon + 1);
   auto slash = rest.find('/');
   if (slash == std::string_view::npos) {
@@ -169,7 +173,8 @@ Result<Grant> parse_grant(std::string_view text) {
   }
   if (!kind) {
     return bad(shown, fmt::format("unknown resource kind '{}'; one of function, bucket, table, "
-                                  "topic", quoted(kind_text)));
+                                  "topic",
+                                  quoted(kind_text)));
   }
   if (!verb_applies_to(verb->verb, kind->kind)) {
     return bad(shown, fmt::format("{} applies to {}, not {}/", verb->name, kinds_of(verb->verb),

@@ -89,8 +89,8 @@ TEST(Scopes, AdminAllowsEverything) {
 }
 
 TEST(Scopes, OnlyAdminAllowsAdminActions) {
-  EXPECT_FALSE(allows(grants("deploy,invoke,read,write,publish"), Action::kAdmin,
-                      Resource::server()));
+  EXPECT_FALSE(
+      allows(grants("deploy,invoke,read,write,publish"), Action::kAdmin, Resource::server()));
 }
 
 TEST(Scopes, DeployManagesInvokesAndReadsFunctionsOnly) {
