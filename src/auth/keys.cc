@@ -40,9 +40,16 @@ Error unauthenticated(std::string message) {
   return make_error(ErrorCode::kUnauthenticated, std::move(message));
 }
 
+// Text from a client, fit for a message: printable ASCII, at most 63 characters.
+std::string shown(std::string_view text) {
+  std::string out;
+  for (char c : text.substr(0, 63)) out += (c >= 0x20 && c < 0x7f) ? c : '?';
+  return out;
+}
+
 Error not_found(std::string_view id) {
   return make_error(ErrorCode::kNotFound,
-                    fmt::format("no key '{}'; `kumo keys ls` lists them", id.substr(0, 40)));
+                    fmt::format("no key '{}'; `kumo keys ls` lists them", shown(id)));
 }
 
 // "2026-12-07T04:47:37Z"
@@ -85,6 +92,21 @@ KeyRecord read_record(const store::Statement& st) {
   return r;
 }
 
+bool valid_tenant(std::string_view tenant) {
+  return tenant.size() <= 63 && std::all_of(tenant.begin(), tenant.end(), [](char c) {
+           return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-';
+         });
+}
+
+// Grants made in code rather than parsed must still read back from the table.
+bool valid_grants(const std::vector<Grant>& grants) {
+  if (grants.empty() || grants.size() > kMaxGrants) return false;
+  return std::all_of(grants.begin(), grants.end(), [](const Grant& g) {
+    auto back = parse_grant(to_string(g));
+    return back && *back == g;
+  });
+}
+
 Result<void> check_spec(const KeySpec& spec, int64_t now_us) {
   auto invalid = [](std::string m) {
     return make_error(ErrorCode::kInvalidArgument, std::move(m));
@@ -95,13 +117,13 @@ Result<void> check_spec(const KeySpec& spec, int64_t now_us) {
   if (spec.name.empty() || spec.name.size() > 64 || !printable) {
     return invalid("key name: 1..64 printable characters, e.g. \"ci deploys\"");
   }
-  bool tenant_ok =
-      spec.tenant.size() <= 63 && std::all_of(spec.tenant.begin(), spec.tenant.end(), [](char c) {
-        return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-';
-      });
-  if (!tenant_ok)
-    return invalid(fmt::format("tenant '{}': 1..63 of a-z, 0-9 and '-'", spec.tenant));
-  if (spec.scopes.empty() || spec.scopes.size() > kMaxGrants) {
+  if (!valid_tenant(spec.tenant)) {
+    return invalid(
+        fmt::format("tenant '{}': empty for the operator's, else 1..63 of a-z, 0-9 "
+                    "and '-'",
+                    shown(spec.tenant)));
+  }
+  if (!valid_grants(spec.scopes)) {
     return invalid(fmt::format("key scopes: 1..{} grants, e.g. read or admin", kMaxGrants));
   }
   if (spec.expires_us && *spec.expires_us <= now_us) {
@@ -119,17 +141,15 @@ std::string format_token(std::string_view id, std::string_view secret) {
 Result<TokenParts> parse_token(std::string_view token) {
   // kumo_ kk_xxxxxxxxxxxxxxxx _ <secret>
   constexpr size_t kLength = kTokenPrefix.size() + kIdLength + 1 + kSecretLength;
+  const char* malformed =
+      "malformed key: expected kumo_<id>_<secret>, as `kumo keys create` prints it";
   if (token.size() != kLength || !token.starts_with(kTokenPrefix)) {
-    return unauthenticated(
-        "malformed key: expected kumo_<id>_<secret>, as `kumo keys create` "
-        "prints it");
+    return unauthenticated(malformed);
   }
   std::string_view id = token.substr(kTokenPrefix.size(), kIdLength);
   std::string_view secret = token.substr(kTokenPrefix.size() + kIdLength + 1);
   if (!is_key_id(id) || token[kTokenPrefix.size() + kIdLength] != '_' || !is_secret(secret)) {
-    return unauthenticated(
-        "malformed key: expected kumo_<id>_<secret>, as `kumo keys create` "
-        "prints it");
+    return unauthenticated(malformed);
   }
   return TokenParts{std::string(id), std::string(secret)};
 }

@@ -193,6 +193,17 @@ TEST_F(KeysTest, LastUseIsWrittenAtMostOnceAMinute) {
   EXPECT_EQ(stored_last_use(key.record.id), kNow + 60 * kSecond);
 }
 
+TEST_F(KeysTest, ScopesTheServerCannotReadAllowNothing) {
+  auto key = create("admin");
+  auto db = store::Database::open(path_).value();
+  ASSERT_TRUE(db->exec("UPDATE auth_keys SET scopes = 'admin,sudo:everything'"));
+  keys_ = open();
+  auto r = keys_->authenticate(key.token, kNow);
+  ASSERT_TRUE(r) << r.error().message;
+  EXPECT_TRUE(r->scopes.empty());
+  EXPECT_FALSE(allows(r->scopes, Action::kRead, Resource::server()));
+}
+
 TEST_F(KeysTest, BadSpecsAreRefused) {
   auto scopes = parse_grants("read").value();
   auto code = [&](KeySpec spec) { return keys_->create(spec, kNow).error().code; };
@@ -202,6 +213,12 @@ TEST_F(KeysTest, BadSpecsAreRefused) {
   EXPECT_EQ(code({"n", "Acme", scopes, {}}), ErrorCode::kInvalidArgument);
   EXPECT_EQ(code({"n", "", {}, {}}), ErrorCode::kInvalidArgument);
   EXPECT_EQ(code({"n", "", scopes, kNow}), ErrorCode::kInvalidArgument);
+  // A grant made in code that the grammar could not read back.
+  Grant odd{Verb::kAdmin, true, ResourceKind::kBucket, "b"};
+  EXPECT_EQ(code({"n", "", {odd}, {}}), ErrorCode::kInvalidArgument);
+  auto tenant = keys_->create({"n", "bad\ntenant", scopes, {}}, kNow);
+  ASSERT_FALSE(tenant);
+  EXPECT_NE(tenant.error().message.find("tenant 'bad?tenant'"), std::string::npos);
   EXPECT_TRUE(keys_->list(std::nullopt)->empty());
 }
 
