@@ -13,7 +13,9 @@ $(BUILD)/build.ninja:
 build: setup $(BUILD)/build.ninja
 	cmake --build $(BUILD) -j $(JOBS)
 
-run: build
+# Only what the server needs (the tests are about half of the build).
+run: setup $(BUILD)/build.ninja
+	cmake --build $(BUILD) -j $(JOBS) --target kumo kumo-model
 	scripts/run $(BUILD)/src/server/kumo
 
 test: build
