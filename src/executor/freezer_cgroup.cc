@@ -4,8 +4,6 @@
 #include <unistd.h>
 
 #include <filesystem>
-#include <fstream>
-#include <sstream>
 #include <string_view>
 
 #include <fmt/format.h>
@@ -16,13 +14,6 @@ namespace kumo::executor {
 namespace {
 
 namespace fs = std::filesystem;
-
-std::string read_file(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
 
 // Plain open/write/close: thaw() runs before an invocation is sent.
 bool write_state(const std::string& path, std::string_view value) {
@@ -97,8 +88,8 @@ bool FreezerCgroup::thaw() {
 }
 
 bool FreezerCgroup::frozen() const {
-  if (v1_) return read_file(dir_ + "/freezer.state").starts_with("FROZEN");
-  return read_file(dir_ + "/cgroup.events").find("frozen 1") != std::string::npos;
+  if (v1_) return read_cgroup_file(dir_ + "/freezer.state").starts_with("FROZEN");
+  return read_cgroup_file(dir_ + "/cgroup.events").find("frozen 1") != std::string::npos;
 }
 
 FreezerCgroup::~FreezerCgroup() {

@@ -17,13 +17,6 @@ namespace {
 
 namespace fs = std::filesystem;
 
-std::string read_file(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
 // The number after "<key> " in a flat keyed file (memory.events, memory.oom_control).
 int64_t keyed_value(const std::string& text, const std::string& key) {
   std::istringstream in(text);
@@ -39,6 +32,13 @@ int64_t keyed_value(const std::string& text, const std::string& key) {
 
 }  // namespace
 
+std::string read_cgroup_file(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
 bool write_cgroup_file(const std::string& path, const std::string& value) {
   std::ofstream out(path);
   out << value;
@@ -48,7 +48,7 @@ bool write_cgroup_file(const std::string& path, const std::string& value) {
 
 std::vector<pid_t> cgroup_pids(const std::string& dir) {
   std::vector<pid_t> out;
-  std::istringstream in(read_file(dir + "/cgroup.procs"));
+  std::istringstream in(read_cgroup_file(dir + "/cgroup.procs"));
   pid_t pid = 0;
   while (in >> pid) {
     out.push_back(pid);
@@ -125,7 +125,7 @@ Result<CgroupVersion> prepare_cgroup_root(const std::string& root) {
 bool v2_pids_enabled(const std::string& root) { return v2_controller_enabled(root, "pids"); }
 
 bool v2_controller_enabled(const std::string& root, const std::string& controller) {
-  std::istringstream in(read_file(root + "/cgroup.subtree_control"));
+  std::istringstream in(read_cgroup_file(root + "/cgroup.subtree_control"));
   std::string enabled;
   while (in >> enabled) {
     if (enabled == controller) return true;
@@ -179,14 +179,14 @@ Result<std::unique_ptr<MemoryCgroup>> MemoryCgroup::create(const std::string& ro
 
 bool MemoryCgroup::oom_killed() const {
   if (version_ == CgroupVersion::kV2) {
-    return keyed_value(read_file(dir_ + "/memory.events"), "oom_kill") > 0;
+    return keyed_value(read_cgroup_file(dir_ + "/memory.events"), "oom_kill") > 0;
   }
-  std::string control = read_file(dir_ + "/memory.oom_control");
+  std::string control = read_cgroup_file(dir_ + "/memory.oom_control");
   if (control.find("oom_kill ") != std::string::npos) {
     return keyed_value(control, "oom_kill") > 0;
   }
   // Kernels before 4.13 have no oom_kill counter; hitting the limit is the best evidence.
-  return std::atoll(read_file(dir_ + "/memory.failcnt").c_str()) > 0;
+  return std::atoll(read_cgroup_file(dir_ + "/memory.failcnt").c_str()) > 0;
 }
 
 std::vector<pid_t> MemoryCgroup::pids() const { return cgroup_pids(dir_); }

@@ -39,10 +39,12 @@ bool v2_pids_enabled(const std::string& root);
 // True when the children of the v2 cgroup `root` get the files of `controller` ("cpu").
 bool v2_controller_enabled(const std::string& root, const std::string& controller);
 
-// Helpers shared with PidsCgroup. write_cgroup_file: false when the file cannot be written
+// Helpers shared with the other cgroups. read_cgroup_file: the whole file, "" when it cannot
+// be read. write_cgroup_file: false when the file cannot be written
 // (absent, no permission, value refused). remove_cgroup: kills what is left in the cgroup
 // folder `dir` (stragglers that left the process group with setsid are still in it), then
 // removes it; gives up after ~200 ms.
+std::string read_cgroup_file(const std::string& path);
 bool write_cgroup_file(const std::string& path, const std::string& value);
 // Makes the cgroup folder <root>/<name> and returns its path.
 Result<std::string> make_cgroup_dir(const std::string& root, const std::string& name);
