@@ -1,6 +1,5 @@
 #include "executor/exec_instance.h"
 
-#include <sched.h>
 
 #include <algorithm>
 #include <cctype>
@@ -66,11 +65,8 @@ Result<std::unique_ptr<Instance>> ExecInstance::launch(InstanceSetup setup,
   setup.place(ps);
   ps.cgroup_procs = setup.cgroup_procs();
   ps.rlimit_as_bytes = rlimit_as_bytes;
-  ps.clone_flags = setup.clone_flags;
   int workers = std::max(1, setup.spec.concurrency);
-  int namespaces = ps.clone_flags;
-  if (setup.sandbox.enabled && !setup.sandbox.network) namespaces |= CLONE_NEWNET;
-  std::unique_ptr<ExecInstance> instance(new ExecInstance(std::move(setup), *port, namespaces));
+  std::unique_ptr<ExecInstance> instance(new ExecInstance(std::move(setup), *port));
   if (auto started = instance->start(ps); !started) {
     return started.error();
   }
@@ -116,7 +112,7 @@ Result<NetnsSockets*> ExecInstance::netns() {
   if (!netns_known_) {
     netns_known_ = true;
     // A process already gone reads as another namespace: nothing is then tried on ours.
-    bool own = (clone_flags_ & CLONE_NEWNET) != 0;
+    bool own = setup().sandbox.enabled && !setup().sandbox.network;
     if (own || !same_netns(pid())) {
       auto sockets = NetnsSockets::start(pid());
       if (sockets) {

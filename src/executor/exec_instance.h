@@ -41,8 +41,8 @@ class ExecInstance final : public ProcessInstance {
     SteadyTime deadline;
   };
 
-  ExecInstance(InstanceSetup setup, int port, int clone_flags)
-      : ProcessInstance(std::move(setup)), port_(port), clone_flags_(clone_flags) {}
+  ExecInstance(InstanceSetup setup, int port)
+      : ProcessInstance(std::move(setup)), port_(port) {}
 
   std::optional<std::chrono::milliseconds> tick_interval() const override;
   void on_tick() override;
@@ -59,7 +59,6 @@ class ExecInstance final : public ProcessInstance {
   void serve(const Job& job, http::Client& client);
 
   const int port_;
-  const int clone_flags_;  // the process's, as spawned
   std::mutex netns_mu_;
   bool netns_known_ = false;             // Guarded by netns_mu_.
   std::optional<Error> netns_error_;     // Guarded by netns_mu_.

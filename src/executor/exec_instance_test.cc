@@ -1,6 +1,5 @@
 // A real HTTP program (python's http.server) run as an `exec` function.
 #include <gtest/gtest.h>
-#include <sched.h>
 
 #include <filesystem>
 
@@ -8,6 +7,7 @@
 
 #include "executor/exec_instance.h"
 #include "executor/process_launcher.h"
+#include "executor/sandbox.h"
 #include "executor/test_support.h"
 
 namespace kumo::executor {
@@ -149,23 +149,27 @@ TEST_F(ExecInstanceTest, RequestPastItsTimeoutKillsTheProgram) {
   EXPECT_EQ(recorder.done_calls(), 1);
 }
 
-// What ProcessLauncher prepares, made here so that the process can get namespaces of its own.
+// What ProcessLauncher prepares, made here so that the process gets a box, and so a network
+// namespace, of its own.
 InstanceSetup boxed_setup(const LaunchSpec& spec, InstanceObserver& observer) {
   InstanceSetup setup;
   setup.id = "boxed";
   setup.spec = spec;
   setup.observer = &observer;
-  auto workdir = make_workdir(spec.instances_root, setup.id, spec.code_dir);
+  auto workdir = make_workdir(spec.instances_root, setup.id, "");
   EXPECT_TRUE(workdir) << workdir.error().message;
   setup.workdir = workdir.value_or("");
   auto log = LogFile::open(spec.log_path);
   EXPECT_TRUE(log) << log.error().message;
   if (log) setup.log = std::move(*log);
-  setup.clone_flags = CLONE_NEWNET;
+  setup.sandbox.enabled = true;
+  setup.sandbox.uid = sandbox_uid(spec.function);
+  setup.sandbox.code_dir = setup.sandbox.runtime_dir = spec.code_dir;
   return setup;
 }
 
 TEST_F(ExecInstanceTest, ServesAProgramInANetworkNamespaceOfItsOwn) {
+  if (!sandbox_unavailable_reason().empty()) GTEST_SKIP() << sandbox_unavailable_reason();
   auto instance = ExecInstance::launch(boxed_setup(spec_, observer_), {"PATH=/usr/bin:/bin"}, 0);
   ASSERT_TRUE(instance) << instance.error().message;
   ASSERT_TRUE(observer_.wait_ready());  // probed inside its namespace

@@ -58,7 +58,6 @@ struct InstanceSetup {
   // Kumo's API inside the process's network namespace (ProcessLauncher::open_api); the
   // handle is held while the process lives. Unset: none.
   std::function<std::shared_ptr<void>(pid_t)> open_api;
-  int clone_flags = 0;  // namespaces of the process (spawn.h's ProcessSpec::clone_flags)
   std::shared_ptr<void> code_lease;  // ProcessLauncher::code_in_use(spec.code_dir) while held
   LogFile log;
 

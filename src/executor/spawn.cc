@@ -2,7 +2,6 @@
 
 #include <fcntl.h>
 #include <netinet/in.h>
-#include <sched.h>
 #include <signal.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
@@ -16,7 +15,6 @@
 
 #include <fmt/format.h>
 
-#include "executor/netns.h"
 
 namespace kumo::executor {
 namespace {
@@ -58,9 +56,6 @@ void write_decimal(int fd, long value) {
   sigprocmask(SIG_SETMASK, &all, nullptr);
   for (int sig : {SIGPIPE, SIGINT, SIGTERM, SIGCHLD, SIGHUP}) {
     signal(sig, SIG_DFL);  // ignored dispositions would survive exec
-  }
-  if ((spec.clone_flags & CLONE_NEWNET) != 0 && bring_loopback_up() != 0) {
-    child_fail(error_fd, "bring up lo");
   }
   for (const std::string& procs : spec.cgroup_procs) {  // reads only: no allocation
     int fd = ::open(procs.c_str(), O_WRONLY | O_CLOEXEC);
@@ -140,7 +135,7 @@ Result<SpawnedProcess> spawn_process(const ProcessSpec& spec) {
 
   // A bare clone() for new namespaces (the child is then pid 1 of its own); the child makes
   // only system calls until exec, so glibc's fork bookkeeping is not needed.
-  int flags = box->clone_flags() | spec.clone_flags;
+  int flags = box->clone_flags();
   pid_t pid = flags != 0 ? static_cast<pid_t>(syscall(SYS_clone, flags | SIGCHLD, 0, 0, 0, 0))
                          : fork();
   if (pid < 0) return sys_error("fork");

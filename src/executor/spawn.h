@@ -28,9 +28,6 @@ struct ProcessSpec {
   // box after the cgroups (sandbox.h); its root is assembled on `box_root`, an empty folder.
   SandboxPlan sandbox;
   std::string box_root;
-  // When nonzero, CLONE_NEW* flags for a clone() in place of fork(); with CLONE_NEWNET the child
-  // brings its loopback up (netns.h).
-  int clone_flags = 0;
 };
 
 struct SpawnedProcess {
