@@ -40,10 +40,14 @@ constexpr const char* kEtcSecrets[] = {"shadow", "shadow-", "gshadow", "gshadow-
                                        "sudoers.d"};
 constexpr const char* kDevices[] = {"null", "zero", "full", "random", "urandom"};
 
-int read_last_cap() {
-  std::ifstream in("/proc/sys/kernel/cap_last_cap");
-  int last = CAP_LAST_CAP;
-  in >> last;
+// The highest capability this kernel knows (read once).
+int last_cap() {
+  static const int last = [] {
+    std::ifstream in("/proc/sys/kernel/cap_last_cap");
+    int value = CAP_LAST_CAP;
+    in >> value;
+    return value;
+  }();
   return last;
 }
 
@@ -85,34 +89,59 @@ void add_tmpfs(std::vector<Step>& steps, const std::string& target, const std::s
   steps.push_back({Step::kMount, "tmpfs", target, "tmpfs", data, flags});
 }
 
-// /usr and the top-level links of a merged /usr (or binds where they are folders).
+// What of the host's system a box shows, looked up once: it does not change while Kumo runs,
+// and every spawn would otherwise stat it again.
+struct HostSystem {
+  std::vector<std::pair<std::string, std::string>> links;  // /bin -> its target, ...
+  std::vector<std::string> top_dirs;      // /lib64 and the like where they are folders
+  std::vector<std::string> secret_dirs;   // under /etc, covered by an empty tmpfs
+  std::vector<std::string> secret_files;  // under /etc, covered by /dev/null
+};
+
+const HostSystem& host_system() {
+  static const HostSystem system = [] {
+    HostSystem out;
+    for (const char* top : {"bin", "sbin", "lib", "lib32", "lib64", "libx32"}) {
+      std::string host = std::string("/") + top;
+      std::error_code ec;
+      auto status = fs::symlink_status(host, ec);
+      if (ec || !fs::exists(status)) continue;
+      if (fs::is_symlink(status)) {
+        out.links.emplace_back(host, fs::read_symlink(host, ec).string());
+      } else if (fs::is_directory(status)) {
+        out.top_dirs.push_back(host);
+      }
+    }
+    for (const char* secret : kEtcSecrets) {
+      std::string host = std::string("/etc/") + secret;
+      std::error_code ec;
+      auto status = fs::symlink_status(host, ec);
+      if (ec || !fs::exists(status) || fs::is_symlink(status)) continue;
+      (fs::is_directory(status) ? out.secret_dirs : out.secret_files).push_back(host);
+    }
+    return out;
+  }();
+  return system;
+}
+
+// /usr and the top-level links of a merged /usr (or binds where they are folders), /etc
+// with its secrets covered.
 void add_system(std::vector<Step>& steps, const std::string& root) {
+  const HostSystem& host = host_system();
   add_dirs(steps, root, "/usr");
   add_bind(steps, "/usr", root + "/usr", true);
-  for (const char* top : {"bin", "sbin", "lib", "lib32", "lib64", "libx32"}) {
-    std::string host = std::string("/") + top;
-    std::error_code ec;
-    auto status = fs::symlink_status(host, ec);
-    if (ec || !fs::exists(status)) continue;
-    if (fs::is_symlink(status)) {
-      steps.push_back(link_step(fs::read_symlink(host, ec).string(), root + host));
-    } else if (fs::is_directory(status)) {
-      add_dirs(steps, root, host);
-      add_bind(steps, host, root + host, true);
-    }
+  for (const auto& [path, target] : host.links) steps.push_back(link_step(target, root + path));
+  for (const std::string& dir : host.top_dirs) {
+    add_dirs(steps, root, dir);
+    add_bind(steps, dir, root + dir, true);
   }
   add_dirs(steps, root, "/etc");
   add_bind(steps, "/etc", root + "/etc", true);
-  for (const char* secret : kEtcSecrets) {
-    std::string host = std::string("/etc/") + secret;
-    std::error_code ec;
-    auto status = fs::symlink_status(host, ec);
-    if (ec || !fs::exists(status) || fs::is_symlink(status)) continue;
-    if (fs::is_directory(status)) {
-      add_tmpfs(steps, root + host, "size=4k,mode=0755", MS_RDONLY | kNoDevSuid | MS_NOEXEC);
-    } else {
-      steps.push_back({Step::kMount, "/dev/null", root + host, nullptr, {}, MS_BIND});
-    }
+  for (const std::string& dir : host.secret_dirs) {
+    add_tmpfs(steps, root + dir, "size=4k,mode=0755", MS_RDONLY | kNoDevSuid | MS_NOEXEC);
+  }
+  for (const std::string& file : host.secret_files) {
+    steps.push_back({Step::kMount, "/dev/null", root + file, nullptr, {}, MS_BIND});
   }
 }
 
@@ -193,7 +222,7 @@ Result<PreparedSandbox> PreparedSandbox::prepare(const SandboxPlan& plan,
   out.uid_ = plan.uid;
   out.max_open_files_ = plan.max_open_files;
   out.seccomp_ = plan.seccomp;
-  out.last_cap_ = read_last_cap();
+  out.last_cap_ = last_cap();
   out.root_ = fs::path(staging).lexically_normal().string();
   while (out.root_.size() > 1 && out.root_.ends_with('/')) out.root_.pop_back();
   std::vector<Step>& steps = out.steps_;
