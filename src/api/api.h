@@ -7,6 +7,7 @@
 #include <memory>
 #include <string>
 
+#include "auth/access.h"
 #include "events/events.h"
 #include "http/server.h"
 #include "metering/billing.h"
@@ -29,6 +30,7 @@ struct ApiDeps {
   events::Events& events;
   metering::UsageStore& usage;
   metering::Metrics& metrics;
+  const auth::Access& access;  // every route asks it first (auth/access.h)
   metering::Prices prices;
   std::string data_dir;
   size_t max_invoke_body = 6 * 1024 * 1024;

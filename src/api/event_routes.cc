@@ -45,7 +45,10 @@ Result<void> check_message_body(std::string_view body) {
 }
 
 void publish(ApiDeps& deps, http::Request&& req, const std::shared_ptr<http::Responder>& res) {
-  std::string topic = req.params["topic"];
+  auto caller = auth::admit(deps.access, req, auth::Action::kPublish,
+                            auth::Resource::topic(req.params["topic"]), *res);
+  if (!caller) return;
+  std::string topic = auth::qualify(*caller, req.params["topic"]);
   if (auto ok = check_message_body(req.body); !ok) return res->send(error_reply(ok.error()));
   auto id = deps.events.publish(topic, message_from(req));
   if (!id) return res->send(error_reply(id.error()));
@@ -54,6 +57,9 @@ void publish(ApiDeps& deps, http::Request&& req, const std::shared_ptr<http::Res
 
 void list_messages(ApiDeps& deps, http::Request&& req,
                    const std::shared_ptr<http::Responder>& res) {
+  auto caller = auth::admit(deps.access, req, auth::Action::kRead,
+                            auth::Resource::topic(req.params["topic"]), *res);
+  if (!caller) return;
   int64_t after = 0;
   int limit = 100;
   try {
@@ -63,7 +69,8 @@ void list_messages(ApiDeps& deps, http::Request&& req,
     return res->send(error_reply(make_error(ErrorCode::kInvalidArgument,
                                             "after and limit must be whole numbers")));
   }
-  send_result(res, 200, deps.events.messages(req.params["topic"], after, limit));
+  send_result(res, 200,
+              deps.events.messages(auth::qualify(*caller, req.params["topic"]), after, limit));
 }
 
 // A CloudEvent (v1.0) in structured JSON form, from either HTTP mode.
@@ -115,7 +122,29 @@ std::string topic_for(const ApiDeps& deps, const std::string& type) {
   return it == deps.cloudevent_routes.end() ? type : it->second;
 }
 
+// The async invocation's record, to a caller that may read its function (a record of
+// another tenant's function is not found).
+void invocation(ApiDeps& deps, http::Request&& req, const std::shared_ptr<http::Responder>& res) {
+  auto caller = deps.access.identify(req.header("Authorization"));
+  if (!caller) return res->send(auth::refusal(caller.error()));
+  auto record = deps.events.invocation(req.params["id"]);
+  if (!record) return res->send(error_reply(record.error()));
+  auto name = auth::visible_name(*caller, record->value("function", ""));
+  if (!name) {
+    return res->send(error_reply(make_error(
+        ErrorCode::kNotFound, fmt::format("no invocation '{}'", req.params["id"].substr(0, 64)))));
+  }
+  if (auto ok = auth::Access::permit(*caller, auth::Action::kRead, auth::Resource::function(*name));
+      !ok) {
+    return res->send(auth::refusal(ok.error()));
+  }
+  (*record)["function"] = *name;
+  res->send(http::json_response(200, *record));
+}
+
 void ingest(ApiDeps& deps, http::Request&& req, const std::shared_ptr<http::Responder>& res) {
+  auto caller = deps.access.identify(req.header("Authorization"));
+  if (!caller) return res->send(auth::refusal(caller.error()));
   std::string content_type = to_lower_copy(req.header("content-type"));
   std::vector<json> events;
   if (content_type.starts_with("application/cloudevents-batch+json")) {
@@ -141,11 +170,15 @@ void ingest(ApiDeps& deps, http::Request&& req, const std::shared_ptr<http::Resp
   }
   for (const auto& ce : events) {
     if (auto ok = check_cloudevent(ce); !ok) return res->send(error_reply(ok.error()));
+    auto topic = auth::Resource::topic(topic_for(deps, ce["type"].get<std::string>()));
+    if (auto ok = auth::Access::permit(*caller, auth::Action::kPublish, topic); !ok) {
+      return res->send(auth::refusal(ok.error()));
+    }
   }
   json accepted = json::array();
   for (const auto& ce : events) {
     std::string type = ce["type"].get<std::string>();
-    std::string topic = topic_for(deps, type);
+    std::string topic = auth::qualify(*caller, topic_for(deps, type));
     events::Message m{ce.dump(), {{"ce_type", type},
                                   {"ce_source", ce["source"].get<std::string>()},
                                   {"ce_id", ce["id"].get<std::string>()}}};
@@ -161,7 +194,7 @@ void ingest(ApiDeps& deps, http::Request&& req, const std::shared_ptr<http::Resp
 void add_event_routes(http::Router& router, ApiDeps& deps) {
   router.add("GET", "/api/v1/invocations/{id}",
              [&deps](http::Request&& req, std::shared_ptr<http::Responder> res) {
-               send_result(res, 200, deps.events.invocation(req.params["id"]));
+               invocation(deps, std::move(req), res);
              });
   router.add(
       "POST", "/api/v1/topics/{topic}",

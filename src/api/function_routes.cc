@@ -27,7 +27,22 @@ json summary_json(const registry::FunctionVersion& fv, const scheduler::PoolStat
 
 void deploy(ApiDeps& deps, FunctionCache& cache, http::Request&& req,
             const std::shared_ptr<http::Responder>& res) {
-  auto fv = deps.registry.deploy(req.body);
+  auto caller = deps.access.identify(req.header("Authorization"));
+  if (!caller) return res->send(auth::refusal(caller.error()));
+  // The key's grants are checked against the name in the package's kumo.yaml.
+  auto admit = [&caller](registry::FunctionSpec& spec) -> Result<void> {
+    if (auto ok = auth::Access::permit(*caller, auth::Action::kDeploy,
+                                       auth::Resource::function(spec.name));
+        !ok) {
+      return ok;
+    }
+    spec.name = auth::qualify(*caller, spec.name);
+    return {};
+  };
+  auto fv = deps.registry.deploy(req.body, admit);
+  if (!fv && fv.error().code == ErrorCode::kPermissionDenied) {
+    return res->send(auth::refusal(fv.error()));
+  }
   if (!fv) return res->send(error_reply(fv.error()));
   cache.put(*fv);
   deps.scheduler.configure(pool_config(*fv, deps.data_dir));
@@ -87,14 +102,24 @@ void add_function_routes(http::Router& router, ApiDeps& deps, FunctionCache& cac
       },
       deps.max_package);
   router.add("GET", "/api/v1/functions",
-             [&deps](http::Request&&, std::shared_ptr<http::Responder> res) { list(deps, res); });
+             [&deps](http::Request&& req, std::shared_ptr<http::Responder> res) {
+               auto caller = auth::admit(deps.access, req, auth::Action::kRead,
+                                         auth::Resource::function(""), *res);
+               if (caller) list(deps, res);
+             });
   router.add("GET", "/api/v1/functions/{name}",
              [&deps](http::Request&& req, std::shared_ptr<http::Responder> res) {
-               describe(deps, req.params["name"], res);
+               const std::string& name = req.params["name"];
+               auto caller = auth::admit(deps.access, req, auth::Action::kRead,
+                                         auth::Resource::function(name), *res);
+               if (caller) describe(deps, auth::qualify(*caller, name), res);
              });
   router.add("DELETE", "/api/v1/functions/{name}",
              [&deps, &cache](http::Request&& req, std::shared_ptr<http::Responder> res) {
-               remove(deps, cache, req.params["name"], res);
+               const std::string& name = req.params["name"];
+               auto caller = auth::admit(deps.access, req, auth::Action::kDeploy,
+                                         auth::Resource::function(name), *res);
+               if (caller) remove(deps, cache, auth::qualify(*caller, name), res);
              });
 }
 

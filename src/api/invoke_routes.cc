@@ -124,8 +124,11 @@ void invoke_async(ApiDeps& deps, const std::string& function, const std::string&
 
 void invoke(ApiDeps& deps, FunctionCache& cache, http::Request&& req,
             const std::shared_ptr<http::Responder>& res) {
+  auto caller = auth::admit(deps.access, req, auth::Action::kInvoke,
+                            auth::Resource::function(req.params["name"]), *res);
+  if (!caller) return;
   std::string request_id = new_request_id();
-  auto fv = find_or_404(cache, req.params["name"], request_id, res);
+  auto fv = find_or_404(cache, auth::qualify(*caller, req.params["name"]), request_id, res);
   if (!fv) return;
   if (auto depth = check_json_depth(req.body); !depth) {
     return res->send(error_reply(
@@ -150,7 +153,10 @@ void invoke(ApiDeps& deps, FunctionCache& cache, http::Request&& req,
 
 void trigger(ApiDeps& deps, FunctionCache& cache, http::Request&& req,
              const std::shared_ptr<http::Responder>& res) {
-  const std::string& name = req.params["name"];
+  auto caller = auth::admit(deps.access, req, auth::Action::kInvoke,
+                            auth::Resource::function(req.params["name"]), *res);
+  if (!caller) return;
+  const std::string name = auth::qualify(*caller, req.params["name"]);
   std::string request_id = new_request_id();
   auto fv = find_or_404(cache, name, request_id, res);
   if (!fv) return;

@@ -50,9 +50,12 @@ FunctionCache::Entry find_model(const FunctionCache& cache, const std::string& n
 
 void forward(ApiDeps& deps, FunctionCache& cache, http::Request&& req,
              const std::shared_ptr<http::Responder>& res) {
+  auto caller = auth::admit(deps.access, req, auth::Action::kInvoke,
+                            auth::Resource::function(req.params["name"]), *res);
+  if (!caller) return;
   const std::string& name = req.params["name"];
   std::string request_id = new_request_id();
-  auto fv = find_model(cache, name, request_id, res);
+  auto fv = find_model(cache, auth::qualify(*caller, name), request_id, res);
   if (!fv) return;
   std::string path = "/v2/models/" + http::url_encode(name);
   if (!req.params["path"].empty()) path += "/" + http::url_encode(req.params["path"], true);

@@ -41,7 +41,10 @@ void follow_log(std::string path, uint64_t offset, std::shared_ptr<http::Respond
 
 void logs(ApiDeps& deps, FunctionCache& cache, http::Request&& req,
           const std::shared_ptr<http::Responder>& res) {
-  const std::string& name = req.params["name"];
+  auto caller = auth::admit(deps.access, req, auth::Action::kRead,
+                            auth::Resource::function(req.params["name"]), *res);
+  if (!caller) return;
+  const std::string name = auth::qualify(*caller, req.params["name"]);
   if (!cache.find(name)) {
     return res->send(error_reply(make_error(
         ErrorCode::kNotFound,
@@ -68,12 +71,23 @@ void add_ops_routes(http::Router& router, ApiDeps& deps, FunctionCache& cache) {
   router.add("GET", "/healthz", [](http::Request&&, std::shared_ptr<http::Responder> res) {
     res->send(http::json_response(200, {{"status", "ok"}}));
   });
-  router.add("GET", "/metrics", [&deps](http::Request&&, std::shared_ptr<http::Responder> res) {
+  router.add("GET", "/metrics", [&deps](http::Request&& req,
+                                        std::shared_ptr<http::Responder> res) {
+    // Metrics name every tenant's functions: the operator's alone.
+    auto caller = auth::admit(deps.access, req, auth::Action::kRead, auth::Resource::server(), *res);
+    if (!caller) return;
+    if (!caller->is_operator()) {
+      return res->send(auth::refusal(make_error(ErrorCode::kPermissionDenied,
+                                                "metrics are the operator's; this key is a tenant's")));
+    }
     res->send(http::Response{
         200, {{"content-type", metering::Metrics::kContentType}}, deps.metrics.render()});
   });
   router.add("GET", "/api/v1/usage",
              [&deps](http::Request&& req, std::shared_ptr<http::Responder> res) {
+               auto caller = auth::admit(deps.access, req, auth::Action::kRead,
+                                         auth::Resource::function(""), *res);
+               if (!caller) return;
                auto since = query_int(req, "since_us", 0);
                if (!since) return res->send(error_reply(since.error()));
                auto flushed = deps.usage.flush();

@@ -6,6 +6,7 @@
 #include <cctype>
 #include <cstdio>
 #include <cstdlib>
+#include <fstream>
 #include <iostream>
 
 #include "cli/body_gate.h"
@@ -17,6 +18,21 @@ namespace {
 std::string env_or(const char* name, std::string_view fallback) {
   const char* value = std::getenv(name);
   return value != nullptr && *value != '\0' ? std::string(value) : std::string(fallback);
+}
+
+// The operator's admin key that a local server wrote in its data directory: $KUMO_DATA's,
+// else ./.kumo's (`make run`'s default). Only for a server on this machine, so the key is
+// never sent elsewhere; "" when there is none to read.
+std::string local_admin_key(const http::Endpoint& endpoint) {
+  const std::string& host = endpoint.host;
+  if (host != "localhost" && host != "::1" && !host.starts_with("127.")) return "";
+  for (const std::string& dir : {env_or("KUMO_DATA", ""), std::string("./.kumo")}) {
+    if (dir.empty()) continue;
+    std::ifstream in(dir + "/admin.key");
+    std::string token;
+    if (in && std::getline(in, token) && !token.empty()) return token;
+  }
+  return "";
 }
 
 bool is_success(int status) { return status >= 200 && status < 300; }
@@ -87,7 +103,9 @@ std::unique_ptr<Session> Session::open(const Options& options) {
     fail(kExitUsage, fmt::format("bad server URL '{}': {}; write it like {}", url,
                                  endpoint.error().message, kDefaultUrl));
   }
-  return std::make_unique<Session>(url, *endpoint, env_or("KUMO_API_KEY", ""));
+  std::string key = env_or("KUMO_API_KEY", "");
+  if (key.empty()) key = local_admin_key(*endpoint);
+  return std::make_unique<Session>(url, *endpoint, std::move(key));
 }
 
 Session::Session(std::string url, http::Endpoint endpoint, std::string api_key)
@@ -114,7 +132,10 @@ void Session::fail_transport(const Error& error) const {
 void Session::check_status(int status, std::string_view body, std::string_view hint) const {
   if (is_success(status)) return;
   std::string message = error_message(status, body, hint);
-  if (status == 401 && api_key_.empty()) message += "; set KUMO_API_KEY";
+  if (status == 401 && api_key_.empty()) {
+    message += "; set KUMO_API_KEY (a local server's admin key is in its data directory's "
+               "admin.key; set KUMO_DATA to find it)";
+  }
   fail(kExitFailed, message);
 }
 

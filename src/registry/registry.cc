@@ -108,7 +108,7 @@ Result<std::unique_ptr<Registry>> Registry::open(store::Database& db, std::strin
   return std::unique_ptr<Registry>(new Registry(db, root.string(), options));
 }
 
-Result<FunctionVersion> Registry::deploy(std::string_view targz) {
+Result<FunctionVersion> Registry::deploy(std::string_view targz, const SpecAdmit& admit) {
   if (targz.size() > options_.max_package_bytes) {
     return make_error(ErrorCode::kTooLarge,
                       fmt::format("package is {} MiB; the limit is {} MiB", targz.size() >> 20,
@@ -118,6 +118,9 @@ Result<FunctionVersion> Registry::deploy(std::string_view targz) {
   if (!text) return text.error();
   auto spec = parse_spec(*text);
   if (!spec) return spec.error();
+  if (admit) {
+    if (auto admitted = admit(*spec); !admitted) return admitted.error();
+  }
   if (spec_check_) {
     if (auto checked = spec_check_(*spec); !checked) return checked.error();
   }

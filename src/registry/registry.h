@@ -58,7 +58,10 @@ class Registry {
   // with the same sha256 and spec as the latest version records nothing: that version comes
   // back with `unchanged` set. kInvalidArgument for a bad package or spec, kTooLarge over
   // the limits.
-  Result<FunctionVersion> deploy(std::string_view targz);
+  // `admit` (optional) sees the parsed spec first and may refuse it (the caller's access) or
+  // rewrite its names (the caller's tenant); the spec check runs after it.
+  using SpecAdmit = std::function<Result<void>(FunctionSpec&)>;
+  Result<FunctionVersion> deploy(std::string_view targz, const SpecAdmit& admit = nullptr);
 
   // A further check of each deployed spec by the parts that interpret it (the events part
   // checks triggers); its error fails the deploy. Set it before serving.

@@ -64,6 +64,8 @@ Result<ServeOptions> load_config(const std::string& path, ServeOptions base) {
         base.price_per_gb_second = v.as<double>();
       } else if (key == "price_per_million_requests") {
         base.price_per_million_requests = v.as<double>();
+      } else if (key == "auth") {
+        base.auth = v.as<std::string>();
       } else if (key == "log_level") {
         base.log_level = v.as<std::string>();
       } else if (key == "http") {

@@ -27,6 +27,10 @@ int main(int argc, char** argv) {
   serve->add_option("--price-per-million", options.price_per_million_requests,
                     "price per million requests, USD")
       ->capture_default_str();
+  serve->add_option("--auth", options.auth,
+                    "keys (API keys; the first start writes <data>/admin.key) or none (no "
+                    "checks; loopback only)")
+      ->capture_default_str();
   serve->add_option("--log-level", options.log_level, "debug, info, warn or error")
       ->capture_default_str();
   kumo::server::add_http_limit_flags(*serve, options.http_limits);

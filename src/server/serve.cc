@@ -20,6 +20,7 @@
 #include "metering/usage_store.h"
 #include "registry/registry.h"
 #include "scheduler/pool_scheduler.h"
+#include "server/auth_setup.h"
 #include "server/data_lock.h"
 #include "server/gpus.h"
 #include "server/wiring.h"
@@ -125,18 +126,18 @@ Result<std::map<std::string, std::string>> cloudevent_routes(const nlohmann::jso
 
 // Storage, tables and connectors, each with its config section.
 Result<void> wire_parts(const nlohmann::json& sections, const std::string& data_dir,
-                        http::Router& router, events::Events& ev,
+                        http::Router& router, events::Events& ev, const auth::Access& access,
                         std::vector<std::function<void()>>& on_stop) {
   auto section = [&sections](const char* name) {
     return sections.value(name, nlohmann::json());
   };
-  Wiring storage{data_dir, section("storage"), router, ev, on_stop};
+  Wiring storage{data_dir, section("storage"), router, ev, access, on_stop};
   if (auto r = wire_storage(storage); !r) return r;
-  Wiring tables{data_dir, section("tables"), router, ev, on_stop};
+  Wiring tables{data_dir, section("tables"), router, ev, access, on_stop};
   events::TableCatalog* catalog = nullptr;
   if (auto r = wire_tables(tables, catalog); !r) return r;
   ev.set_table_catalog(catalog);
-  Wiring connectors{data_dir, section("connectors"), router, ev, on_stop};
+  Wiring connectors{data_dir, section("connectors"), router, ev, access, on_stop};
   return wire_connectors(connectors);
 }
 
@@ -182,6 +183,9 @@ int serve(const ServeOptions& options) {
   if (auto collected = (*registry)->collect_garbage(); !collected) {
     spdlog::warn("registry: collecting unused code failed: {}", collected.error().message);
   }
+  auto keys = open_auth(options.auth, data_dir, listen->host);
+  if (!keys) return spdlog::error("{}", keys.error().message), 2;
+  auth::Access access(keys->get());
   auto usage = metering::UsageStore::open(data_dir + "/kumo.db");
   if (!usage) return spdlog::error("{}", usage.error().message), 1;
 
@@ -211,7 +215,7 @@ int serve(const ServeOptions& options) {
     return check_gpus(sched, spec);
   });
 
-  api::ApiDeps deps{reg, sched, ev, **usage, metrics, *prices, data_dir,
+  api::ApiDeps deps{reg, sched, ev, **usage, metrics, access, *prices, data_dir,
                     6 * 1024 * 1024, size_t{256} << 20, 1024 * 1024, {}};
   if (auto routes = cloudevent_routes(options.sections); routes) {
     deps.cloudevent_routes = *routes;
@@ -228,7 +232,7 @@ int serve(const ServeOptions& options) {
   // Functions first: a connector may hand over messages the moment it connects, and a
   // topic's subscribers are the functions configured by then.
   api_layer.configure_deployed();
-  if (auto wired = wire_parts(options.sections, data_dir, router, ev, on_stop); !wired) {
+  if (auto wired = wire_parts(options.sections, data_dir, router, ev, access, on_stop); !wired) {
     spdlog::error("{}", wired.error().message);
     stop_parts();
     return 2;

@@ -11,7 +11,7 @@ Result<void> wire_storage(Wiring& w) {
   auto store = storage::ObjectStore::open({w.data_dir});
   if (!store) return store.error();
   auto service = std::make_shared<storage::S3Service>(std::move(*store), w.events, *options);
-  storage::add_storage_routes(w.router, service);
+  storage::add_storage_routes(w.router, service, w.access);
   w.on_stop.push_back([service] { service->stop(); });
   spdlog::debug("storage: objects in {}/objects, S3 endpoint at /s3", w.data_dir);
   return {};

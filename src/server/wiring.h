@@ -9,6 +9,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "auth/access.h"
 #include "common/result.h"
 #include "events/sink.h"
 #include "http/router.h"
@@ -20,6 +21,7 @@ struct Wiring {
   nlohmann::json config;         // the config file's section for this part (null when absent)
   http::Router& router;          // add routes here; the server starts after every wire_*()
   events::EventSink& events;     // hand events here
+  const auth::Access& access;    // every route the part adds asks it first
   // Run at shutdown in reverse order of registration, after the listener stops and before
   // instances stop. Threads a part started must be joined here.
   std::vector<std::function<void()>>& on_stop;

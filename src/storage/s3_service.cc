@@ -181,7 +181,8 @@ void S3Service::notify(const S3Call& call, const std::string& event_name, const 
   }
 }
 
-void add_storage_routes(http::Router& router, const std::shared_ptr<S3Service>& service) {
+void add_storage_routes(http::Router& router, const std::shared_ptr<S3Service>& service,
+                        const auth::Access& access) {
   auto s3 = [service](http::Request&& req, std::shared_ptr<http::Responder> responder) {
     service->submit([service, req = std::move(req), responder = std::move(responder)]() mutable {
       responder->send(service->handle(std::move(req)));
@@ -198,7 +199,12 @@ void add_storage_routes(http::Router& router, const std::shared_ptr<S3Service>& 
   router.add_streaming("PUT", "/s3/{bucket}/{key...}", s3, limit);
   router.add("*", "/s3/{bucket}/{key...}", s3, limit);
   router.add("POST", "/api/v1/storage/events",
-             [service](http::Request&& req, std::shared_ptr<http::Responder> responder) {
+             [service, &access](http::Request&& req, std::shared_ptr<http::Responder> responder) {
+               // Notifications of another S3 store: a key that may write every bucket.
+               if (!auth::admit(access, req, auth::Action::kWrite, auth::Resource::bucket(""),
+                                *responder)) {
+                 return;
+               }
                service->submit([service, req = std::move(req), responder = std::move(responder)] {
                  responder->send(service->handle_notification(req));
                });

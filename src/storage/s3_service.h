@@ -17,6 +17,7 @@
 #include <string>
 
 #include "common/result.h"
+#include "auth/access.h"
 #include "events/sink.h"
 #include "http/router.h"
 #include "storage/event_record.h"
@@ -80,6 +81,7 @@ class S3Service {
 };
 
 // Adds the routes above; each handler holds `service` and runs the work on its pool.
-void add_storage_routes(http::Router& router, const std::shared_ptr<S3Service>& service);
+void add_storage_routes(http::Router& router, const std::shared_ptr<S3Service>& service,
+                        const auth::Access& access);
 
 }  // namespace kumo::storage

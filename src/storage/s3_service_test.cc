@@ -71,7 +71,7 @@ class S3ServiceTest : public ::testing::Test {
     options.max_object_bytes = 1024;
     service_ = std::make_shared<S3Service>(std::move(*store), sink_, options);
     http::Router router;
-    add_storage_routes(router, service_);
+    add_storage_routes(router, service_, access_);
     server_ =
         std::make_unique<http::Server>(http::ServerOptions{"127.0.0.1", 0, 2}, std::move(router));
     ASSERT_TRUE(server_->start().has_value());
@@ -92,6 +92,7 @@ class S3ServiceTest : public ::testing::Test {
 
   std::string dir_;
   RecordingSink sink_;
+  auth::Access access_{nullptr};  // authentication off: S3 itself is tested here
   std::shared_ptr<S3Service> service_;
   std::unique_ptr<http::Server> server_;
   std::unique_ptr<http::Client> client_;

@@ -4,6 +4,7 @@
 
 #include <charconv>
 
+#include "auth/access.h"
 #include "tables/names.h"
 #include "tables/tables.h"
 
@@ -19,6 +20,15 @@ constexpr int kDefaultLimit = 100;
 constexpr int kMaxLimit = 1000;
 
 void send_error(Responder& out, const Error& error) { out.send(http::error_response(error)); }
+
+// The table's name inside Kumo when the caller may do `action` on it; nullopt after answering.
+std::optional<std::string> admit_table(const auth::Access& access, const Request& req,
+                                       auth::Action action, Responder& out) {
+  const std::string& table = req.params.at("table");
+  auto caller = auth::admit(access, req, action, auth::Resource::table(table), out);
+  if (!caller) return std::nullopt;
+  return auth::qualify(*caller, table);
+}
 
 nlohmann::json item_json(const std::string& table, const Item& item) {
   return {
@@ -37,26 +47,29 @@ Result<int> parse_limit(const std::string& text) {
   return limit;
 }
 
-void put_item(Tables& tables, Request&& req, Responder& out) {
-  const std::string& table = req.params["table"];
+void put_item(Tables& tables, const auth::Access& access, Request&& req, Responder& out) {
   const std::string& key = req.params["key"];
-  if (auto ok = check_table_name(table); !ok) return send_error(out, ok.error());
+  if (auto ok = check_table_name(req.params["table"]); !ok) return send_error(out, ok.error());
   if (auto ok = check_key(key); !ok) return send_error(out, ok.error());
+  auto table = admit_table(access, req, auth::Action::kWrite, out);
+  if (!table) return;
   auto item = parse_item(key, req.body);
   if (!item) return send_error(out, item.error());
-  auto put = tables.put(table, key, *item);
+  auto put = tables.put(*table, key, *item);
   if (!put) return send_error(out, put.error());
   out.send(http::json_response(
       put->created ? 201 : 200,
-      {{"table", table}, {"key", key}, {"created", put->created}, {"changed", put->changed}}));
+      {{"table", req.params["table"]}, {"key", key}, {"created", put->created}, {"changed", put->changed}}));
 }
 
-void query_items(Tables& tables, Request&& req, Responder& out) {
+void query_items(Tables& tables, const auth::Access& access, Request&& req, Responder& out) {
   const std::string& table = req.params["table"];
   if (auto ok = check_table_name(table); !ok) return send_error(out, ok.error());
+  auto internal = admit_table(access, req, auth::Action::kRead, out);
+  if (!internal) return;
   auto limit = parse_limit(req.query_param("limit"));
   if (!limit) return send_error(out, limit.error());
-  auto page = tables.query(table, req.query_param("prefix"), req.query_param("after"), *limit);
+  auto page = tables.query(*internal, req.query_param("prefix"), req.query_param("after"), *limit);
   if (!page) return send_error(out, page.error());
   nlohmann::json items = nlohmann::json::array();
   for (const Item& item : page->items) {
@@ -68,47 +81,65 @@ void query_items(Tables& tables, Request&& req, Responder& out) {
             {"next", page->next ? nlohmann::json(*page->next) : nlohmann::json()}}));
 }
 
-void add_table_routes(Tables& tables, http::Router& router) {
-  router.add("GET", "/api/v1/tables", [&tables](Request&&, ResponderPtr out) {
+void add_table_routes(Tables& tables, const auth::Access& access, http::Router& router) {
+  router.add("GET", "/api/v1/tables", [&tables, &access](Request&& req, ResponderPtr out) {
+    auto caller = auth::admit(access, req, auth::Action::kRead, auth::Resource::table(""), *out);
+    if (!caller) return;
     auto list = tables.list_tables();
     if (!list) return send_error(*out, list.error());
     out->send(http::json_response(200, {{"tables", *list}}));
   });
-  router.add("PUT", "/api/v1/tables/{table}", [&tables](Request&& req, ResponderPtr out) {
+  router.add("PUT", "/api/v1/tables/{table}", [&tables, &access](Request&& req, ResponderPtr out) {
     const std::string& name = req.params["table"];
-    auto created = tables.create_table(name);
+    if (auto ok = check_table_name(name); !ok) return send_error(*out, ok.error());
+    auto internal = admit_table(access, req, auth::Action::kWrite, *out);
+    if (!internal) return;
+    auto created = tables.create_table(*internal);
     if (!created) return send_error(*out, created.error());
     out->send(http::json_response(*created ? 201 : 200, {{"name", name}, {"created", *created}}));
   });
-  router.add("DELETE", "/api/v1/tables/{table}", [&tables](Request&& req, ResponderPtr out) {
+  router.add("DELETE", "/api/v1/tables/{table}", [&tables, &access](Request&& req,
+                                                                    ResponderPtr out) {
     const std::string& name = req.params["table"];
-    auto items = tables.drop_table(name);
+    if (auto ok = check_table_name(name); !ok) return send_error(*out, ok.error());
+    auto internal = admit_table(access, req, auth::Action::kWrite, *out);
+    if (!internal) return;
+    auto items = tables.drop_table(*internal);
     if (!items) return send_error(*out, items.error());
     out->send(http::json_response(200, {{"name", name}, {"deleted_items", *items}}));
   });
 }
 
-void add_item_routes(Tables& tables, http::Router& router) {
+void add_item_routes(Tables& tables, const auth::Access& access, http::Router& router) {
   const char* item_path = "/api/v1/tables/{table}/items/{key...}";
-  router.add("GET", "/api/v1/tables/{table}/items", [&tables](Request&& req, ResponderPtr out) {
-    query_items(tables, std::move(req), *out);
-  });
+  router.add("GET", "/api/v1/tables/{table}/items",
+             [&tables, &access](Request&& req, ResponderPtr out) {
+               query_items(tables, access, std::move(req), *out);
+             });
   router.add(
       "PUT", item_path,
-      [&tables](Request&& req, ResponderPtr out) { put_item(tables, std::move(req), *out); },
+      [&tables, &access](Request&& req, ResponderPtr out) {
+        put_item(tables, access, std::move(req), *out);
+      },
       kItemBodyLimit);
-  router.add("GET", item_path, [&tables](Request&& req, ResponderPtr out) {
+  router.add("GET", item_path, [&tables, &access](Request&& req, ResponderPtr out) {
     const std::string& table = req.params["table"];
+    if (auto ok = check_table_name(table); !ok) return send_error(*out, ok.error());
     if (auto ok = check_key(req.params["key"]); !ok) return send_error(*out, ok.error());
-    auto item = tables.get(table, req.params["key"]);
+    auto internal = admit_table(access, req, auth::Action::kRead, *out);
+    if (!internal) return;
+    auto item = tables.get(*internal, req.params["key"]);
     if (!item) return send_error(*out, item.error());
     out->send(http::json_response(200, item_json(table, *item)));
   });
-  router.add("DELETE", item_path, [&tables](Request&& req, ResponderPtr out) {
+  router.add("DELETE", item_path, [&tables, &access](Request&& req, ResponderPtr out) {
     const std::string& table = req.params["table"];
     const std::string& key = req.params["key"];
+    if (auto ok = check_table_name(table); !ok) return send_error(*out, ok.error());
     if (auto ok = check_key(key); !ok) return send_error(*out, ok.error());
-    auto removed = tables.remove(table, key);
+    auto internal = admit_table(access, req, auth::Action::kWrite, *out);
+    if (!internal) return;
+    auto removed = tables.remove(*internal, key);
     if (!removed) return send_error(*out, removed.error());
     out->send(http::json_response(200, {{"table", table}, {"key", key}, {"deleted", true}}));
   });
@@ -116,9 +147,9 @@ void add_item_routes(Tables& tables, http::Router& router) {
 
 }  // namespace
 
-void Tables::add_routes(http::Router& router) {
-  add_table_routes(*this, router);
-  add_item_routes(*this, router);
+void Tables::add_routes(http::Router& router, const auth::Access& access) {
+  add_table_routes(*this, access, router);
+  add_item_routes(*this, access, router);
 }
 
 }  // namespace kumo::tables

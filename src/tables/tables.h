@@ -21,6 +21,10 @@
 #include "tables/item_store.h"
 #include "tables/postgres_watcher.h"
 
+namespace kumo::auth {
+class Access;
+}
+
 namespace kumo::tables {
 
 struct TablesOptions {
@@ -45,7 +49,8 @@ class Tables final : public events::TableCatalog {
   bool table_exists(const std::string& name) const override;
 
   // Adds the /api/v1/tables routes (routes.cc).
-  void add_routes(http::Router& router);
+  // Every route asks `access` first; it must outlive the router.
+  void add_routes(http::Router& router, const auth::Access& access);
 
   // What the routes do. Writes wake the delivery thread once committed.
   Result<bool> create_table(const std::string& name);

@@ -127,6 +127,19 @@ class Server:
     def url(self):
         return f"http://127.0.0.1:{self.port}"
 
+    @property
+    def admin_key(self):
+        """The operator's key the server wrote on its first start ("" with --auth none)."""
+        try:
+            with open(os.path.join(self.data_dir, "admin.key")) as f:
+                return f.read().strip()
+        except FileNotFoundError:
+            return ""
+
+    def auth_headers(self, key=None):
+        key = self.admin_key if key is None else key
+        return {"Authorization": f"Bearer {key}"} if key else {}
+
     def log_text(self):
         return "".join(self.output)
 
@@ -158,11 +171,14 @@ class KumoTestCase(unittest.TestCase):
         shutil.rmtree(cls.tmp, ignore_errors=True)
 
     # --- HTTP -----------------------------------------------------------------------------
-    def request(self, method, path, body=None, headers=None, timeout=60):
+    def request(self, method, path, body=None, headers=None, timeout=60, key=None):
+        """Sends the admin key unless `key` names another ("" sends none)."""
         conn = http.client.HTTPConnection("127.0.0.1", self.server.port, timeout=timeout)
         if isinstance(body, (dict, list)):
             body = json.dumps(body)
-        conn.request(method, path, body=body, headers=headers or {})
+        all_headers = self.server.auth_headers(key)
+        all_headers.update(headers or {})
+        conn.request(method, path, body=body, headers=all_headers)
         r = conn.getresponse()
         data = r.read()
         conn.close()
@@ -173,8 +189,12 @@ class KumoTestCase(unittest.TestCase):
                             timeout=timeout)
 
     # --- CLI ------------------------------------------------------------------------------
-    def kumo(self, *args, check=True, input=None):
+    def kumo(self, *args, check=True, input=None, key=None):
         env = dict(os.environ, KUMO_URL=self.server.url)
+        env.pop("KUMO_API_KEY", None)
+        key = self.server.admin_key if key is None else key
+        if key:
+            env["KUMO_API_KEY"] = key
         r = subprocess.run([KUMO, *args], capture_output=True, text=True, env=env,
                            input=input, timeout=120)
         if check and r.returncode != 0:
