@@ -297,16 +297,59 @@ Result<void> KeyStore::erase(std::string_view id) {
   return {};
 }
 
+Result<NewKey> KeyStore::create_ephemeral(const KeySpec& spec, int64_t now_us) {
+  if (auto ok = check_spec(spec, now_us); !ok) return ok.error();
+  auto c = std::make_shared<Cached>();
+  c->record = KeyRecord{new_key_id(), spec.tenant,  spec.name,       spec.scopes,
+                        now_us,       std::nullopt, spec.expires_us, std::nullopt};
+  std::string secret = new_secret();
+  c->salt = random_bytes(kSaltBytes);
+  c->hash = salted_hash(c->salt, secret);
+  c->loaded_us = now_us;
+  NewKey out{c->record, format_token(c->record.id, secret)};
+  std::lock_guard lock(mu_);
+  if (ephemeral_.size() >= kMaxEphemeralKeys) {
+    return make_error(ErrorCode::kConflict,
+                      fmt::format("there are {} instance keys, the most a server keeps",
+                                  kMaxEphemeralKeys));
+  }
+  std::string id = c->record.id;
+  ephemeral_[id] = Ephemeral{std::move(c), std::move(secret)};
+  return out;
+}
+
+void KeyStore::drop_ephemeral(std::string_view id) {
+  std::lock_guard lock(mu_);
+  ephemeral_.erase(std::string(id));
+}
+
+Result<std::string> KeyStore::secret(std::string_view id, int64_t now_us) {
+  std::lock_guard lock(mu_);
+  auto it = ephemeral_.find(std::string(id));
+  if (it == ephemeral_.end()) return unauthenticated("unknown key: no key has this id");
+  const KeyRecord& r = it->second.key->record;
+  if (r.expires_us && now_us >= *r.expires_us) {
+    return unauthenticated(fmt::format("expired key '{}': expired at {}", r.id, utc(*r.expires_us)));
+  }
+  return it->second.secret;
+}
+
 Result<KeyRecord> KeyStore::authenticate(std::string_view token, int64_t now_us) {
   auto parts = parse_token(token);
   if (!parts) return parts.error();
   uint64_t generation = 0;
   std::shared_ptr<Cached> key;
+  bool ephemeral = false;
   {
     std::lock_guard lock(mu_);
     generation = generation_;
-    auto it = cache_.find(parts->id);
-    if (it != cache_.end() && now_us - it->second->loaded_us < kCacheForUs) key = it->second;
+    if (auto e = ephemeral_.find(parts->id); e != ephemeral_.end()) {
+      key = e->second.key;
+      ephemeral = true;
+    } else if (auto it = cache_.find(parts->id);
+               it != cache_.end() && now_us - it->second->loaded_us < kCacheForUs) {
+      key = it->second;
+    }
   }
   bool cached = key != nullptr;
   if (!cached) {
@@ -329,7 +372,7 @@ Result<KeyRecord> KeyStore::authenticate(std::string_view token, int64_t now_us)
     return unauthenticated(
         fmt::format("expired key '{}': expired at {}", r.id, utc(*r.expires_us)));
   }
-  note_use(*key, now_us);
+  if (!ephemeral) note_use(*key, now_us);
   KeyRecord out = r;
   out.last_used_us = now_us;
   return out;

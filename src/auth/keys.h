@@ -104,6 +104,20 @@ class KeyStore {
   // Deletes the row outright: only to undo a create() whose token could not be handed over.
   Result<void> erase(std::string_view id);
 
+  // Ephemeral keys: kept in memory only, never listed or written; for the identity of one
+  // function instance, which drops its key when it ends (a server restart drops them all).
+  // authenticate() and secret() know them; revoke(), get() and list() do not.
+  static constexpr size_t kMaxEphemeralKeys = 100'000;
+  // kInvalidArgument names a bad field; kConflict past kMaxEphemeralKeys.
+  Result<NewKey> create_ephemeral(const KeySpec& spec, int64_t now_us);
+  // Forgets the key at once; unknown ids are ignored.
+  void drop_ephemeral(std::string_view id);
+
+  // The secret of a key in force at `now_us`, for checking an AWS SigV4 signature (which
+  // needs the secret itself). kUnauthenticated as authenticate() for unknown, revoked and
+  // expired keys.
+  Result<std::string> secret(std::string_view id, int64_t now_us);
+
   // The key a token stands for, if it may be used at `now_us`. Errors are kUnauthenticated
   // and start with which: "malformed key", "unknown key" (no such id, or a wrong secret),
   // "revoked key", "expired key" (the last two only once the secret is proven right).
@@ -130,6 +144,11 @@ class KeyStore {
 
   std::mutex mu_;
   std::unordered_map<std::string, std::shared_ptr<Cached>> cache_;  // Guarded by mu_.
+  struct Ephemeral {
+    std::shared_ptr<Cached> key;
+    std::string secret;
+  };
+  std::unordered_map<std::string, Ephemeral> ephemeral_;  // Guarded by mu_.
   // Bumped by revoke and erase, so a load that raced one is not cached. Guarded by mu_.
   uint64_t generation_ = 0;
   // What an unknown id is checked against, so it costs what a wrong secret costs.

@@ -259,5 +259,22 @@ TEST_F(KeysTest, ManyThreadsAuthenticateAtOnceWhileKeysAreRevoked) {
   EXPECT_TRUE(auth_error(doomed.token, kNow + kSecond).starts_with("revoked key"));
 }
 
+TEST_F(KeysTest, AnEphemeralKeyWorksUntilDroppedAndIsNeverStored) {
+  auto made = keys_->create_ephemeral(KeySpec{"instance", "acme", parse_grants("read").value(), {}},
+                                      kNow);
+  ASSERT_TRUE(made) << made.error().message;
+  auto who = keys_->authenticate(made->token, kNow);
+  ASSERT_TRUE(who) << who.error().message;
+  EXPECT_EQ(who->tenant, "acme");
+  auto secret = keys_->secret(made->record.id, kNow);
+  ASSERT_TRUE(secret);
+  EXPECT_TRUE(made->token.ends_with(*secret));
+  EXPECT_TRUE(keys_->list(std::nullopt)->empty());
+  EXPECT_FALSE(open()->authenticate(made->token, kNow));  // another store: not on disk
+  keys_->drop_ephemeral(made->record.id);
+  EXPECT_FALSE(keys_->authenticate(made->token, kNow));
+  EXPECT_FALSE(keys_->secret(made->record.id, kNow));
+}
+
 }  // namespace
 }  // namespace kumo::auth
