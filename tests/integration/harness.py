@@ -42,6 +42,21 @@ def host_pid(instance_id, inner_pid):
     return None
 
 
+def read_admin_key(data_dir):
+    """The operator's key a server wrote in its data directory ("" with --auth none)."""
+    try:
+        with open(os.path.join(data_dir, "admin.key")) as f:
+            return f.read().strip()
+    except FileNotFoundError:
+        return ""
+
+
+def auth_headers(server, key=None):
+    """The Authorization header for `key`, by default the server's admin key ("": none)."""
+    key = server.admin_key if key is None else key
+    return {"Authorization": f"Bearer {key}"} if key else {}
+
+
 def free_port():
     """A TCP port on 127.0.0.1 that nothing listens on now (for servers a test starts)."""
     with socket.socket() as s:
@@ -127,18 +142,8 @@ class Server:
     def url(self):
         return f"http://127.0.0.1:{self.port}"
 
-    @property
-    def admin_key(self):
-        """The operator's key the server wrote on its first start ("" with --auth none)."""
-        try:
-            with open(os.path.join(self.data_dir, "admin.key")) as f:
-                return f.read().strip()
-        except FileNotFoundError:
-            return ""
-
-    def auth_headers(self, key=None):
-        key = self.admin_key if key is None else key
-        return {"Authorization": f"Bearer {key}"} if key else {}
+    admin_key = property(lambda self: read_admin_key(self.data_dir))
+    auth_headers = auth_headers
 
     def log_text(self):
         return "".join(self.output)

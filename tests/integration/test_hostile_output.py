@@ -99,7 +99,9 @@ class FunctionOutput(KumoTestCase):
         """)
         client = raw_connection(self.server.port)
         try:
+            key = self.server.admin_key.encode()
             client.sendall(b"POST /api/v1/functions/counted/invoke HTTP/1.1\r\nHost: x\r\n"
+                           b"Authorization: Bearer " + key + b"\r\n"
                            b"Content-Length: 2\r\nConnection: close\r\n\r\n{}")
             time.sleep(1)  # let the server fill its window while nobody reads
             data = bytearray()
