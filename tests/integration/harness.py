@@ -57,6 +57,17 @@ def auth_headers(server, key=None):
     return {"Authorization": f"Bearer {key}"} if key else {}
 
 
+# The admin key of each server started here, by port, for tools that only know the address.
+SERVER_KEYS = {}
+
+
+def key_headers(port_or_url):
+    """{"Authorization": ...} for the server at that port or URL ({} with --auth none)."""
+    port = int(str(port_or_url).rstrip("/").rsplit(":", 1)[-1].split("/")[0])
+    key = SERVER_KEYS.get(port, "")
+    return {"Authorization": f"Bearer {key}"} if key else {}
+
+
 def free_port():
     """A TCP port on 127.0.0.1 that nothing listens on now (for servers a test starts)."""
     with socket.socket() as s:
@@ -127,6 +138,7 @@ class Server:
         if not ready.wait(30):
             self.stop()
             raise RuntimeError("kumo serve did not start:\n" + "".join(self.output))
+        SERVER_KEYS[self.port] = self.admin_key
         return self
 
     def stop(self, sig=signal.SIGTERM):
