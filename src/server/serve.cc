@@ -23,6 +23,7 @@
 #include "server/auth_setup.h"
 #include "server/data_lock.h"
 #include "server/gpus.h"
+#include "common/runtime_file.h"
 #include "server/wiring.h"
 #include "store/sqlite.h"
 
@@ -261,6 +262,8 @@ int serve(const ServeOptions& options) {
                             });
   spdlog::info("kumo listening on http://{}:{} (data in {})", listen->host, http_server.port(),
                data_dir);
+  auto runtime_file = write_runtime_file(
+      http_server.port(), fmt::format("http://{}:{}", host, http_server.port()), data_dir);
 
   std::atomic<bool> running{true};
   std::thread ticker([&] {
@@ -272,6 +275,7 @@ int serve(const ServeOptions& options) {
   int sig = 0;
   sigwait(&stop_signals, &sig);
   spdlog::info("stopping (signal {})", sig);
+  if (runtime_file) remove_runtime_file(*runtime_file);
   http_server.stop();
   stop_parts();
   ev.stop();
