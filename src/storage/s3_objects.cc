@@ -6,6 +6,7 @@
 
 #include "http/types.h"
 #include "storage/event_record.h"
+#include "storage/s3_auth.h"
 #include "storage/s3_call.h"
 #include "storage/s3_http.h"
 #include "storage/s3_service.h"
@@ -73,7 +74,7 @@ S3Result<http::Response> S3Service::put_object(S3Call& call) {
   auto info = store_->put_streamed(
       call.bucket, call.key, meta_from_headers(call.req.headers),
       [&](const ByteSink& sink) -> S3Result<StoredBody> {
-        auto body = stream_payload(call.req, options_.max_object_bytes, sink);
+        auto body = stream_payload(call.req, options_.max_object_bytes, sink, call.seed());
         if (!body) return body.error();
         crc32_sent = std::move(body->crc32_sent);
         return body->stored;
@@ -92,6 +93,12 @@ S3Result<http::Response> S3Service::put_object(S3Call& call) {
 S3Result<http::Response> S3Service::copy_object(S3Call& call) {
   auto source = parse_copy_source(call.req.header("x-amz-copy-source"));
   if (!source) return source.error();
+  // The source is read on the caller's behalf: its bucket needs read, named as the caller
+  // names it.
+  auto may_read =
+      auth::Access::permit(*call.caller, auth::Action::kRead, auth::Resource::bucket(source->bucket));
+  if (!may_read) return access_denied(may_read.error().message);
+  source->bucket = auth::qualify(*call.caller, source->bucket);
   bool replace = call.req.header("x-amz-metadata-directive") == "REPLACE";
   if (!replace && source->bucket == call.bucket && source->key == call.key) {
     return s3_error("InvalidRequest",
