@@ -175,7 +175,7 @@ class KeyStore {
   const std::optional<SealingKey> sealing_;
 
   std::mutex mu_;
-  std::unordered_map<std::string, std::shared_ptr<Cached>> cache_;  // Guarded by mu_.
+  std::unordered_map<std::string, std::shared_ptr<Cached>> cache_;      // Guarded by mu_.
   std::unordered_map<std::string, std::shared_ptr<Cached>> ephemeral_;  // Guarded by mu_.
   // Bumped by revoke and erase, so a load that raced one is not cached. Guarded by mu_.
   uint64_t generation_ = 0;

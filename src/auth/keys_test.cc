@@ -314,9 +314,10 @@ TEST_F(KeysTest, ATamperedSealedSecretIsRefusedButTheTokenStillWorks) {
   auto key = create("admin");
   keys_.reset();
   // One hex digit of the ciphertext changed.
-  run_sql("UPDATE auth_keys SET secret_sealed = substr(secret_sealed, 1, 30) || "
-          "(CASE substr(secret_sealed, 31, 1) WHEN '0' THEN '1' ELSE '0' END) || "
-          "substr(secret_sealed, 32)");
+  run_sql(
+      "UPDATE auth_keys SET secret_sealed = substr(secret_sealed, 1, 30) || "
+      "(CASE substr(secret_sealed, 31, 1) WHEN '0' THEN '1' ELSE '0' END) || "
+      "substr(secret_sealed, 32)");
   keys_ = open();
   auto r = keys_->secret(key.record.id, kNow);
   ASSERT_FALSE(r);
@@ -344,9 +345,8 @@ TEST_F(KeysTest, RevokedExpiredAndUnknownKeysHaveNoSecret) {
   ASSERT_TRUE(keys_->secret(revoked.record.id, kNow));  // cached now
   ASSERT_TRUE(keys_->revoke(revoked.record.id, kNow));
   EXPECT_TRUE(keys_->secret(revoked.record.id, kNow).error().message.starts_with("revoked key"));
-  EXPECT_TRUE(keys_->secret(expiring.record.id, kNow + kSecond)
-                  .error()
-                  .message.starts_with("expired key"));
+  EXPECT_TRUE(
+      keys_->secret(expiring.record.id, kNow + kSecond).error().message.starts_with("expired key"));
   EXPECT_TRUE(keys_->secret("kk_0000000000000000", kNow).error().message.starts_with("unknown"));
   EXPECT_TRUE(keys_->secret("not an id", kNow).error().message.starts_with("unknown"));
 }

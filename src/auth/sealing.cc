@@ -82,15 +82,14 @@ std::string SealingKey::seal(std::string_view plaintext, std::string_view contex
   CipherCtx ctx = new_ctx();
   int len = 0;
   int n = static_cast<int>(plaintext.size());
-  bool ok =
-      EVP_EncryptInit_ex(ctx.get(), EVP_aes_256_gcm(), nullptr, nullptr, nullptr) == 1 &&
-      EVP_CIPHER_CTX_ctrl(ctx.get(), EVP_CTRL_GCM_SET_IVLEN, kNonceBytes, nullptr) == 1 &&
-      EVP_EncryptInit_ex(ctx.get(), nullptr, nullptr, bytes(raw_), bytes(nonce)) == 1 &&
-      EVP_EncryptUpdate(ctx.get(), nullptr, &len, bytes(context),
-                        static_cast<int>(context.size())) == 1 &&
-      EVP_EncryptUpdate(ctx.get(), bytes(out), &len, bytes(plaintext), n) == 1 &&
-      EVP_EncryptFinal_ex(ctx.get(), bytes(out) + len, &len) == 1 &&
-      EVP_CIPHER_CTX_ctrl(ctx.get(), EVP_CTRL_GCM_GET_TAG, kTagBytes, tag.data()) == 1;
+  bool ok = EVP_EncryptInit_ex(ctx.get(), EVP_aes_256_gcm(), nullptr, nullptr, nullptr) == 1 &&
+            EVP_CIPHER_CTX_ctrl(ctx.get(), EVP_CTRL_GCM_SET_IVLEN, kNonceBytes, nullptr) == 1 &&
+            EVP_EncryptInit_ex(ctx.get(), nullptr, nullptr, bytes(raw_), bytes(nonce)) == 1 &&
+            EVP_EncryptUpdate(ctx.get(), nullptr, &len, bytes(context),
+                              static_cast<int>(context.size())) == 1 &&
+            EVP_EncryptUpdate(ctx.get(), bytes(out), &len, bytes(plaintext), n) == 1 &&
+            EVP_EncryptFinal_ex(ctx.get(), bytes(out) + len, &len) == 1 &&
+            EVP_CIPHER_CTX_ctrl(ctx.get(), EVP_CTRL_GCM_GET_TAG, kTagBytes, tag.data()) == 1;
   KUMO_CHECK(ok);
   return std::string(kVersion) + to_hex(nonce + out + tag);
 }
@@ -106,16 +105,15 @@ Result<std::string> SealingKey::open(std::string_view sealed, std::string_view c
   std::string out(cipher.size(), '\0');
   CipherCtx ctx = new_ctx();
   int len = 0;
-  bool ok =
-      EVP_DecryptInit_ex(ctx.get(), EVP_aes_256_gcm(), nullptr, nullptr, nullptr) == 1 &&
-      EVP_CIPHER_CTX_ctrl(ctx.get(), EVP_CTRL_GCM_SET_IVLEN, kNonceBytes, nullptr) == 1 &&
-      EVP_DecryptInit_ex(ctx.get(), nullptr, nullptr, bytes(raw_), bytes(nonce)) == 1 &&
-      EVP_DecryptUpdate(ctx.get(), nullptr, &len, bytes(context),
-                        static_cast<int>(context.size())) == 1 &&
-      EVP_DecryptUpdate(ctx.get(), bytes(out), &len, bytes(cipher),
-                        static_cast<int>(cipher.size())) == 1 &&
-      EVP_CIPHER_CTX_ctrl(ctx.get(), EVP_CTRL_GCM_SET_TAG, kTagBytes, tag.data()) == 1 &&
-      EVP_DecryptFinal_ex(ctx.get(), bytes(out) + len, &len) == 1;
+  bool ok = EVP_DecryptInit_ex(ctx.get(), EVP_aes_256_gcm(), nullptr, nullptr, nullptr) == 1 &&
+            EVP_CIPHER_CTX_ctrl(ctx.get(), EVP_CTRL_GCM_SET_IVLEN, kNonceBytes, nullptr) == 1 &&
+            EVP_DecryptInit_ex(ctx.get(), nullptr, nullptr, bytes(raw_), bytes(nonce)) == 1 &&
+            EVP_DecryptUpdate(ctx.get(), nullptr, &len, bytes(context),
+                              static_cast<int>(context.size())) == 1 &&
+            EVP_DecryptUpdate(ctx.get(), bytes(out), &len, bytes(cipher),
+                              static_cast<int>(cipher.size())) == 1 &&
+            EVP_CIPHER_CTX_ctrl(ctx.get(), EVP_CTRL_GCM_SET_TAG, kTagBytes, tag.data()) == 1 &&
+            EVP_DecryptFinal_ex(ctx.get(), bytes(out) + len, &len) == 1;
   if (!ok) return refused("it does not open under this server's key (altered, or another key's)");
   return out;
 }

@@ -47,11 +47,11 @@ Digest hmac_sha256(std::string_view key, std::string_view data) {
   size_t len = 0;
   EVP_MAC_CTX* ctx = EVP_MAC_CTX_dup(hmac_template());
   KUMO_CHECK(ctx != nullptr);
-  bool ok = EVP_MAC_init(ctx, reinterpret_cast<const unsigned char*>(key.data()), key.size(),
-                         nullptr) == 1 &&
-            EVP_MAC_update(ctx, reinterpret_cast<const unsigned char*>(data.data()),
-                           data.size()) == 1 &&
-            EVP_MAC_final(ctx, d.data(), &len, d.size()) == 1;
+  bool ok =
+      EVP_MAC_init(ctx, reinterpret_cast<const unsigned char*>(key.data()), key.size(), nullptr) ==
+          1 &&
+      EVP_MAC_update(ctx, reinterpret_cast<const unsigned char*>(data.data()), data.size()) == 1 &&
+      EVP_MAC_final(ctx, d.data(), &len, d.size()) == 1;
   EVP_MAC_CTX_free(ctx);
   KUMO_CHECK(ok && len == d.size());
   return d;

@@ -80,9 +80,9 @@ bool valid_bucket_name(std::string_view name) {
   size_t sep = name.find('~');
   if (sep == std::string_view::npos) return valid_s3_bucket_name(name);
   std::string_view tenant = name.substr(0, sep);
-  bool tenant_ok = !tenant.empty() && tenant.size() <= 63 &&
-                   std::all_of(tenant.begin(), tenant.end(),
-                               [](char c) { return lower_alnum(c) || c == '-'; });
+  bool tenant_ok =
+      !tenant.empty() && tenant.size() <= 63 &&
+      std::all_of(tenant.begin(), tenant.end(), [](char c) { return lower_alnum(c) || c == '-'; });
   return tenant_ok && valid_s3_bucket_name(name.substr(sep + 1));
 }
 
@@ -151,8 +151,7 @@ S3Result<void> ObjectStore::create_bucket(const std::string& name, bool public_r
   std::filesystem::create_directories(bucket_dir(name), ec);
   if (ec)
     return internal_error(fmt::format("cannot create {}: {}", bucket_dir(name), ec.message()));
-  auto st =
-      db_->prepare("INSERT INTO buckets (name, created_ms, public_read) VALUES (?1, ?2, ?3)");
+  auto st = db_->prepare("INSERT INTO buckets (name, created_ms, public_read) VALUES (?1, ?2, ?3)");
   if (!st) return internal_error(st.error().message);
   st->bind(1, std::string_view(name)).bind(2, now_ms()).bind(3, int64_t{public_read ? 1 : 0});
   if (auto r = st->run(); !r) return internal_error(r.error().message);

@@ -119,8 +119,9 @@ TEST_F(ObjectStoreTest, BucketsOfAnOlderDataDirectoryOpenAsPrivate) {
   fs::create_directories(dir_);
   {
     auto db = store::Database::open(dir_ + "/objects.db").value();
-    ASSERT_TRUE(db->exec("CREATE TABLE buckets (name TEXT PRIMARY KEY, created_ms INTEGER NOT "
-                         "NULL); INSERT INTO buckets VALUES ('old', 1)"));
+    ASSERT_TRUE(
+        db->exec("CREATE TABLE buckets (name TEXT PRIMARY KEY, created_ms INTEGER NOT "
+                 "NULL); INSERT INTO buckets VALUES ('old', 1)"));
   }
   reopen();
   EXPECT_FALSE(store_->public_read("old").value());

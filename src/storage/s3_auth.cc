@@ -15,8 +15,8 @@ constexpr std::string_view kBearer = "Bearer ";
 constexpr std::string_view kSignedTrailer = "STREAMING-AWS4-HMAC-SHA256-PAYLOAD-TRAILER";
 
 auth::SysTime sys_time(int64_t us) {
-  return auth::SysTime(std::chrono::duration_cast<auth::SysTime::duration>(
-      std::chrono::microseconds(us)));
+  return auth::SysTime(
+      std::chrono::duration_cast<auth::SysTime::duration>(std::chrono::microseconds(us)));
 }
 
 std::string lower(std::string_view s) {

@@ -59,8 +59,8 @@ class S3AuthTest : public ::testing::Test {
     service_ = std::make_shared<S3Service>(std::move(*store), sink_, StorageOptions{});
     http::Router router;
     add_storage_routes(router, service_, *access_);
-    server_ = std::make_unique<http::Server>(http::ServerOptions{"127.0.0.1", 0, 2},
-                                             std::move(router));
+    server_ =
+        std::make_unique<http::Server>(http::ServerOptions{"127.0.0.1", 0, 2}, std::move(router));
     ASSERT_TRUE(server_->start());
     client_ = std::make_unique<http::Client>(http::Endpoint{"127.0.0.1", server_->port()});
     admin_ = key("admin");
@@ -95,8 +95,7 @@ class S3AuthTest : public ::testing::Test {
 
   // The headers of a SigV4 header-signed request, as botocore would sign it.
   http::Headers sign(const Key& k, std::string_view method, std::string_view path,
-                     std::string_view query, std::string payload_hash,
-                     http::Headers extra = {}) {
+                     std::string_view query, std::string payload_hash, http::Headers extra = {}) {
     auto signed_req =
         auth::testing::sign_s3(signer(k), method, host(), path, query, payload_hash, extra);
     last_signature_ = signed_req.signature;
@@ -190,12 +189,11 @@ TEST_F(S3AuthTest, AKeyReadsAndWritesOnlyTheBucketsItsGrantsName) {
   // A copy reads its source: beta is not readable, so not copyable into a writable bucket.
   Key writer = key("write:bucket/alpha");
   auto copy = call("PUT", "/s3/alpha/copy", {},
-                   {{"Authorization", "Bearer " + writer.token},
-                    {"x-amz-copy-source", "/beta/x"}});
+                   {{"Authorization", "Bearer " + writer.token}, {"x-amz-copy-source", "/beta/x"}});
   EXPECT_EQ(code_of(copy), "AccessDenied");
-  auto allowed = call("PUT", "/s3/alpha/copy", {},
-                      {{"Authorization", "Bearer " + writer.token},
-                       {"x-amz-copy-source", "/alpha/x"}});
+  auto allowed =
+      call("PUT", "/s3/alpha/copy", {},
+           {{"Authorization", "Bearer " + writer.token}, {"x-amz-copy-source", "/alpha/x"}});
   EXPECT_EQ(allowed.status, 200) << allowed.body;
   auto list = bearer(reader, "GET", "/s3");
   EXPECT_NE(list.body.find("<Name>alpha</Name>"), std::string::npos) << list.body;

@@ -112,8 +112,10 @@ S3Result<http::Response> S3Service::get_bucket_acl(S3Call& call) {
   auto public_read = store_->public_read(call.bucket);
   if (!public_read) return public_read.error();
   auto grant = [](XmlWriter& w, const char* type, const char* who, const char* permission) {
-    w.open("Grant").open("Grantee xmlns:xsi=\"http://www.w3.org/2001/XMLSchema-instance\" "
-                         "xsi:type=\"" + std::string(type) + "\"");
+    w.open("Grant").open(
+        "Grantee xmlns:xsi=\"http://www.w3.org/2001/XMLSchema-instance\" "
+        "xsi:type=\"" +
+        std::string(type) + "\"");
     w.leaf(type[0] == 'C' ? "ID" : "URI", who);
     w.close("Grantee").leaf("Permission", permission).close("Grant");
   };

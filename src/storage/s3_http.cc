@@ -229,8 +229,7 @@ S3Result<void> read_whole_body(http::Request& req, int64_t max_bytes) {
   return check_content_sha256(req);
 }
 
-S3Result<Payload> read_payload(http::Request& req, int64_t max_bytes,
-                               const auth::Verified* seed) {
+S3Result<Payload> read_payload(http::Request& req, int64_t max_bytes, const auth::Verified* seed) {
   Payload p;
   auto streamed = stream_payload(
       req, max_bytes,

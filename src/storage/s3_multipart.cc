@@ -89,8 +89,8 @@ S3Result<http::Response> S3Service::complete_upload(S3Call& call) {
   notify(call, "ObjectCreated:CompleteMultipartUpload", *info);
   XmlWriter w("CompleteMultipartUploadResult");
   std::string host = call.req.header("host");
-  w.leaf("Location",
-         fmt::format("http://{}/s3/{}/{}", host, call.shown_bucket, http::url_encode(call.key, true)))
+  w.leaf("Location", fmt::format("http://{}/s3/{}/{}", host, call.shown_bucket,
+                                 http::url_encode(call.key, true)))
       .leaf("Bucket", call.shown_bucket)
       .leaf("Key", call.key)
       .leaf("ETag", quote_etag(info->etag))

@@ -95,8 +95,8 @@ S3Result<http::Response> S3Service::copy_object(S3Call& call) {
   if (!source) return source.error();
   // The source is read on the caller's behalf: its bucket needs read, named as the caller
   // names it.
-  auto may_read =
-      auth::Access::permit(*call.caller, auth::Action::kRead, auth::Resource::bucket(source->bucket));
+  auto may_read = auth::Access::permit(*call.caller, auth::Action::kRead,
+                                       auth::Resource::bucket(source->bucket));
   if (!may_read) return access_denied(may_read.error().message);
   source->bucket = auth::qualify(*call.caller, source->bucket);
   bool replace = call.req.header("x-amz-metadata-directive") == "REPLACE";

@@ -39,12 +39,10 @@ SignedS3 sign_s3(const S3Signer& signer, std::string_view method, std::string_vi
   std::sort(names.begin(), names.end());
   std::string signed_names;
   for (const auto& n : names) signed_names += (signed_names.empty() ? "" : ";") + n;
-  std::string creq = fmt::format("{}\n{}\n{}\n{}\n{}\n{}", method,
-                                 canonical_uri(path, true).value_or(""),
-                                 canonical_query(parse_query(query, 1000).value_or(
-                                     std::vector<QueryParam>{})),
-                                 canonical_headers(h, names).value_or(""), signed_names,
-                                 payload_hash);
+  std::string creq =
+      fmt::format("{}\n{}\n{}\n{}\n{}\n{}", method, canonical_uri(path, true).value_or(""),
+                  canonical_query(parse_query(query, 1000).value_or(std::vector<QueryParam>{})),
+                  canonical_headers(h, names).value_or(""), signed_names, payload_hash);
   std::string sts = fmt::format("AWS4-HMAC-SHA256\n{}\n{}\n{}", signer.amz_date, signer.scope(),
                                 auth::sha256_hex(creq));
   SignedS3 out;
