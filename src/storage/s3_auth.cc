@@ -78,6 +78,14 @@ S3Result<S3Identity> sigv4(const auth::Access& access, const auth::SignedRequest
 
 }  // namespace
 
+void show_plain_name(S3Error& error, std::string_view kept, std::string_view shown) {
+  if (kept == shown || kept.empty()) return;
+  std::string& m = error.message;
+  for (size_t pos = 0; (pos = m.find(kept, pos)) != std::string::npos; pos += shown.size()) {
+    m.replace(pos, kept.size(), shown);
+  }
+}
+
 S3Error access_denied(std::string message) { return s3_error("AccessDenied", std::move(message)); }
 
 auth::Action s3_action(std::string_view method) {

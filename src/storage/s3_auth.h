@@ -34,6 +34,10 @@ S3Result<S3Identity> identify_s3(const auth::Access& access, const http::Request
 // What a request of `method` on a bucket needs: kRead for GET and HEAD, kWrite otherwise.
 auth::Action s3_action(std::string_view method);
 
+// Rewrites the bucket name `kept` (TENANT~NAME) in an error's message as the client knows
+// it, `shown`.
+void show_plain_name(S3Error& error, std::string_view kept, std::string_view shown);
+
 // AccessDenied (403) with `message`.
 S3Error access_denied(std::string message);
 

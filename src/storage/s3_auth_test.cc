@@ -212,6 +212,11 @@ TEST_F(S3AuthTest, TwoTenantsEachHaveTheirOwnBucketOfTheSameNameUnderItsPlainNam
   EXPECT_EQ(other.body.find("acme"), std::string::npos) << other.body;
   EXPECT_EQ(other.body.find("globex"), std::string::npos) << other.body;
   EXPECT_NE(other.body.find("<Resource>/photos/cat.jpg</Resource>"), std::string::npos);
+  auto copy = call("PUT", "/s3/photos/copy", {},
+                   {{"Authorization", "Bearer " + globex.token},
+                    {"x-amz-copy-source", "/photos/cat.jpg"}});
+  EXPECT_EQ(code_of(copy), "NoSuchKey");
+  EXPECT_EQ(copy.body.find("globex"), std::string::npos) << copy.body;
 
   auto buckets = bearer(acme, "GET", "/s3");
   EXPECT_NE(buckets.body.find("<Name>photos</Name>"), std::string::npos) << buckets.body;
@@ -257,6 +262,33 @@ TEST_F(S3AuthTest, AnyoneMayGetObjectsOfAPublicReadBucketAndNothingElse) {
   auto wide = call("PUT", "/s3/pics?acl", {},
                    {{"Authorization", "Bearer " + acme.token}, {"x-amz-acl", "public-read-write"}});
   EXPECT_EQ(code_of(wide), "NotImplemented");
+}
+
+TEST_F(S3AuthTest, AFunctionInstancesEphemeralKeySignsUntilItIsDropped) {
+  ASSERT_EQ(bearer(admin_, "PUT", "/s3/fn-data").status, 200);
+  auto made = keys_->create_ephemeral(
+      auth::KeySpec{"instance", "", auth::parse_grants("write:bucket/fn-data").value(), {}},
+      kNowUs);
+  ASSERT_TRUE(made);
+  auto parts = auth::parse_token(made->token).value();
+  Key instance{parts.id, parts.secret, made->token};
+  auto put = [&] {
+    return call("PUT", "/s3/fn-data/out", "x",
+                sign(instance, "PUT", "/s3/fn-data/out", "", auth::testing::sha256_hex("x"),
+                     {{"x-amz-security-token", "session"}}));
+  };
+  EXPECT_EQ(put().status, 200);
+  keys_->drop_ephemeral(instance.id);
+  EXPECT_EQ(code_of(put()), "InvalidAccessKeyId");
+}
+
+TEST_F(S3AuthTest, ARequestSignedFarFromTheServersTimeIsRefused) {
+  auth::testing::S3Signer late{admin_.id, admin_.secret, "20270115T083100Z"};  // 31 min on
+  auto h = auth::testing::sign_s3(late, "GET", host(), "/s3", "", std::string(kEmptySha)).headers;
+  EXPECT_EQ(code_of(call("GET", "/s3", {}, h)), "RequestTimeTooSkewed");
+  auth::testing::S3Signer now{admin_.id, admin_.secret};
+  h = auth::testing::sign_s3(now, "GET", host(), "/s3", "", std::string(kEmptySha)).headers;
+  EXPECT_EQ(call("GET", "/s3", {}, h).status, 200);
 }
 
 }  // namespace

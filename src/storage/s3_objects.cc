@@ -98,6 +98,7 @@ S3Result<http::Response> S3Service::copy_object(S3Call& call) {
   auto may_read = auth::Access::permit(*call.caller, auth::Action::kRead,
                                        auth::Resource::bucket(source->bucket));
   if (!may_read) return access_denied(may_read.error().message);
+  std::string source_shown = source->bucket;
   source->bucket = auth::qualify(*call.caller, source->bucket);
   bool replace = call.req.header("x-amz-metadata-directive") == "REPLACE";
   if (!replace && source->bucket == call.bucket && source->key == call.key) {
@@ -107,7 +108,10 @@ S3Result<http::Response> S3Service::copy_object(S3Call& call) {
   std::optional<ObjectMeta> meta;
   if (replace) meta = meta_from_headers(call.req.headers);
   auto info = store_->copy(source->bucket, source->key, call.bucket, call.key, std::move(meta));
-  if (!info) return info.error();
+  if (!info) {
+    show_plain_name(info.error(), source->bucket, source_shown);
+    return info.error();
+  }
   notify(call, "ObjectCreated:Copy", *info);
   XmlWriter w("CopyObjectResult");
   w.leaf("LastModified", iso8601_ms(info->mtime_ms)).leaf("ETag", quote_etag(info->etag));

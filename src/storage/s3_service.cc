@@ -128,11 +128,7 @@ S3Result<void> S3Service::admit_anonymous(S3Call& call) {
 
 // Errors of the store name buckets as kept; the client knows its own by their plain names.
 void S3Service::show_plain_names(const S3Call& call, S3Error& error) {
-  if (call.bucket == call.shown_bucket || call.bucket.empty()) return;
-  for (size_t pos = 0; (pos = error.message.find(call.bucket, pos)) != std::string::npos;) {
-    error.message.replace(pos, call.bucket.size(), call.shown_bucket);
-    pos += call.shown_bucket.size();
-  }
+  show_plain_name(error, call.bucket, call.shown_bucket);
 }
 
 S3Result<http::Response> S3Service::dispatch(S3Call& call) {
