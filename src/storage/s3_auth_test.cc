@@ -212,9 +212,9 @@ TEST_F(S3AuthTest, TwoTenantsEachHaveTheirOwnBucketOfTheSameNameUnderItsPlainNam
   EXPECT_EQ(other.body.find("acme"), std::string::npos) << other.body;
   EXPECT_EQ(other.body.find("globex"), std::string::npos) << other.body;
   EXPECT_NE(other.body.find("<Resource>/photos/cat.jpg</Resource>"), std::string::npos);
-  auto copy = call("PUT", "/s3/photos/copy", {},
-                   {{"Authorization", "Bearer " + globex.token},
-                    {"x-amz-copy-source", "/photos/cat.jpg"}});
+  auto copy =
+      call("PUT", "/s3/photos/copy", {},
+           {{"Authorization", "Bearer " + globex.token}, {"x-amz-copy-source", "/photos/cat.jpg"}});
   EXPECT_EQ(code_of(copy), "NoSuchKey");
   EXPECT_EQ(copy.body.find("globex"), std::string::npos) << copy.body;
 

@@ -4,6 +4,9 @@ public-read buckets, and two tenants' buckets of the same name."""
 import hashlib
 import hmac
 import http.client
+import os
+import shutil
+import subprocess
 import urllib.parse
 
 import boto3
@@ -17,6 +20,7 @@ from botocore.exceptions import ClientError
 from harness import KumoTestCase
 
 EMPTY_SHA256 = hashlib.sha256(b"").hexdigest()
+JS_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "js")
 
 
 def error_of(call):
@@ -224,3 +228,25 @@ class SigV4(KumoTestCase):
         self.assertEqual((r.status, xml_code(r.body)), (403, "AccessDenied"))
         # The operator names them as kept.
         self.assertEqual(self.request("GET", "/s3/acme~photos/cat.jpg").body, b"acme's cat")
+
+    def test_the_js_sdk_signs_with_a_kumo_key_and_a_wrong_secret_is_refused(self):
+        if not shutil.which("node") or not os.path.isdir(os.path.join(JS_DIR, "node_modules")):
+            self.skipTest("node or tests/js/node_modules is missing")
+        path = os.path.join(self.tmp, "js.txt")
+        with open(path, "w") as f:
+            f.write("from the js sdk")
+        key_id, secret = self.server.aws_credentials()
+
+        def upload(secret):
+            return subprocess.run(["node", os.path.join(JS_DIR, "s3_upload.mjs"),
+                                   self.server.url + "/s3", "js-bucket", f"a.txt={path}"],
+                                  capture_output=True, text=True, timeout=120,
+                                  env=dict(os.environ, AWS_ACCESS_KEY_ID=key_id,
+                                           AWS_SECRET_ACCESS_KEY=secret))
+        r = upload(secret)
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        self.assertEqual(self.s3_client().get_object(Bucket="js-bucket", Key="a.txt")["Body"]
+                         .read(), b"from the js sdk")
+        r = upload(secret[:-1] + ("a" if secret[-1] != "a" else "b"))
+        self.assertNotEqual(r.returncode, 0)
+        self.assertIn("SignatureDoesNotMatch", r.stderr)
