@@ -483,7 +483,7 @@ class HostIsOutOfReach(EscapeTestCase):
                 if "kumo-escape-healthy" in read_text(p)]
         self.assertEqual((len(objects), len(code)), (1, 1), "the files to read are not there")
         paths = [os.path.join(data, "kumo.db"), os.path.join(data, "objects.db"), objects[0],
-                 code[0]]
+                 code[0], os.path.join(data, "server.key")]
         for path, outcome in self.attempt("datadir", READ_FILES, {"paths": paths}).items():
             self.assert_refused(outcome, f"reading {path}")
         dirs = [data, os.path.join(data, "code"), os.path.join(data, "instances")]
