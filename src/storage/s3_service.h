@@ -5,7 +5,11 @@
 // POST /api/v1/storage/events. Handlers hand each request to the service's WorkPool, so
 // disk I/O never blocks an HTTP thread. After a change is committed, the service passes an
 // S3 event notification record to the EventSink; a sink failure is logged, the object stays.
-// Authorization headers are accepted as they come (SigV4 is not verified).
+// Every request is checked first (s3_auth.h: Bearer keys, SigV4 header-signed, presigned
+// and aws-chunked, anonymous reads of public-read buckets) and authorized on its bucket:
+// kRead for GET and HEAD, kWrite otherwise. A tenant's bucket NAME is kept as TENANT~NAME
+// (auth::qualify); its keys see and name it as NAME in every request, reply and error.
+// Events carry the bucket as kept.
 //
 // Threading: thread-safe. The EventSink must outlive the service; stop() (run at shutdown,
 // after the listener stopped) finishes queued work and joins the workers.
@@ -42,8 +46,9 @@ class S3Service {
   S3Service(std::unique_ptr<ObjectStore> store, events::EventSink& events, StorageOptions options);
   ~S3Service();
 
-  // Answers one S3 request; blocks on disk I/O (the routes call it on the pool).
-  http::Response handle(http::Request req);
+  // Answers one S3 request, checked against `access`; blocks on disk I/O (the routes call
+  // it on the pool).
+  http::Response handle(http::Request req, const auth::Access& access);
   // Answers POST /api/v1/storage/events: {"Records": [...]} -> 200 {"accepted": N, ...}.
   http::Response handle_notification(const http::Request& req);
 
@@ -52,14 +57,20 @@ class S3Service {
   const StorageOptions& options() const { return options_; }
 
  private:
+  // Identifies and authorizes the request; sets call.caller and call.bucket as kept.
+  S3Result<void> admit(S3Call& call, const auth::Access& access);
+  S3Result<void> admit_anonymous(S3Call& call);
+  static void show_plain_names(const S3Call& call, S3Error& error);
   S3Result<http::Response> dispatch(S3Call& call);
   S3Result<http::Response> bucket_call(S3Call& call);
   S3Result<http::Response> object_call(S3Call& call);
   // Buckets (s3_buckets.cc).
-  S3Result<http::Response> list_buckets();
+  S3Result<http::Response> list_buckets(const S3Call& call);
   S3Result<http::Response> create_bucket(S3Call& call);
   S3Result<http::Response> list_objects(S3Call& call, bool v2);
   S3Result<http::Response> delete_objects(S3Call& call);
+  S3Result<http::Response> get_bucket_acl(S3Call& call);
+  S3Result<http::Response> put_bucket_acl(S3Call& call);
   // Objects (s3_objects.cc).
   S3Result<http::Response> put_object(S3Call& call);
   S3Result<http::Response> copy_object(S3Call& call);
@@ -81,6 +92,7 @@ class S3Service {
 };
 
 // Adds the routes above; each handler holds `service` and runs the work on its pool.
+// `access` must outlive the routes.
 void add_storage_routes(http::Router& router, const std::shared_ptr<S3Service>& service,
                         const auth::Access& access);
 

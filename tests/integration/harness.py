@@ -157,6 +157,34 @@ class Server:
     admin_key = property(lambda self: read_admin_key(self.data_dir))
     auth_headers = auth_headers
 
+    def aws_credentials(self, key=None):
+        """(access key id, secret access key) of a key, the admin key by default: a token
+        kumo_<id>_<secret> signs AWS SigV4 with its id and its secret."""
+        token = key or self.admin_key
+        return token[5:24], token[25:]
+
+    def add_key(self, scopes, tenant=""):
+        """A new key, written into kumo.db as the server writes one (its secret hashed and
+        sealed under server.key); returns its token."""
+        import hashlib
+        import secrets
+        import sqlite3
+        import string
+        from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+        key_id = "kk_" + "".join(secrets.choice(string.ascii_lowercase + string.digits)
+                                 for _ in range(16))
+        secret = "".join(secrets.choice(string.ascii_letters + string.digits) for _ in range(43))
+        salt, nonce = secrets.token_bytes(16), secrets.token_bytes(12)
+        with open(os.path.join(self.data_dir, "server.key"), "rb") as f:
+            sealed = nonce + AESGCM(f.read()).encrypt(nonce, secret.encode(), key_id.encode())
+        with sqlite3.connect(os.path.join(self.data_dir, "kumo.db"), timeout=30) as db:
+            db.execute("INSERT INTO auth_keys (id, tenant, name, scopes, salt, secret_sha256, "
+                       "created_us, secret_sealed) VALUES (?, ?, 'test', ?, ?, ?, ?, ?)",
+                       (key_id, tenant, scopes, salt.hex(),
+                        hashlib.sha256(salt + secret.encode()).hexdigest(),
+                        int(time.time() * 1e6), "v1:" + sealed.hex()))
+        return f"kumo_{key_id}_{secret}"
+
     def log_text(self):
         return "".join(self.output)
 
@@ -200,6 +228,17 @@ class KumoTestCase(unittest.TestCase):
         data = r.read()
         conn.close()
         return Response(r.status, {k.lower(): v for k, v in r.getheaders()}, data)
+
+    def s3_client(self, key=None, **s3_config):
+        """Debian's boto3 at this server's S3 endpoint (path-style), signing with a key (the
+        admin key by default); `s3_config` adds to botocore's Config(s3={...})."""
+        import boto3
+        from botocore.config import Config
+        key_id, secret = self.server.aws_credentials(key)
+        return boto3.client("s3", endpoint_url=self.server.url + "/s3", region_name="us-east-1",
+                            aws_access_key_id=key_id, aws_secret_access_key=secret,
+                            config=Config(signature_version="s3v4",
+                                          s3={"addressing_style": "path", **s3_config}))
 
     def invoke(self, name, event=None, timeout=60):
         return self.request("POST", f"/api/v1/functions/{name}/invoke", event or {},

@@ -305,18 +305,18 @@ ESCAPE = PRELUDE + """
         return {"beating": os.path.exists(event["heartbeat"])}
 """
 
-# Reaches Kumo's own S3 API through $KUMO_URL, as the examples do.
-PUT_OBJECT = PRELUDE + """
+# Reaches Kumo's own S3 API through $KUMO_URL, as the examples do: an object of a
+# public-read bucket, which needs no credential.
+GET_OBJECT = PRELUDE + """
     import urllib.request
 
-    def put(url, body):
-        req = urllib.request.Request(url, data=body, method="PUT")
-        with urllib.request.urlopen(req, timeout=20) as r:
-            return r.status
+    def get(url):
+        with urllib.request.urlopen(url, timeout=20) as r:
+            return r.read().decode()
 
     def handle(event, context):
         url = f"{os.environ['KUMO_URL']}/s3/{event['bucket']}/{event['key']}"
-        return attempt(put, url, event["body"].encode())
+        return attempt(get, url)
 """
 
 # Tries Kumo's control plane through $KUMO_URL: deploy, delete another function, list
@@ -483,7 +483,7 @@ class HostIsOutOfReach(EscapeTestCase):
                 if "kumo-escape-healthy" in read_text(p)]
         self.assertEqual((len(objects), len(code)), (1, 1), "the files to read are not there")
         paths = [os.path.join(data, "kumo.db"), os.path.join(data, "objects.db"), objects[0],
-                 code[0]]
+                 code[0], os.path.join(data, "server.key")]
         for path, outcome in self.attempt("datadir", READ_FILES, {"paths": paths}).items():
             self.assert_refused(outcome, f"reading {path}")
         dirs = [data, os.path.join(data, "code"), os.path.join(data, "instances")]
@@ -648,12 +648,11 @@ class NetworkIsOffUnlessAsked(EscapeTestCase):
         self.wait_for(lambda: listener.accepted == 1, what="the connection accepted")
 
     def test_a_boxed_function_reaches_kumo_through_kumo_url(self):
-        self.assertEqual(self.request("PUT", "/s3/boxed").status, 200)
-        outcome = self.attempt("kumo-url", PUT_OBJECT,
-                               {"bucket": "boxed", "key": "from-box.txt", "body": "hello"})
-        self.assertEqual(outcome, {"ok": True, "value": 200})
-        r = self.request("GET", "/s3/boxed/from-box.txt")
-        self.assertEqual((r.status, r.body), (200, b"hello"))
+        r = self.request("PUT", "/s3/boxed", headers={"x-amz-acl": "public-read"})
+        self.assertEqual(r.status, 200)
+        self.assertEqual(self.request("PUT", "/s3/boxed/to-box.txt", b"hello").status, 200)
+        outcome = self.attempt("kumo-url", GET_OBJECT, {"bucket": "boxed", "key": "to-box.txt"})
+        self.assertEqual(outcome, {"ok": True, "value": "hello"})
 
     def test_a_boxed_function_cannot_use_kumos_control_plane(self):
         self.assert_healthy()

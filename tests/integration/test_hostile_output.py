@@ -181,6 +181,7 @@ class Uploads(KumoTestCase):
         sent = 0
         try:
             s.sendall(f"PUT /s3/uploads/{key} HTTP/1.1\r\nHost: x\r\n"
+                      f"Authorization: Bearer {self.server.admin_key}\r\n"
                       "Transfer-Encoding: chunked\r\n\r\n".encode())
             block = f"{piece:x}\r\n".encode() + b"z" * piece + b"\r\n"
             while sent < total and not watch.over():
