@@ -1,5 +1,5 @@
-// S3Service's bucket operations: ListBuckets, CreateBucket, ListObjects (V1 and V2) and
-// DeleteObjects.
+// S3Service's bucket operations: ListBuckets, CreateBucket, DeleteBucket, ListObjects (V1
+// and V2) and DeleteObjects.
 #include <fmt/format.h>
 
 #include <charconv>
@@ -81,6 +81,23 @@ S3Result<http::Response> S3Service::create_bucket(S3Call& call) {
   http::Response r;
   r.headers.emplace_back("Location", "/" + call.bucket);
   return r;
+}
+
+S3Result<http::Response> S3Service::delete_bucket(S3Call& call) {
+  if (auto r = store_->delete_bucket(call.bucket); !r) return r.error();
+  http::Response r;
+  r.status = 204;
+  return r;
+}
+
+S3Result<http::Response> S3Service::bucket_changed(const S3Call& call, std::string_view action,
+                                                   S3Result<http::Response> result) {
+  if (bucket_hook_) {
+    bucket_hook_(call.req, action, call.bucket,
+                 result ? result->status : s3_status(result.error().code),
+                 result ? std::string_view() : std::string_view(result.error().message));
+  }
+  return result;
 }
 
 S3Result<http::Response> S3Service::list_objects(S3Call& call, bool v2) {
