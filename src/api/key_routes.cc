@@ -15,6 +15,7 @@ namespace {
 using nlohmann::json;
 
 constexpr size_t kMaxKeyBody = 16 * 1024;
+
 Result<auth::KeyStore*> key_store(const ApiDeps& deps) {
   if (deps.access.keys() == nullptr) {
     return make_error(ErrorCode::kConflict,
