@@ -208,5 +208,28 @@ TEST_F(AdmitChangeTest, AnAdmittedCallIsLeftToTheRouteToRecord) {
   EXPECT_TRUE(read_all().empty());
 }
 
+TEST_F(AdmitChangeTest, ARequestSignedElsewhereIsFromTheKeyItsCredentialNames) {
+  Access access(keys_.get(), [] { return kNow; });
+  auto made = keys_->create(KeySpec{"s3", "acme", parse_grants("write").value(), {}}, kNow);
+  ASSERT_TRUE(made);
+  const std::string& id = made->record.id;
+  http::Request header = request("AWS4-HMAC-SHA256 Credential=" + id +
+                                 "/20260101/us-east-1/s3/aws4_request, SignedHeaders=host, "
+                                 "Signature=00");
+  http::Request presigned = request("");
+  presigned.query = "X-Amz-Credential=" + id + "%2F20260101%2Fus-east-1%2Fs3%2Faws4_request";
+  for (const http::Request& req : {header, presigned}) {
+    Caller caller = claimed_caller(access, req);
+    EXPECT_EQ(caller.key_id, id);
+    EXPECT_EQ(caller.tenant, "acme");
+    EXPECT_TRUE(caller.grants.empty()) << "a claim is no proof: it grants nothing";
+  }
+  EXPECT_EQ(claimed_caller(access, request("Bearer " + made->token)).grants,
+            parse_grants("write").value());
+  EXPECT_EQ(claimed_caller(access, request("")).who(), "anonymous");
+  EXPECT_EQ(claimed_caller(access, request("AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/x")).who(),
+            "anonymous");
+}
+
 }  // namespace
 }  // namespace kumo::auth
