@@ -104,7 +104,7 @@ void add_keys_commands(CLI::App& app, std::shared_ptr<Options> options) {
       "Examples:\n"
       "  kumo keys create ci --scopes deploy --expires 90d\n"
       "  kumo keys create resize-caller --scopes 'invoke:function/resize,read:function/resize'\n"
-      "  kumo keys create acme-admin --scopes admin --tenant acme");
+      "  kumo keys create acme-admin --scopes admin --tenant acme\n");
   create_cmd->callback([options, args, tenant] {
     args->tenant_given = tenant->count() > 0;
     create(*options, *args);
@@ -135,7 +135,7 @@ void add_audit_command(CLI::App& app, std::shared_ptr<Options> options) {
   sub->footer(
       "Examples:\n"
       "  kumo audit --since 1h\n"
-      "  kumo audit --since 2026-11-26 --limit 1000 --json");
+      "  kumo audit --since 2026-11-26 --limit 1000 --json\n");
   sub->callback([options, args] { audit(*options, *args); });
 }
 

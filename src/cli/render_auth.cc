@@ -1,6 +1,8 @@
 // Rendering of the keys and audit replies (render.h).
 #include <fmt/format.h>
 
+#include <utility>
+
 #include "cli/render.h"
 #include "cli/render_util.h"
 
@@ -16,6 +18,11 @@ std::string tenant_cell(const json& j) {
   return tenant.empty() ? "(operator)" : tenant;
 }
 
+// An audit record's tenant; unknown ("-") for a 401, whose key was not proven.
+std::string audit_tenant_cell(const json& record) {
+  return int_field(record, "status") == 401 ? "-" : tenant_cell(record);
+}
+
 std::string scopes_text(const json& key) {
   const json& scopes = key.at("scopes");
   if (scopes.is_string()) return scopes.get<std::string>();
@@ -24,13 +31,13 @@ std::string scopes_text(const json& key) {
   return fmt::format("{}", fmt::join(grants, ","));
 }
 
-// "in 29d", "in 3h", "in 5m", "in 40s"; "expired" once past.
+// "in 30d", "in 3h", "in 5m", "in 40s", rounded to the unit; "expired" once past.
 std::string format_until(int64_t then_us, int64_t now_us) {
   int64_t s = (then_us - now_us) / kMicrosPerSecond;
   if (s <= 0) return "expired";
-  if (s >= 86'400) return fmt::format("in {}d", s / 86'400);
-  if (s >= 3600) return fmt::format("in {}h", s / 3600);
-  if (s >= 60) return fmt::format("in {}m", s / 60);
+  for (auto [unit, suffix] : {std::pair<int64_t, char>{86'400, 'd'}, {3600, 'h'}, {60, 'm'}}) {
+    if (s >= unit) return fmt::format("in {}{}", (s + unit / 2) / unit, suffix);
+  }
   return fmt::format("in {}s", s);
 }
 
@@ -83,9 +90,9 @@ Result<std::string> render_audit(const json& reply, const Style& style) {
                 {Align::kLeft, Align::kLeft, Align::kLeft, Align::kLeft, Align::kLeft, Align::kLeft,
                  Align::kRight});
     for (const json& r : records) {
-      table.add_row({format_utc(int_field(r, "time_us")), str_field(r, "key_id"), tenant_cell(r),
-                     str_field(r, "action"), str_field(r, "target"), str_field(r, "remote"),
-                     std::to_string(int_field(r, "status"))});
+      table.add_row({format_utc(int_field(r, "time_us")), str_field(r, "key_id"),
+                     audit_tenant_cell(r), str_field(r, "action"), str_field(r, "target"),
+                     str_field(r, "remote"), std::to_string(int_field(r, "status"))});
     }
     std::string out = table.render(style);
     // Why the refused and failed calls failed, below the table where long lines do no harm.

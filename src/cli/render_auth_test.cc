@@ -26,7 +26,7 @@ TEST(RenderKeyList, ShowsEachKeyWithTheOperatorsMarkedAndNoSecret) {
                    {"scopes", {"invoke:function/hello", "read"}},
                    {"created_us", kNow},
                    {"last_used_us", nullptr},
-                   {"expires_us", kNow + 30 * 86'400 * kSecond},
+                   {"expires_us", kNow + 30 * 86'400 * kSecond - 5 * kSecond},
                    {"revoked_us", kNow}}}}};
   EXPECT_EQ(render_key_list(reply, kNow, Style{}).value(),
             "ID                   TENANT      NAME   SCOPES                      CREATED   "
@@ -80,6 +80,8 @@ TEST(RenderAudit, ShowsWhoWhatAndFromWhereWithRefusalsExplainedBelow) {
       std::string::npos)
       << text;
   EXPECT_NE(text.find("function.remove hello: this needs an API key"), std::string::npos) << text;
+  EXPECT_NE(text.find("anonymous            -           function.remove"), std::string::npos)
+      << "a 401's tenant is not known: " << text;
 }
 
 TEST(RenderAudit, SaysSoWhenThereIsNothing) {
