@@ -27,10 +27,18 @@ json summary_json(const registry::FunctionVersion& fv, const scheduler::PoolStat
 
 void deploy(ApiDeps& deps, FunctionCache& cache, http::Request&& req,
             const std::shared_ptr<http::Responder>& res) {
+  constexpr std::string_view kAction = "function.deploy";
   auto caller = deps.access.identify(req.header("Authorization"));
-  if (!caller) return res->send(auth::refusal(caller.error()));
+  if (!caller) {
+    if (deps.audit != nullptr) {
+      auth::record_unidentified(*deps.audit, req, kAction, "", caller.error());
+    }
+    return res->send(auth::refusal(caller.error()));
+  }
   // The key's grants are checked against the name in the package's kumo.yaml.
-  auto admit = [&caller](registry::FunctionSpec& spec) -> Result<void> {
+  std::string name;  // as the caller wrote it, for the audit log
+  auto admit = [&caller, &name](registry::FunctionSpec& spec) -> Result<void> {
+    name = spec.name;
     if (auto ok = auth::Access::permit(*caller, auth::Action::kDeploy,
                                        auth::Resource::function(spec.name));
         !ok) {
@@ -40,10 +48,7 @@ void deploy(ApiDeps& deps, FunctionCache& cache, http::Request&& req,
     return {};
   };
   auto fv = deps.registry.deploy(req.body, admit);
-  if (!fv && fv.error().code == ErrorCode::kPermissionDenied) {
-    return res->send(auth::refusal(fv.error()));
-  }
-  if (!fv) return res->send(error_reply(fv.error()));
+  if (!fv) return reply_change_error(deps, *caller, kAction, name, req, fv.error(), *res);
   cache.put(*fv);
   deps.scheduler.configure(pool_config(*fv, deps.data_dir));
   deps.events.configure(fv->spec);
@@ -51,6 +56,7 @@ void deploy(ApiDeps& deps, FunctionCache& cache, http::Request&& req,
   body["package_bytes"] = fv->package_bytes;
   body["spec"] = registry::spec_to_json(fv->spec);
   body["unchanged"] = fv->unchanged;
+  record_change(deps, *caller, kAction, name, req, fv->unchanged ? 200 : 201);
   res->send(http::json_response(fv->unchanged ? 200 : 201, body));
 }
 
@@ -77,14 +83,23 @@ void describe(ApiDeps& deps, const std::string& name, const std::shared_ptr<http
   res->send(http::json_response(200, body));
 }
 
-void remove(ApiDeps& deps, FunctionCache& cache, const std::string& name,
+void remove(ApiDeps& deps, FunctionCache& cache, const http::Request& req,
             const std::shared_ptr<http::Responder>& res) {
+  constexpr std::string_view kAction = "function.remove";
+  const std::string& written = req.params.at("name");
+  auto caller = auth::admit_change(deps.access, deps.audit, req, auth::Action::kDeploy,
+                                   auth::Resource::function(written), kAction, *res);
+  if (!caller) return;
+  std::string name = auth::qualify(*caller, written);
   auto removed = deps.registry.remove(name);
-  if (!removed) return res->send(error_reply(removed.error()));
+  if (!removed) {
+    return reply_change_error(deps, *caller, kAction, written, req, removed.error(), *res);
+  }
   cache.erase(name);
   deps.scheduler.remove(name);
   deps.events.remove(name);
   spdlog::info("removed {}", name);
+  record_change(deps, *caller, kAction, written, req, 200);
   res->send(http::json_response(200, {{"name", name}, {"deleted", true}}));
 }
 
@@ -116,10 +131,7 @@ void add_function_routes(http::Router& router, ApiDeps& deps, FunctionCache& cac
              });
   router.add("DELETE", "/api/v1/functions/{name}",
              [&deps, &cache](http::Request&& req, std::shared_ptr<http::Responder> res) {
-               const std::string& name = req.params["name"];
-               auto caller = auth::admit(deps.access, req, auth::Action::kDeploy,
-                                         auth::Resource::function(name), *res);
-               if (caller) remove(deps, cache, auth::qualify(*caller, name), res);
+               remove(deps, cache, req, res);
              });
 }
 

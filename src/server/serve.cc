@@ -128,13 +128,13 @@ Result<std::map<std::string, std::string>> cloudevent_routes(const nlohmann::jso
 // Storage, tables and connectors, each with its config section.
 Result<void> wire_parts(const nlohmann::json& sections, const std::string& data_dir,
                         http::Router& router, events::Events& ev, const auth::Access& access,
-                        std::vector<std::function<void()>>& on_stop) {
+                        auth::AuditLog& audit, std::vector<std::function<void()>>& on_stop) {
   auto section = [&sections](const char* name) {
     return sections.value(name, nlohmann::json());
   };
-  Wiring storage{data_dir, section("storage"), router, ev, access, on_stop};
+  Wiring storage{data_dir, section("storage"), router, ev, access, on_stop, &audit};
   if (auto r = wire_storage(storage); !r) return r;
-  Wiring tables{data_dir, section("tables"), router, ev, access, on_stop};
+  Wiring tables{data_dir, section("tables"), router, ev, access, on_stop, &audit};
   events::TableCatalog* catalog = nullptr;
   if (auto r = wire_tables(tables, catalog); !r) return r;
   ev.set_table_catalog(catalog);
@@ -187,6 +187,8 @@ int serve(const ServeOptions& options) {
   auto keys = open_auth(options.auth, data_dir, listen->host);
   if (!keys) return spdlog::error("{}", keys.error().message), 2;
   auth::Access access(keys->get());
+  auto audit = auth::AuditLog::open(data_dir + "/kumo.db");
+  if (!audit) return spdlog::error("{}", audit.error().message), 1;
   auto usage = metering::UsageStore::open(data_dir + "/kumo.db");
   if (!usage) return spdlog::error("{}", usage.error().message), 1;
 
@@ -223,6 +225,7 @@ int serve(const ServeOptions& options) {
   } else {
     return spdlog::error("{}", routes.error().message), 2;
   }
+  deps.audit = audit->get();
   api::Api api_layer(deps);
   http::Router router = api_layer.router();
   std::vector<std::function<void()>> on_stop;
@@ -233,7 +236,8 @@ int serve(const ServeOptions& options) {
   // Functions first: a connector may hand over messages the moment it connects, and a
   // topic's subscribers are the functions configured by then.
   api_layer.configure_deployed();
-  if (auto wired = wire_parts(options.sections, data_dir, router, ev, access, on_stop); !wired) {
+  if (auto wired = wire_parts(options.sections, data_dir, router, ev, access, **audit, on_stop);
+      !wired) {
     spdlog::error("{}", wired.error().message);
     stop_parts();
     return 2;

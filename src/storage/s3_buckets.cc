@@ -1,5 +1,6 @@
-// S3Service's bucket operations: ListBuckets, CreateBucket, ListObjects (V1 and V2),
-// DeleteObjects, and GetBucketAcl / PutBucketAcl with canned ACLs (private, public-read).
+// S3Service's bucket operations: ListBuckets, CreateBucket, DeleteBucket, ListObjects (V1
+// and V2), DeleteObjects, and GetBucketAcl / PutBucketAcl with canned ACLs (private,
+// public-read).
 #include <fmt/format.h>
 
 #include <charconv>
@@ -138,6 +139,23 @@ S3Result<http::Response> S3Service::put_bucket_acl(S3Call& call) {
   if (!public_read) return public_read.error();
   if (auto r = store_->set_public_read(call.bucket, *public_read); !r) return r.error();
   return http::Response{};
+}
+
+S3Result<http::Response> S3Service::delete_bucket(S3Call& call) {
+  if (auto r = store_->delete_bucket(call.bucket); !r) return r.error();
+  http::Response r;
+  r.status = 204;
+  return r;
+}
+
+S3Result<http::Response> S3Service::bucket_changed(const S3Call& call, std::string_view action,
+                                                   S3Result<http::Response> result) {
+  if (bucket_hook_) {
+    bucket_hook_(call.req, action, call.bucket,
+                 result ? result->status : s3_status(result.error().code),
+                 result ? std::string_view() : std::string_view(result.error().message));
+  }
+  return result;
 }
 
 S3Result<http::Response> S3Service::list_objects(S3Call& call, bool v2) {

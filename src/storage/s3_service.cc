@@ -150,7 +150,7 @@ S3Result<http::Response> S3Service::bucket_call(S3Call& call) {
     if (m == "GET") return get_bucket_acl(call);
     if (m == "PUT") return put_bucket_acl(call);
   }
-  if (m == "PUT") return create_bucket(call);
+  if (m == "PUT") return bucket_changed(call, "bucket.create", create_bucket(call));
   if (m == "HEAD") {
     if (!store_->bucket_exists(call.bucket)) {
       return no_such_bucket(call.bucket);
@@ -171,12 +171,7 @@ S3Result<http::Response> S3Service::bucket_call(S3Call& call) {
     }
     return list_objects(call, call.q("list-type") == "2");
   }
-  if (m == "DELETE") {
-    if (auto r = store_->delete_bucket(call.bucket); !r) return r.error();
-    http::Response r;
-    r.status = 204;
-    return r;
-  }
+  if (m == "DELETE") return bucket_changed(call, "bucket.delete", delete_bucket(call));
   if (m == "POST" && call.has("delete")) return delete_objects(call);
   return s3_error("MethodNotAllowed",
                   fmt::format("{} is not allowed on a bucket", call.req.method));

@@ -52,6 +52,14 @@ class S3Service {
   // Answers POST /api/v1/storage/events: {"Records": [...]} -> 200 {"accepted": N, ...}.
   http::Response handle_notification(const http::Request& req);
 
+  // Called after each CreateBucket and DeleteBucket that reached the store, with `action`
+  // "bucket.create" or "bucket.delete", the status answered and, for a failure, its message:
+  // the audit log's hook. Set before the routes take requests.
+  using BucketHook = std::function<void(const http::Request& req, std::string_view action,
+                                        const std::string& bucket, int status,
+                                        std::string_view detail)>;
+  void set_bucket_hook(BucketHook hook) { bucket_hook_ = std::move(hook); }
+
   void submit(std::function<void()> work) { pool_.submit(std::move(work)); }
   void stop() { pool_.stop(); }
   const StorageOptions& options() const { return options_; }
@@ -67,6 +75,10 @@ class S3Service {
   // Buckets (s3_buckets.cc).
   S3Result<http::Response> list_buckets(const S3Call& call);
   S3Result<http::Response> create_bucket(S3Call& call);
+  S3Result<http::Response> delete_bucket(S3Call& call);
+  // Tells the bucket hook how a bucket change ended; returns `result`.
+  S3Result<http::Response> bucket_changed(const S3Call& call, std::string_view action,
+                                          S3Result<http::Response> result);
   S3Result<http::Response> list_objects(S3Call& call, bool v2);
   S3Result<http::Response> delete_objects(S3Call& call);
   S3Result<http::Response> get_bucket_acl(S3Call& call);
@@ -88,6 +100,7 @@ class S3Service {
   events::EventSink& events_;
   const StorageOptions options_;
   Sequencer sequencer_;
+  BucketHook bucket_hook_;
   WorkPool pool_;  // last: its threads start after the fields they use
 };
 

@@ -164,26 +164,19 @@ class Server:
         return token[5:24], token[25:]
 
     def add_key(self, scopes, tenant=""):
-        """A new key, written into kumo.db as the server writes one (its secret hashed and
-        sealed under server.key); returns its token."""
-        import hashlib
-        import secrets
-        import sqlite3
-        import string
-        from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-        key_id = "kk_" + "".join(secrets.choice(string.ascii_lowercase + string.digits)
-                                 for _ in range(16))
-        secret = "".join(secrets.choice(string.ascii_letters + string.digits) for _ in range(43))
-        salt, nonce = secrets.token_bytes(16), secrets.token_bytes(12)
-        with open(os.path.join(self.data_dir, "server.key"), "rb") as f:
-            sealed = nonce + AESGCM(f.read()).encrypt(nonce, secret.encode(), key_id.encode())
-        with sqlite3.connect(os.path.join(self.data_dir, "kumo.db"), timeout=30) as db:
-            db.execute("INSERT INTO auth_keys (id, tenant, name, scopes, salt, secret_sha256, "
-                       "created_us, secret_sealed) VALUES (?, ?, 'test', ?, ?, ?, ?, ?)",
-                       (key_id, tenant, scopes, salt.hex(),
-                        hashlib.sha256(salt + secret.encode()).hexdigest(),
-                        int(time.time() * 1e6), "v1:" + sealed.hex()))
-        return f"kumo_{key_id}_{secret}"
+        """A new key made through the keys API with the admin key; returns its token."""
+        body = {"name": "test", "scopes": scopes}
+        if tenant:
+            body["tenant"] = tenant
+        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
+        conn.request("POST", "/api/v1/keys", body=json.dumps(body),
+                     headers=self.auth_headers())
+        r = conn.getresponse()
+        data = r.read()
+        conn.close()
+        if r.status != 201:
+            raise RuntimeError(f"making a key {body} answered {r.status}: {data!r}")
+        return json.loads(data)["token"]
 
     def log_text(self):
         return "".join(self.output)
@@ -239,6 +232,16 @@ class KumoTestCase(unittest.TestCase):
                             aws_access_key_id=key_id, aws_secret_access_key=secret,
                             config=Config(signature_version="s3v4",
                                           s3={"addressing_style": "path", **s3_config}))
+
+    def make_key(self, scopes, tenant=None, key=None, **fields):
+        """A new key's token (made with the admin key unless `key` names another)."""
+        body = {"name": fields.pop("name", "test"), "scopes": scopes, **fields}
+        if tenant is not None:
+            body["tenant"] = tenant
+        r = self.request("POST", "/api/v1/keys", body, key=key)
+        if r.status != 201:
+            self.fail(f"making a key {body} answered {r.status}: {r.body!r}")
+        return r.json()["token"]
 
     def invoke(self, name, event=None, timeout=60):
         return self.request("POST", f"/api/v1/functions/{name}/invoke", event or {},
