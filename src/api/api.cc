@@ -31,6 +31,7 @@ scheduler::PoolConfig pool_config(const registry::FunctionVersion& fv,
   launch.timeout = spec.timeout;
   launch.concurrency = spec.concurrency;
   launch.env = spec.env;
+  launch.permissions = auth::to_string(spec.access.permissions);
   launch.zygote = spec.zygote;
   launch.network = spec.network;
   launch.batch_max_size = spec.batch_max_size;

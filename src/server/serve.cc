@@ -11,6 +11,8 @@
 
 #include "api/api.h"
 #include "api/box_routes.h"
+#include "auth/instance_identity.h"
+#include "common/clock.h"
 #include "common/log.h"
 #include "events/events.h"
 #include "executor/process_launcher.h"
@@ -125,6 +127,20 @@ Result<std::map<std::string, std::string>> cloudevent_routes(const nlohmann::jso
   return out;
 }
 
+// The launcher's view of the instances' identities: it passes each instance's spec, id and
+// address of Kumo; the permissions travel in the spec as text.
+executor::InstanceCredentials instance_credentials(auth::InstanceIdentities& identities) {
+  executor::InstanceCredentials out;
+  out.issue = [&identities](const executor::LaunchSpec& spec, const std::string& instance_id,
+                            const std::string& kumo_url) {
+    return identities.issue(spec.function, spec.permissions, instance_id, kumo_url);
+  };
+  out.release = [&identities](const std::string& instance_id) {
+    identities.release(instance_id);
+  };
+  return out;
+}
+
 // Storage, tables and connectors, each with its config section.
 Result<void> wire_parts(const nlohmann::json& sections, const std::string& data_dir,
                         http::Router& router, events::Events& ev, const auth::Access& access,
@@ -164,7 +180,13 @@ int serve(const ServeOptions& options) {
   // First of all: a second server on this directory must change nothing in it.
   auto data_lock = DataDirLock::acquire(data_dir);
   if (!data_lock) return spdlog::error("{}", data_lock.error().message), 1;
+  auto keys = open_auth(options.auth, data_dir, listen->host);
+  if (!keys) return spdlog::error("{}", keys.error().message), 2;
+  auth::Access access(keys->get());
+  // Each instance's own credential, for the function's permissions (auth/instance_identity.h).
+  auth::InstanceIdentities identities(keys->get(), options.region, wall_micros);
   executor::LauncherOptions launcher_options;
+  launcher_options.credentials = instance_credentials(identities);
   launcher_options.python = options.python;
   launcher_options.runtime_dir = data_dir + "/runtime";
   launcher_options.group = cgroup_group(data_dir);
@@ -184,9 +206,6 @@ int serve(const ServeOptions& options) {
   if (auto collected = (*registry)->collect_garbage(); !collected) {
     spdlog::warn("registry: collecting unused code failed: {}", collected.error().message);
   }
-  auto keys = open_auth(options.auth, data_dir, listen->host);
-  if (!keys) return spdlog::error("{}", keys.error().message), 2;
-  auth::Access access(keys->get());
   auto audit = auth::AuditLog::open(data_dir + "/kumo.db");
   if (!audit) return spdlog::error("{}", audit.error().message), 1;
   auto usage = metering::UsageStore::open(data_dir + "/kumo.db");

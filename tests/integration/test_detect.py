@@ -51,7 +51,7 @@ class DetectExample(KumoTestCase):
             text = f.read()
         with open(spec, "w") as f:
             f.write(text.replace("idle_timeout: 30s", "idle_timeout: 3s"))
-        env = dict(os.environ, KUMO_URL=cls.server.url)
+        env = dict(os.environ, KUMO_URL=cls.server.url, KUMO_API_KEY=cls.server.admin_key)
         for args in (["table", "create", "detections"], ["deploy", detect],
                      ["deploy", os.path.join(EXAMPLE, "detections")]):
             subprocess.run([KUMO, *args], env=env, check=True, capture_output=True)

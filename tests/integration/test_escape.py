@@ -305,29 +305,34 @@ ESCAPE = PRELUDE + """
         return {"beating": os.path.exists(event["heartbeat"])}
 """
 
-# Reaches Kumo's own S3 API through $KUMO_URL, as the examples do: an object of a
-# public-read bucket, which needs no credential.
-GET_OBJECT = PRELUDE + """
+# Reaches Kumo's own S3 API through $KUMO_URL with its own key, as the examples do.
+PUT_OBJECT = PRELUDE + """
     import urllib.request
 
-    def get(url):
-        with urllib.request.urlopen(url, timeout=20) as r:
-            return r.read().decode()
+    def put(url, body):
+        key = os.environ.get("KUMO_API_KEY", "")
+        req = urllib.request.Request(url, data=body, method="PUT",
+                                     headers={"Authorization": "Bearer " + key})
+        with urllib.request.urlopen(req, timeout=20) as r:
+            return r.status
 
     def handle(event, context):
         url = f"{os.environ['KUMO_URL']}/s3/{event['bucket']}/{event['key']}"
-        return attempt(get, url)
+        return attempt(put, url, event["body"].encode())
 """
 
-# Tries Kumo's control plane through $KUMO_URL: deploy, delete another function, list
-# functions, read usage and logs. Answers the status of each.
+# Tries Kumo's control plane through $KUMO_URL, with a key of its own that could deploy
+# and read: deploy, delete another function, list functions, read usage and logs. Answers
+# the status of each.
 CONTROL_PLANE = """
     import os
     import urllib.error
     import urllib.request
 
     def status(method, path, body=None):
-        req = urllib.request.Request(os.environ["KUMO_URL"] + path, data=body, method=method)
+        headers = {"Authorization": "Bearer " + os.environ.get("KUMO_API_KEY", "")}
+        req = urllib.request.Request(os.environ["KUMO_URL"] + path, data=body, method=method,
+                                     headers=headers)
         try:
             with urllib.request.urlopen(req, timeout=20) as r:
                 return r.status
@@ -648,15 +653,18 @@ class NetworkIsOffUnlessAsked(EscapeTestCase):
         self.wait_for(lambda: listener.accepted == 1, what="the connection accepted")
 
     def test_a_boxed_function_reaches_kumo_through_kumo_url(self):
-        r = self.request("PUT", "/s3/boxed", headers={"x-amz-acl": "public-read"})
-        self.assertEqual(r.status, 200)
-        self.assertEqual(self.request("PUT", "/s3/boxed/to-box.txt", b"hello").status, 200)
-        outcome = self.attempt("kumo-url", GET_OBJECT, {"bucket": "boxed", "key": "to-box.txt"})
-        self.assertEqual(outcome, {"ok": True, "value": "hello"})
+        self.assertEqual(self.request("PUT", "/s3/boxed").status, 200)
+        outcome = self.attempt("kumo-url", PUT_OBJECT,
+                               {"bucket": "boxed", "key": "from-box.txt", "body": "hello"},
+                               "permissions: [write:bucket/boxed]\n")
+        self.assertEqual(outcome, {"ok": True, "value": 200})
+        r = self.request("GET", "/s3/boxed/from-box.txt")
+        self.assertEqual((r.status, r.body), (200, b"hello"))
 
     def test_a_boxed_function_cannot_use_kumos_control_plane(self):
         self.assert_healthy()
-        outcome = self.attempt("control-plane", CONTROL_PLANE)
+        outcome = self.attempt("control-plane", CONTROL_PLANE, None,
+                               "permissions: [deploy, read]\n")
         self.assertEqual(outcome, {"deploy": 403, "delete": 403, "list": 403, "usage": 403,
                                    "logs": 403, "metrics": 403})
         self.assert_healthy()
