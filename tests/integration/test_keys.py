@@ -366,7 +366,11 @@ class AdminKeyFile(KumoTestCase):
         r = self.run_cli("keys", "ls", env_extra={"KUMO_DATA": self.server.data_dir})
         self.assertEqual(r.returncode, 0, r.stderr)
         self.assertIn(key_id(self.server.admin_key), r.stdout)
-        r = self.run_cli("ls")
+        # Without KUMO_DATA and where no running server's runtime file is found, the CLI
+        # says which variable to set.
+        elsewhere = os.path.join(self.tmp, "elsewhere")
+        os.mkdir(elsewhere)
+        r = self.run_cli("ls", env_extra={"XDG_RUNTIME_DIR": elsewhere, "HOME": elsewhere})
         self.assertEqual(r.returncode, 1, r.stderr)
         self.assertIn("KUMO_API_KEY", r.stderr)
 
