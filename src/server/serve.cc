@@ -11,6 +11,8 @@
 
 #include "api/api.h"
 #include "api/box_routes.h"
+#include "auth/tenants.h"
+#include "common/clock.h"
 #include "common/log.h"
 #include "events/events.h"
 #include "executor/process_launcher.h"
@@ -186,6 +188,8 @@ int serve(const ServeOptions& options) {
   auto keys = open_auth(options.auth, data_dir, listen->host);
   if (!keys) return spdlog::error("{}", keys.error().message), 2;
   auth::Access access(keys->get());
+  auto tenants = auth::TenantStore::open(data_dir + "/kumo.db", wall_micros());
+  if (!tenants) return spdlog::error("{}", tenants.error().message), 1;
   auto usage = metering::UsageStore::open(data_dir + "/kumo.db");
   if (!usage) return spdlog::error("{}", usage.error().message), 1;
 
@@ -217,6 +221,7 @@ int serve(const ServeOptions& options) {
 
   api::ApiDeps deps{reg, sched, ev, **usage, metrics, access, *prices, data_dir,
                     6 * 1024 * 1024, size_t{256} << 20, 1024 * 1024, {}};
+  deps.tenants = tenants->get();
   if (auto routes = cloudevent_routes(options.sections); routes) {
     deps.cloudevent_routes = *routes;
   } else {
