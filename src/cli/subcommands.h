@@ -24,5 +24,6 @@ void add_top_command(CLI::App& app, std::shared_ptr<Options> options);       // 
 void add_event_commands(CLI::App& app, std::shared_ptr<Options> options);    // events.cc
 void add_objects_commands(CLI::App& app, std::shared_ptr<Options> options);  // objects.cc
 void add_tables_commands(CLI::App& app, std::shared_ptr<Options> options);   // tables.cc
+void add_tenants_commands(CLI::App& app, std::shared_ptr<Options> options);  // tenants.cc
 
 }  // namespace kumo::cli
