@@ -184,6 +184,17 @@ class KumoTestCase(unittest.TestCase):
         conn.close()
         return Response(r.status, {k.lower(): v for k, v in r.getheaders()}, data)
 
+    def make_key(self, scopes, tenant=None, name="test key"):
+        """A new key's token, made by the operator through POST /api/v1/keys: `scopes` as
+        the grants' text ("read, invoke:function/x"), `tenant` None for the operator's."""
+        body = {"name": name, "scopes": scopes}
+        if tenant is not None:
+            body["tenant"] = tenant
+        r = self.request("POST", "/api/v1/keys", body)
+        if r.status != 201:
+            self.fail(f"making a key for {tenant or 'the operator'}: {r.status} {r.body!r}")
+        return r.json()["token"]
+
     def invoke(self, name, event=None, timeout=60):
         return self.request("POST", f"/api/v1/functions/{name}/invoke", event or {},
                             timeout=timeout)
