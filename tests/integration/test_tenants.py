@@ -94,6 +94,11 @@ class Tenants(KumoTestCase):
         # The operator reaches either by its full name.
         r = self.request("POST", "/api/v1/functions/acme~hello/invoke", {})
         self.assertEqual(r.json()["tenant"], "acme")
+        # Metrics label each by its full name, for the operator only.
+        metrics = self.request("GET", "/metrics").body.decode()
+        self.assertIn('function="acme~hello"', metrics)
+        self.assertIn('function="globex~hello"', metrics)
+        self.assertEqual(self.request("GET", "/metrics", key=self.acme).status, 403)
 
     def test_another_tenants_function_is_not_found_and_its_full_name_is_refused(self):
         self.deploy_as(self.acme, "secret", printer("acme"))
