@@ -53,7 +53,8 @@ void list(ApiDeps& deps, http::Responder& out) {
   auto functions = functions_by_tenant(deps);
   json list = json::array();
   for (const auth::Tenant& t : *tenants) {
-    list.push_back({{"name", t.name}, {"created_us", t.created_us}, {"functions", functions[t.name]}});
+    list.push_back(
+        {{"name", t.name}, {"created_us", t.created_us}, {"functions", functions[t.name]}});
   }
   out.send(http::json_response(200, {{"tenants", std::move(list)}}));
 }
@@ -85,7 +86,8 @@ void remove(ApiDeps& deps, const std::string& name, http::Responder& out) {
     }
   }
   spdlog::info("tenant {} removed; {} key(s) revoked", name, revoked);
-  out.send(http::json_response(200, {{"name", name}, {"deleted", true}, {"revoked_keys", revoked}}));
+  out.send(
+      http::json_response(200, {{"name", name}, {"deleted", true}, {"revoked_keys", revoked}}));
 }
 
 }  // namespace

@@ -47,11 +47,11 @@ TEST(QualifySpec, TheDefaultTenantAndTheOperatorKeepPlainNames) {
 }
 
 TEST(QualifySpec, ATenantsSpecCannotNameAnotherTenantsThing) {
-  for (const char* yaml : {"triggers:\n  - queue: {topic: globex~jobs}\n",
-                           "triggers:\n  - storage: {bucket: globex~uploads}\n",
-                           "triggers:\n  - table: {name: globex~orders}\n",
-                           "async: {dead_letter: globex~failed}\n",
-                           "async: {on_failure: globex~alert}\n"}) {
+  for (const char* yaml :
+       {"triggers:\n  - queue: {topic: globex~jobs}\n",
+        "triggers:\n  - storage: {bucket: globex~uploads}\n",
+        "triggers:\n  - table: {name: globex~orders}\n", "async: {dead_letter: globex~failed}\n",
+        "async: {on_failure: globex~alert}\n"}) {
     auto spec = registry::parse_spec(std::string("name: a\nruntime: exec\nhandler: x\n") + yaml);
     ASSERT_TRUE(spec.has_value()) << spec.error().message;
     for (const char* who : {"acme", "default"}) {

@@ -18,9 +18,9 @@ struct TenantArgs {
 };
 
 void create(const Options& options, const TenantArgs& args) {
-  auto reply = Session::open(options)->call("POST", "/api/v1/tenants",
-                                            json{{"name", args.name}}.dump(),
-                                            {{"Content-Type", "application/json"}});
+  auto reply =
+      Session::open(options)->call("POST", "/api/v1/tenants", json{{"name", args.name}}.dump(),
+                                   {{"Content-Type", "application/json"}});
   if (args.json) return print_line(reply.body);
   print_line(fmt::format("created tenant {}", args.name));
 }
