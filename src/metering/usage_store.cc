@@ -178,7 +178,8 @@ Result<UsageReport> UsageStore::report(int64_t since_us, const Prices& prices,
     if (include && !include(function)) continue;
     auto outcome = parse_outcome(st->text(5));
     // A name this build does not know (a newer server wrote it) counts as an error.
-    builder.add(UsageRow{std::move(function), st->int64(1), st->int64(2), st->real(3), st->int64(4) != 0,
+    builder.add(UsageRow{std::move(function), st->int64(1), st->int64(2), st->real(3),
+                         st->int64(4) != 0,
                          outcome.value_or(executor::Outcome::kError), st->int64(6)});
   }
   return std::move(builder).build(since_us, prices);

@@ -81,7 +81,8 @@ TEST(ChangeDelivery, ATenantsUndeliverableChangeGoesToItsOwnDeadLetters) {
   std::string deep = R"({"a":)" + std::string(50'000, '[') + std::string(50'000, ']') + "}";
   auto db = store::Database::open(path).value();
   ASSERT_TRUE(db->exec("INSERT INTO tables_changes (tbl, kind, key, old_item, new_item, at_us, "
-                       "event_id) VALUES ('acme~t', 'INSERT', 'deep', NULL, '" + deep + "', 1, 'e')"));
+                       "event_id) VALUES ('acme~t', 'INSERT', 'deep', NULL, '" +
+                       deep + "', 1, 'e')"));
   EXPECT_EQ(delivery.deliver_pending().value(), 1);
   std::lock_guard lock(sink.mu);
   ASSERT_EQ(sink.published.size(), 1u);
