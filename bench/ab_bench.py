@@ -26,9 +26,6 @@ def main():
     bins = {"a": os.path.abspath(args.a), "b": os.path.abspath(args.b)}
     print("load average:", open("/proc/loadavg").read().strip(), "| cores:", os.cpu_count())
     tmp = tempfile.mkdtemp(prefix="kumo-ab-")
-    lua = os.path.join(tmp, "post.lua")
-    with open(lua, "w") as f:
-        f.write(g.POST_LUA)
     servers = {}
     try:
         for name, binary in bins.items():
@@ -41,6 +38,7 @@ def main():
             for c in (1, 16):
                 for name in ("a", "b") if r % 2 == 0 else ("b", "a"):
                     url = servers[name].url + "/api/v1/functions/noop/invoke"
+                    lua = g.write_post_lua(os.path.join(tmp, f"post-{name}.lua"), url)
                     runs[(name, c)].append(g.wrk(url, c, args.seconds, lua))
         print(f"wrk -t1 -d{args.seconds}s, {args.rounds} alternating rounds, medians")
         for c in (1, 16):

@@ -25,7 +25,8 @@ import time
 import urllib.request
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "tests", "integration"))
-from harness import Server  # noqa: E402
+from harness import Server, key_headers  # noqa: E402
+import gateway_bench as g  # noqa: E402
 
 FUNCTIONS = {
     "noop": (128, "def handle(event, context):\n    return {}\n"),
@@ -43,8 +44,7 @@ LABELS = {"noop": "(a) no-op", "cv": "(b) numpy + cv2", "torch": "(c) torch mode
 
 
 def kumo_cli(kumo, url, *args):
-    env = dict(os.environ, KUMO_URL=url)
-    return subprocess.run([kumo, *args], capture_output=True, text=True, env=env, check=True).stdout
+    return g.kumo_cli(kumo, url, *args)
 
 
 def instances(kumo, url, name):
@@ -70,7 +70,7 @@ def cold_request(kumo, url, name):
     if instances(kumo, url, name):
         raise RuntimeError(f"{name} did not scale to zero")
     req = urllib.request.Request(f"{url}/api/v1/functions/{name}/invoke", data=b"{}",
-                                 method="POST")
+                                 method="POST", headers=key_headers(url))
     t0 = time.perf_counter()
     with urllib.request.urlopen(req, timeout=60) as r:
         r.read()

@@ -20,7 +20,8 @@ import threading
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "tests", "integration"))
-from harness import Server, free_port  # noqa: E402
+from harness import Server, free_port, key_headers  # noqa: E402
+import gateway_bench as g  # noqa: E402
 
 ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
 
@@ -38,8 +39,7 @@ def now_us():
 
 
 def kumo(binary, url, *args):
-    subprocess.run([binary, *args], check=True, capture_output=True,
-                   env=dict(os.environ, KUMO_URL=url))
+    g.kumo_cli(binary, url, *args)
 
 
 def deploy(binary, url, tmp, name, triggers):
@@ -79,7 +79,8 @@ def publish_http(port, topic, count, clients=4):
     def worker(k):
         conn = http.client.HTTPConnection("127.0.0.1", port)
         for _ in range(k):
-            conn.request("POST", f"/api/v1/topics/{topic}", body=str(now_us()))
+            conn.request("POST", f"/api/v1/topics/{topic}", body=str(now_us()),
+                         headers=key_headers(port))
             r = conn.getresponse()
             r.read()
             if r.status != 202:
@@ -98,12 +99,14 @@ def sync_baseline(port, name, count=300):
     times = []
     for _ in range(count):
         t0 = time.perf_counter()
-        conn.request("POST", f"/api/v1/functions/{name}/invoke", body="{}")
+        conn.request("POST", f"/api/v1/functions/{name}/invoke", body="{}",
+                     headers=key_headers(port))
         conn.getresponse().read()
         times.append((time.perf_counter() - t0) * 1e6)
     start = time.perf_counter()
     for _ in range(count):
-        conn.request("POST", f"/api/v1/functions/{name}/invoke", body="{}")
+        conn.request("POST", f"/api/v1/functions/{name}/invoke", body="{}",
+                     headers=key_headers(port))
         conn.getresponse().read()
     rate = count / (time.perf_counter() - start)
     return rate, statistics.median(times), pct(times, 99)
@@ -138,7 +141,8 @@ def http_publisher(port, topic):
             return publish_http(port, topic, count)
         conn = http.client.HTTPConnection("127.0.0.1", port)
         for _ in range(count):
-            conn.request("POST", f"/api/v1/topics/{topic}", body=str(now_us()))
+            conn.request("POST", f"/api/v1/topics/{topic}", body=str(now_us()),
+                         headers=key_headers(port))
             conn.getresponse().read()
             time.sleep(gap_ms / 1000)
         return count

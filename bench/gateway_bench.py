@@ -15,7 +15,7 @@ import time
 import urllib.request
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "tests", "integration"))
-from harness import Server, free_port  # noqa: E402
+from harness import Server, free_port, key_headers  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
@@ -40,6 +40,24 @@ http {{
 """
 
 POST_LUA = 'wrk.method = "POST"\nwrk.body = "{}"\nwrk.headers["Content-Type"] = "application/json"\n'
+
+
+def post_lua(url):
+    """wrk's script for a POST of {} to the server at `url`, with its key."""
+    return POST_LUA + "".join(f'wrk.headers["{k}"] = "{v}"\n' for k, v in key_headers(url).items())
+
+
+def write_post_lua(path, url):
+    with open(path, "w") as f:
+        f.write(post_lua(url))
+    return path
+
+
+def post(url, body=b"{}"):
+    """POSTs to a Kumo URL with the server's key; the response body."""
+    req = urllib.request.Request(url, data=body, method="POST", headers=key_headers(url))
+    with urllib.request.urlopen(req, timeout=60) as r:
+        return r.read()
 
 
 def to_us(text):
@@ -70,6 +88,7 @@ def median_of(runs):
 
 def kumo_cli(kumo, url, *args):
     env = dict(os.environ, KUMO_URL=url)
+    env.update({"KUMO_API_KEY": v.split(" ", 1)[1] for v in key_headers(url).values()})
     return subprocess.run([kumo, *args], capture_output=True, text=True, env=env, check=True).stdout
 
 
@@ -100,11 +119,8 @@ def cold(args, kumo, url):
         deadline = time.time() + 10
         while instances(kumo, url, "noop-cold") and time.time() < deadline:
             time.sleep(0.05)
-        req = urllib.request.Request(f"{url}/api/v1/functions/noop-cold/invoke", data=body,
-                                     method="POST")
         t0 = time.perf_counter()
-        with urllib.request.urlopen(req) as r:
-            r.read()
+        post(f"{url}/api/v1/functions/noop-cold/invoke", body)
         kumo_ms.append((time.perf_counter() - t0) * 1e3)
     bare_ms = []
     for _ in range(args.cold):
@@ -135,9 +151,7 @@ def main():
     with open(os.path.join(tmp, "nginx.conf"), "w") as f:
         f.write(NGINX_CONF.format(tmp=tmp, port=nginx_port))
     nginx = subprocess.Popen(["nginx", "-c", os.path.join(tmp, "nginx.conf")])
-    lua = os.path.join(tmp, "post.lua")
-    with open(lua, "w") as f:
-        f.write(POST_LUA)
+    lua = write_post_lua(os.path.join(tmp, "post.lua"), server.url)
     try:
         kumo_cli(kumo, server.url, "deploy", os.path.join(HERE, "functions", "noop"))
         cold_dir = os.path.join(tmp, "noop-cold")
@@ -147,8 +161,7 @@ def main():
         kumo_cli(kumo, server.url, "deploy", cold_dir)
         while instances(kumo, server.url, "noop") < 2:
             time.sleep(0.1)
-        urllib.request.urlopen(urllib.request.Request(
-            f"{server.url}/api/v1/functions/noop/invoke", data=b"{}", method="POST")).read()
+        post(f"{server.url}/api/v1/functions/noop/invoke")
         if args.only != "cold":
             warm(args, f"{server.url}/api/v1/functions/noop/invoke",
                  f"http://127.0.0.1:{nginx_port}/", lua)

@@ -25,7 +25,8 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.join(HERE, "..")
 sys.path.insert(0, os.path.join(ROOT, "tests", "integration"))
-from harness import Server  # noqa: E402
+from harness import Server, key_headers  # noqa: E402
+import gateway_bench as g  # noqa: E402
 from test_model import text_input  # noqa: E402
 
 MODEL = os.path.join(ROOT, ".deps", "models", "ocr", "cls.onnx")
@@ -47,8 +48,7 @@ def deploy(kumo, url, tmp, name, max_size, delay):
     shutil.copy(MODEL, d)
     with open(os.path.join(d, "kumo.yaml"), "w") as f:
         f.write(SPEC.format(name=name, max_size=max_size, delay=delay))
-    subprocess.run([kumo, "deploy", d], check=True, capture_output=True,
-                   env=dict(os.environ, KUMO_URL=url))
+    g.kumo_cli(kumo, url, "deploy", d)
 
 
 def request_body(binary):
@@ -73,7 +73,7 @@ def load(port, name, body, headers, clients, seconds):
         mine = []
         while time.time() < stop_at:
             t0 = time.perf_counter()
-            conn.request("POST", f"/v2/models/{name}/infer", body, headers)
+            conn.request("POST", f"/v2/models/{name}/infer", body, {**headers, **key_headers(port)})
             r = conn.getresponse()
             data = r.read()
             elapsed = time.perf_counter() - t0

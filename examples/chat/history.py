@@ -16,8 +16,11 @@ _table_ready = False
 def _call(method, path, body=None):
     url = os.environ["KUMO_URL"] + "/api/v1/tables/" + path
     data = json.dumps(body).encode() if body is not None else None
-    request = urllib.request.Request(url, data, {"content-type": "application/json"},
-                                     method=method)
+    # The instance's own key (the permissions in kumo.yaml), read at each call: Kumo gives
+    # every instance a key of its own.
+    headers = {"content-type": "application/json",
+               "authorization": "Bearer " + os.environ.get("KUMO_API_KEY", "")}
+    request = urllib.request.Request(url, data, headers, method=method)
     with urllib.request.urlopen(request, timeout=10) as r:
         return json.load(r)
 

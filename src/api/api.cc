@@ -4,6 +4,7 @@
 
 #include "common/work_pool.h"
 #include "api/routes.h"
+#include "api/errors.h"
 #include "common/log.h"
 
 namespace kumo::api {
@@ -30,6 +31,7 @@ scheduler::PoolConfig pool_config(const registry::FunctionVersion& fv,
   launch.timeout = spec.timeout;
   launch.concurrency = spec.concurrency;
   launch.env = spec.env;
+  launch.permissions = auth::to_string(spec.access.permissions);
   launch.zygote = spec.zygote;
   launch.network = spec.network;
   launch.batch_max_size = spec.batch_max_size;
@@ -66,6 +68,24 @@ scheduler::PoolConfig pool_config(const registry::FunctionVersion& fv,
   return config;
 }
 
+void record_change(const ApiDeps& deps, const auth::Caller& caller, std::string_view action,
+                   std::string_view target, const http::Request& req, int status,
+                   std::string_view detail) {
+  if (deps.audit != nullptr) {
+    deps.audit->record(caller, action, target, req.remote_address, status, detail);
+  }
+}
+
+void reply_change_error(const ApiDeps& deps, const auth::Caller& caller, std::string_view action,
+                        std::string_view target, const http::Request& req, const Error& error,
+                        http::Responder& out) {
+  bool refused = error.code == ErrorCode::kUnauthenticated ||
+                 error.code == ErrorCode::kPermissionDenied;
+  http::Response r = refused ? auth::refusal(error) : error_reply(error);
+  record_change(deps, caller, action, target, req, r.status, error.message);
+  out.send(std::move(r));
+}
+
 Api::Api(ApiDeps deps)
     : deps_(std::move(deps)),
       cache_(std::make_unique<FunctionCache>()),
@@ -94,6 +114,8 @@ http::Router Api::router() {
   add_event_routes(router, deps_);
   add_model_routes(router, deps_, *cache_);
   add_tenant_routes(router, deps_);
+  add_key_routes(router, deps_);
+  add_audit_routes(router, deps_);
   return router;
 }
 

@@ -9,6 +9,7 @@
 
 #include "auth/access.h"
 #include "auth/tenants.h"
+#include "auth/audit.h"
 #include "events/events.h"
 #include "http/server.h"
 #include "metering/billing.h"
@@ -41,6 +42,8 @@ struct ApiDeps {
   std::map<std::string, std::string> cloudevent_routes;
   // The tenants (/api/v1/tenants); null leaves those routes out. Must outlive the router.
   auth::TenantStore* tenants = nullptr;
+  // Control-plane changes are recorded here; null records nothing. Must outlive the router.
+  auth::AuditLog* audit = nullptr;
 };
 
 // Where a function's instances live and log, under the data directory.

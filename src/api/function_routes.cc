@@ -30,11 +30,19 @@ json summary_json(const std::string& name, const registry::FunctionVersion& fv,
 
 void deploy(ApiDeps& deps, FunctionCache& cache, http::Request&& req,
             const std::shared_ptr<http::Responder>& res) {
+  constexpr std::string_view kAction = "function.deploy";
   auto caller = deps.access.identify(req.header("Authorization"));
-  if (!caller) return res->send(auth::refusal(caller.error()));
+  if (!caller) {
+    if (deps.audit != nullptr) {
+      auth::record_unidentified(*deps.audit, req, kAction, "", caller.error());
+    }
+    return res->send(auth::refusal(caller.error()));
+  }
   // The key's grants are checked against the name in the package's kumo.yaml; then every
   // name in the spec becomes the caller's tenant's (tenant_spec.h).
-  auto admit = [&caller](registry::FunctionSpec& spec) -> Result<void> {
+  std::string name;  // as the caller wrote it, for the audit log
+  auto admit = [&caller, &name](registry::FunctionSpec& spec) -> Result<void> {
+    name = spec.name;
     if (auto ok = auth::Access::permit(*caller, auth::Action::kDeploy,
                                        auth::Resource::function(spec.name));
         !ok) {
@@ -43,18 +51,16 @@ void deploy(ApiDeps& deps, FunctionCache& cache, http::Request&& req,
     return qualify_spec(*caller, spec);
   };
   auto fv = deps.registry.deploy(req.body, admit);
-  if (!fv && fv.error().code == ErrorCode::kPermissionDenied) {
-    return res->send(auth::refusal(fv.error()));
-  }
-  if (!fv) return res->send(error_reply(fv.error()));
+  if (!fv) return reply_change_error(deps, *caller, kAction, name, req, fv.error(), *res);
   cache.put(*fv);
   deps.scheduler.configure(pool_config(*fv, deps.data_dir));
   deps.events.configure(fv->spec);
-  std::string name = auth::visible_name(*caller, fv->spec.name).value_or(fv->spec.name);
-  json body = summary_json(name, *fv, deps.scheduler.stats(fv->spec.name));
+  std::string shown = auth::visible_name(*caller, fv->spec.name).value_or(fv->spec.name);
+  json body = summary_json(shown, *fv, deps.scheduler.stats(fv->spec.name));
   body["package_bytes"] = fv->package_bytes;
   body["spec"] = visible_spec_json(*caller, fv->spec);
   body["unchanged"] = fv->unchanged;
+  record_change(deps, *caller, kAction, name, req, fv->unchanged ? 200 : 201);
   res->send(http::json_response(fv->unchanged ? 200 : 201, body));
 }
 
@@ -86,16 +92,24 @@ void describe(ApiDeps& deps, const auth::Caller& caller, const std::string& name
   res->send(http::json_response(200, body));
 }
 
-// `shown`: the name as the caller wrote it.
-void remove(ApiDeps& deps, FunctionCache& cache, const std::string& name, const std::string& shown,
+void remove(ApiDeps& deps, FunctionCache& cache, const http::Request& req,
             const std::shared_ptr<http::Responder>& res) {
+  constexpr std::string_view kAction = "function.remove";
+  const std::string& written = req.params.at("name");
+  auto caller = auth::admit_change(deps.access, deps.audit, req, auth::Action::kDeploy,
+                                   auth::Resource::function(written), kAction, *res);
+  if (!caller) return;
+  std::string name = auth::qualify(*caller, written);
   auto removed = deps.registry.remove(name);
-  if (!removed) return res->send(error_reply(removed.error()));
+  if (!removed) {
+    return reply_change_error(deps, *caller, kAction, written, req, removed.error(), *res);
+  }
   cache.erase(name);
   deps.scheduler.remove(name);
   deps.events.remove(name);
   spdlog::info("removed {}", name);
-  res->send(http::json_response(200, {{"name", shown}, {"deleted", true}}));
+  record_change(deps, *caller, kAction, written, req, 200);
+  res->send(http::json_response(200, {{"name", written}, {"deleted", true}}));
 }
 
 }  // namespace
@@ -126,10 +140,7 @@ void add_function_routes(http::Router& router, ApiDeps& deps, FunctionCache& cac
              });
   router.add("DELETE", "/api/v1/functions/{name}",
              [&deps, &cache](http::Request&& req, std::shared_ptr<http::Responder> res) {
-               const std::string& name = req.params["name"];
-               auto caller = auth::admit(deps.access, req, auth::Action::kDeploy,
-                                         auth::Resource::function(name), *res);
-               if (caller) remove(deps, cache, auth::qualify(*caller, name), name, res);
+               remove(deps, cache, req, res);
              });
 }
 

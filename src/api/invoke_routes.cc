@@ -2,6 +2,7 @@
 // answer when it completes, streaming when the function streams.
 #include <fmt/format.h>
 
+#include "api/cors.h"
 #include "api/errors.h"
 #include "api/http_event.h"
 #include "api/routes.h"
@@ -16,6 +17,11 @@ using executor::Outcome;
 using executor::Reply;
 
 constexpr std::string_view kRequestIdHeader = "x-kumo-request-id";
+
+http::Response with_headers(http::Response r, const http::Headers& extra) {
+  r.headers.insert(r.headers.end(), extra.begin(), extra.end());
+  return r;
+}
 
 // Turns a successful Reply into the response the caller sees.
 using OkMapper = std::function<http::Response(Reply&)>;
@@ -52,13 +58,15 @@ void refuse_deep_result(Reply& reply) {
   }
 }
 
+// `extra`: headers every reply gets (CORS).
 executor::ReplyHandler make_handler(std::shared_ptr<http::Responder> res, std::string function,
-                                    std::string request_id, OkMapper ok) {
+                                    std::string request_id, OkMapper ok, http::Headers extra) {
   executor::ReplyHandler h;
-  h.on_stream_start = [res, request_id](std::string_view content_type) {
+  h.on_stream_start = [res, request_id, extra](std::string_view content_type) {
     http::Headers headers = {{"content-type", std::string(content_type)},
                              {std::string(kRequestIdHeader), request_id},
                              {"cache-control", "no-cache"}};
+    headers.insert(headers.end(), extra.begin(), extra.end());
     // Tells a proxy in front (nginx) not to buffer the stream either.
     headers.emplace_back("x-accel-buffering", "no");
     res->start_stream(200, std::move(headers));
@@ -69,11 +77,12 @@ executor::ReplyHandler make_handler(std::shared_ptr<http::Responder> res, std::s
   h.wait = [res](std::function<void()> resume) { return res->wait_for_room(std::move(resume)); };
   h.gone = [res] { return res->closed(); };
   h.on_done = [res, function = std::move(function), request_id = std::move(request_id),
-               ok = std::move(ok)](Reply reply) {
+               ok = std::move(ok), extra = std::move(extra)](Reply reply) {
     if (reply.streamed) return res->finish();
     refuse_deep_result(reply);
     http::Response r = reply.outcome == Outcome::kOk ? ok(reply)
                                                      : failure_reply(reply, function, request_id);
+    r.headers.insert(r.headers.end(), extra.begin(), extra.end());
     r.headers.emplace_back(std::string(kRequestIdHeader), request_id);
     res->send(std::move(r));
   };
@@ -81,11 +90,12 @@ executor::ReplyHandler make_handler(std::shared_ptr<http::Responder> res, std::s
 }
 
 void dispatch(ApiDeps& deps, const registry::FunctionVersion& fv, executor::Invocation inv,
-              const std::shared_ptr<http::Responder>& res, OkMapper ok) {
+              const std::shared_ptr<http::Responder>& res, OkMapper ok,
+              http::Headers extra = {}) {
   std::string request_id = inv.request_id;
-  auto handler = make_handler(res, fv.spec.name, request_id, std::move(ok));
+  auto handler = make_handler(res, fv.spec.name, request_id, std::move(ok), extra);
   auto started = deps.scheduler.invoke(fv.spec.name, std::move(inv), std::move(handler));
-  if (!started) res->send(error_reply(started.error(), request_id));
+  if (!started) res->send(with_headers(error_reply(started.error(), request_id), extra));
 }
 
 // The function's latest version, or nullptr after answering 404.
@@ -151,28 +161,100 @@ void invoke(ApiDeps& deps, FunctionCache& cache, http::Request&& req,
   dispatch(deps, *fv, std::move(inv), res, invoke_ok);
 }
 
+// The internal name a path's NAME stands for by itself: `TENANT~NAME` is the tenant's
+// function, a plain NAME the default tenant's.
+std::string absolute_name(std::string_view name) {
+  size_t sep = name.find(auth::kTenantSeparator);
+  if (sep == std::string_view::npos) return std::string(name);
+  return auth::qualify(name.substr(0, sep), name.substr(sep + 1));
+}
+
+bool is_public(const FunctionCache::Entry& fv) {
+  return fv && fv->spec.access.http_auth == registry::HttpAuth::kNone;
+}
+
+http::Headers cors_of(const FunctionCache::Entry& fv, const http::Request& req) {
+  if (!fv || !fv->spec.access.cors) return {};
+  return reply_headers(*fv->spec.access.cors, req.header("Origin"));
+}
+
+// Who may call an HTTP trigger. A function with `auth: none` answers anyone; any other
+// needs a key with invoke scope on it. With a key, NAME is the caller's own function (a
+// tenant's key may also write its own TENANT~NAME); a public function is found by its
+// absolute name (absolute_name) too. Answers 401, 403 or 404 and returns null when the
+// request goes no further.
+FunctionCache::Entry admit_trigger(ApiDeps& deps, const FunctionCache& cache,
+                                   const http::Request& req, const std::string& request_id,
+                                   const std::shared_ptr<http::Responder>& res) {
+  const std::string name = req.params.at("name");
+  auto caller = deps.access.identify(req.header("Authorization"));
+  if (caller) {
+    bool absolute = name.find(auth::kTenantSeparator) != std::string::npos;
+    std::string meant = absolute ? absolute_name(name) : auth::qualify(*caller, name);
+    if (auto fv = cache.find(meant)) {
+      if (is_public(fv)) return fv;
+      bool own = !caller->is_operator() && auth::tenant_of(meant) == caller->tenant;
+      auto ok = auth::Access::permit(
+          *caller, auth::Action::kInvoke,
+          auth::Resource::function(own ? std::string(auth::local_name(meant)) : name));
+      if (ok) return fv;
+      res->send(with_headers(auth::refusal(ok.error()), cors_of(fv, req)));
+      return nullptr;
+    }
+  }
+  auto fv = cache.find(absolute_name(name));
+  if (is_public(fv)) return fv;
+  if (!caller) {
+    res->send(with_headers(auth::refusal(caller.error()), cors_of(fv, req)));
+    return nullptr;
+  }
+  if (auto ok = auth::Access::permit(*caller, auth::Action::kInvoke,
+                                     auth::Resource::function(name));
+      !ok) {
+    res->send(auth::refusal(ok.error()));
+    return nullptr;
+  }
+  return find_or_404(cache, auth::qualify(*caller, name), request_id, res);
+}
+
+// The caller's Kumo key is Kumo's business, not the function's: it never reaches it.
+http::Headers without_kumo_key(http::Headers headers) {
+  std::erase_if(headers, [](const auto& h) {
+    if (!http::iequals(h.first, "authorization")) return false;
+    std::string_view v = h.second;
+    return v.starts_with("Bearer ") && auth::parse_token(v.substr(7)).has_value();
+  });
+  return headers;
+}
+
 void trigger(ApiDeps& deps, FunctionCache& cache, http::Request&& req,
              const std::shared_ptr<http::Responder>& res) {
-  auto caller = auth::admit(deps.access, req, auth::Action::kInvoke,
-                            auth::Resource::function(req.params["name"]), *res);
-  if (!caller) return;
-  const std::string name = auth::qualify(*caller, req.params["name"]);
+  // A browser's preflight carries no credential: Kumo answers it for a function with CORS
+  // settings, before any check of a key.
+  if (is_preflight(req)) {
+    auto fv = cache.find(absolute_name(req.params["name"]));
+    if (fv && fv->spec.access.cors) return res->send(preflight_reply(*fv->spec.access.cors, req));
+  }
   std::string request_id = new_request_id();
-  auto fv = find_or_404(cache, name, request_id, res);
+  auto fv = admit_trigger(deps, cache, req, request_id, res);
   if (!fv) return;
+  const std::string& name = fv->spec.name;
   executor::Invocation inv;
   inv.request_id = request_id;
   inv.timeout = fv->spec.timeout;
   std::string path = "/" + req.params["path"];
+  http::Headers cors = cors_of(fv, req);  // before the request's headers move on
+  http::Headers headers = without_kumo_key(std::move(req.headers));
   if (fv->spec.runtime == registry::Runtime::kExec) {
-    inv.http = executor::HttpCall{req.method, path, req.query, req.headers, std::move(req.body)};
+    inv.http = executor::HttpCall{req.method, path, req.query, std::move(headers),
+                                  std::move(req.body)};
   } else {
-    HttpEventInput in{req.method, path,        req.query, req.headers,
+    HttpEventInput in{req.method, path,        req.query, std::move(headers),
                       std::move(req.body), req.remote_address, request_id, name,
                       wall_micros() / 1000};
     inv.payload = make_http_event(in);
   }
-  dispatch(deps, *fv, std::move(inv), res, trigger_ok);
+  dispatch(deps, *fv, std::move(inv), res, trigger_ok, std::move(cors));
 }
 
 }  // namespace

@@ -59,6 +59,8 @@ class Access {
 
   bool enabled() const { return keys_ != nullptr; }
   KeyStore* keys() const { return keys_; }
+  // The wall time (µs) keys are checked at: SigV4's clock too.
+  int64_t now_us() const { return now_us_(); }
 
   // The caller an Authorization header value names. kUnauthenticated when it is empty, not
   // "Bearer <token>", or the key is unknown, revoked or expired.

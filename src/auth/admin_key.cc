@@ -1,55 +1,13 @@
 #include "auth/admin_key.h"
 
-#include <fcntl.h>
-#include <fmt/format.h>
-#include <sys/stat.h>
-#include <unistd.h>
-
-#include <cerrno>
-#include <cstring>
-#include <string_view>
-
-#include "auth/key_crypto.h"
+#include "auth/private_file.h"
 
 namespace kumo::auth {
 namespace {
 
-Error io_error(std::string_view what, const std::string& path) {
-  return make_error(ErrorCode::kInternal,
-                    fmt::format("cannot {} {}: {}", what, path, std::strerror(errno)));
-}
-
-// Writes `text` to a new 0600 file at `path` (which must not exist) and syncs it.
-Result<void> write_private(const std::string& path, std::string_view text) {
-  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
-  if (fd < 0) return io_error("create", path);
-  // The umask may only have narrowed 0600; fchmod makes it exactly that.
-  bool ok = ::fchmod(fd, 0600) == 0;
-  while (ok && !text.empty()) {
-    ssize_t n = ::write(fd, text.data(), text.size());
-    if (n < 0 && errno == EINTR) continue;
-    ok = n > 0;
-    if (ok) text.remove_prefix(static_cast<size_t>(n));
-  }
-  ok = ok && ::fsync(fd) == 0;
-  Error e = ok ? Error{} : io_error("write", path);
-  ::close(fd);
-  if (!ok) {
-    ::unlink(path.c_str());
-    return e;
-  }
-  return {};
-}
-
 Result<std::string> write_token(const std::string& data_dir, const std::string& token) {
   std::string path = data_dir + "/" + kAdminKeyFile;
-  std::string partial = fmt::format("{}.tmp-{}", path, to_hex(random_bytes(8)));
-  if (auto r = write_private(partial, token + "\n"); !r) return r.error();
-  if (::rename(partial.c_str(), path.c_str()) != 0) {
-    Error e = io_error("rename into place", path);
-    ::unlink(partial.c_str());
-    return e;
-  }
+  if (auto r = write_private_file(path, token + "\n", /*replace=*/true); !r) return r.error();
   return path;
 }
 

@@ -25,7 +25,8 @@ CREATE TABLE IF NOT EXISTS auth_keys (
   created_us    INTEGER NOT NULL,
   last_used_us  INTEGER,           -- NULL: never used
   expires_us    INTEGER,           -- NULL: never expires
-  revoked_us    INTEGER            -- NULL: in force
+  revoked_us    INTEGER,           -- NULL: in force
+  secret_sealed TEXT               -- the secret under the sealing key (sealing.h); NULL: none
 );
 CREATE INDEX IF NOT EXISTS auth_keys_by_tenant ON auth_keys(tenant);
 )sql";
@@ -34,7 +35,17 @@ constexpr int64_t kNeverUsed = std::numeric_limits<int64_t>::min();
 
 constexpr const char* kColumns =
     "SELECT id, tenant, name, scopes, created_us, last_used_us, expires_us, revoked_us, salt, "
-    "secret_sha256 FROM auth_keys ";
+    "secret_sha256, secret_sealed FROM auth_keys ";
+
+// Tables made before secrets were sealed lack the column: their keys cannot sign SigV4.
+Result<void> migrate(store::Database& db) {
+  auto st = db.prepare("SELECT 1 FROM pragma_table_info('auth_keys') WHERE name = 'secret_sealed'");
+  if (!st) return st.error();
+  auto row = st->step();
+  if (!row) return row.error();
+  if (*row) return {};
+  return db.exec("ALTER TABLE auth_keys ADD COLUMN secret_sealed TEXT");
+}
 
 Error unauthenticated(std::string message) {
   return make_error(ErrorCode::kUnauthenticated, std::move(message));
@@ -154,20 +165,27 @@ Result<TokenParts> parse_token(std::string_view token) {
   return TokenParts{std::string(id), std::string(secret)};
 }
 
-KeyStore::KeyStore(std::unique_ptr<store::Database> db)
-    : db_(std::move(db)), decoy_salt_(random_bytes(kSaltBytes)), decoy_hash_(random_bytes(32)) {}
+KeyStore::KeyStore(std::unique_ptr<store::Database> db, std::optional<SealingKey> sealing)
+    : db_(std::move(db)),
+      sealing_(std::move(sealing)),
+      decoy_salt_(random_bytes(kSaltBytes)),
+      decoy_hash_(random_bytes(32)) {}
 
-Result<std::unique_ptr<KeyStore>> KeyStore::open(std::unique_ptr<store::Database> db) {
-  if (auto r = db->exec(kSchema); !r) {
-    return make_error(r.error().code, "cannot create the keys table: " + r.error().message);
+Result<std::unique_ptr<KeyStore>> KeyStore::open(std::unique_ptr<store::Database> db,
+                                                 std::optional<SealingKey> sealing) {
+  auto made = db->exec(kSchema);
+  if (made) made = migrate(*db);
+  if (!made) {
+    return make_error(made.error().code, "cannot create the keys table: " + made.error().message);
   }
-  return std::unique_ptr<KeyStore>(new KeyStore(std::move(db)));
+  return std::unique_ptr<KeyStore>(new KeyStore(std::move(db), std::move(sealing)));
 }
 
-Result<std::unique_ptr<KeyStore>> KeyStore::open(const std::string& path) {
+Result<std::unique_ptr<KeyStore>> KeyStore::open(const std::string& path,
+                                                 std::optional<SealingKey> sealing) {
   auto db = store::Database::open(path);
   if (!db) return db.error();
-  return open(std::move(*db));
+  return open(std::move(*db), std::move(sealing));
 }
 
 // Requires db_mu_.
@@ -186,7 +204,7 @@ Result<NewKey> KeyStore::insert(const KeySpec& spec, int64_t now_us) {
   std::string salt = random_bytes(kSaltBytes);
   auto st = db_->prepare(
       "INSERT INTO auth_keys (id, tenant, name, scopes, salt, secret_sha256, created_us, "
-      "expires_us) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)");
+      "expires_us, secret_sealed) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)");
   if (!st) return st.error();
   st->bind(1, std::string_view(out.record.id))
       .bind(2, std::string_view(spec.tenant))
@@ -196,6 +214,11 @@ Result<NewKey> KeyStore::insert(const KeySpec& spec, int64_t now_us) {
       .bind(6, to_hex(salted_hash(salt, secret)))
       .bind(7, now_us);
   bind_optional(*st, 8, spec.expires_us);
+  if (sealing_) {
+    st->bind(9, sealing_->seal(secret, out.record.id));
+  } else {
+    st->bind_null(9);
+  }
   if (auto r = st->run(); !r) return r.error();
   out.token = format_token(out.record.id, secret);
   return out;
@@ -256,6 +279,16 @@ Result<std::shared_ptr<KeyStore::Cached>> KeyStore::load(std::string_view id) co
   c->record = read_record(*st);
   c->salt = from_hex(st->text(8));
   c->hash = from_hex(st->text(9));
+  if (st->is_null(10)) {
+    c->no_secret = "it was made before keys could sign AWS requests; make a new key";
+  } else if (!sealing_) {
+    c->no_secret = "this server has no sealing key to read it with";
+  } else if (auto opened = sealing_->open(st->text(10), c->record.id)) {
+    c->secret = std::move(*opened);
+  } else {
+    spdlog::error("auth: key {}: {}", c->record.id, opened.error().message);
+    c->no_secret = "its sealed secret does not open (altered?)";
+  }
   c->last_write_us = c->record.last_used_us.value_or(kNeverUsed);
   return c;
 }
@@ -305,6 +338,7 @@ Result<NewKey> KeyStore::create_ephemeral(const KeySpec& spec, int64_t now_us) {
   std::string secret = new_secret();
   c->salt = random_bytes(kSaltBytes);
   c->hash = salted_hash(c->salt, secret);
+  c->secret = secret;
   c->loaded_us = now_us;
   NewKey out{c->record, format_token(c->record.id, secret)};
   std::lock_guard lock(mu_);
@@ -314,7 +348,7 @@ Result<NewKey> KeyStore::create_ephemeral(const KeySpec& spec, int64_t now_us) {
                                   kMaxEphemeralKeys));
   }
   std::string id = c->record.id;
-  ephemeral_[id] = Ephemeral{std::move(c), std::move(secret)};
+  ephemeral_[id] = std::move(c);
   return out;
 }
 
@@ -323,47 +357,30 @@ void KeyStore::drop_ephemeral(std::string_view id) {
   ephemeral_.erase(std::string(id));
 }
 
-Result<std::string> KeyStore::secret(std::string_view id, int64_t now_us) {
-  std::lock_guard lock(mu_);
-  auto it = ephemeral_.find(std::string(id));
-  if (it == ephemeral_.end()) return unauthenticated("unknown key: no key has this id");
-  const KeyRecord& r = it->second.key->record;
-  if (r.expires_us && now_us >= *r.expires_us) {
-    return unauthenticated(fmt::format("expired key '{}': expired at {}", r.id, utc(*r.expires_us)));
-  }
-  return it->second.secret;
-}
-
-Result<KeyRecord> KeyStore::authenticate(std::string_view token, int64_t now_us) {
-  auto parts = parse_token(token);
-  if (!parts) return parts.error();
-  uint64_t generation = 0;
-  std::shared_ptr<Cached> key;
-  bool ephemeral = false;
+Result<KeyStore::Found> KeyStore::find(std::string_view id, int64_t now_us) {
+  Found f;
   {
     std::lock_guard lock(mu_);
-    generation = generation_;
-    if (auto e = ephemeral_.find(parts->id); e != ephemeral_.end()) {
-      key = e->second.key;
-      ephemeral = true;
-    } else if (auto it = cache_.find(parts->id);
+    f.generation = generation_;
+    if (auto e = ephemeral_.find(std::string(id)); e != ephemeral_.end()) {
+      f.key = e->second;
+      f.ephemeral = true;
+    } else if (auto it = cache_.find(std::string(id));
                it != cache_.end() && now_us - it->second->loaded_us < kCacheForUs) {
-      key = it->second;
+      f.key = it->second;
     }
   }
-  bool cached = key != nullptr;
-  if (!cached) {
-    auto loaded = load(parts->id);
+  f.cached = f.key != nullptr;
+  if (!f.cached) {
+    auto loaded = load(id);
     if (!loaded) return loaded.error();
-    key = std::move(*loaded);
-    if (key) key->loaded_us = now_us;
+    f.key = std::move(*loaded);
+    if (f.key) f.key->loaded_us = now_us;
   }
-  // The same work whether the id exists or not.
-  bool right = same_bytes(salted_hash(key ? key->salt : decoy_salt_, parts->secret),
-                          key ? key->hash : decoy_hash_);
-  if (!key || !right) return unauthenticated("unknown key: no key has this id and secret");
-  if (!cached) remember(key, generation);
-  const KeyRecord& r = key->record;
+  return f;
+}
+
+Result<void> KeyStore::in_force(const KeyRecord& r, int64_t now_us) {
   if (r.revoked_us) {
     return unauthenticated(
         fmt::format("revoked key '{}': revoked at {}", r.id, utc(*r.revoked_us)));
@@ -372,7 +389,52 @@ Result<KeyRecord> KeyStore::authenticate(std::string_view token, int64_t now_us)
     return unauthenticated(
         fmt::format("expired key '{}': expired at {}", r.id, utc(*r.expires_us)));
   }
-  if (!ephemeral) note_use(*key, now_us);
+  return {};
+}
+
+Result<KeyWithSecret> KeyStore::signer(std::string_view id, int64_t now_us) {
+  if (!is_key_id(id)) return unauthenticated("unknown key: no key has this id");
+  auto f = find(id, now_us);
+  if (!f) return f.error();
+  if (!f->key) return unauthenticated("unknown key: no key has this id");
+  if (!f->cached && !f->ephemeral) remember(f->key, f->generation);
+  if (auto ok = in_force(f->key->record, now_us); !ok) return ok.error();
+  if (f->key->secret.empty()) {
+    return unauthenticated(
+        fmt::format("key '{}' cannot sign AWS requests: {}", f->key->record.id, f->key->no_secret));
+  }
+  return KeyWithSecret{f->key->record, f->key->secret};
+}
+
+Result<std::string> KeyStore::secret(std::string_view id, int64_t now_us) {
+  auto key = signer(id, now_us);
+  if (!key) return key.error();
+  return std::move(key->secret);
+}
+
+void KeyStore::record_use(std::string_view id, int64_t now_us) {
+  std::shared_ptr<Cached> key;
+  {
+    std::lock_guard lock(mu_);
+    if (auto it = cache_.find(std::string(id)); it != cache_.end()) key = it->second;
+  }
+  if (key) note_use(*key, now_us);
+}
+
+Result<KeyRecord> KeyStore::authenticate(std::string_view token, int64_t now_us) {
+  auto parts = parse_token(token);
+  if (!parts) return parts.error();
+  auto found = find(parts->id, now_us);
+  if (!found) return found.error();
+  std::shared_ptr<Cached> key = found->key;
+  // The same work whether the id exists or not.
+  bool right = same_bytes(salted_hash(key ? key->salt : decoy_salt_, parts->secret),
+                          key ? key->hash : decoy_hash_);
+  if (!key || !right) return unauthenticated("unknown key: no key has this id and secret");
+  if (!found->cached && !found->ephemeral) remember(key, found->generation);
+  const KeyRecord& r = key->record;
+  if (auto ok = in_force(r, now_us); !ok) return ok.error();
+  if (!found->ephemeral) note_use(*key, now_us);
   KeyRecord out = r;
   out.last_used_us = now_us;
   return out;

@@ -18,8 +18,11 @@
 // are not secret (they travel in clear as AWS access key ids), so whether one exists may show
 // in timing (a SQLite lookup) but nothing about any secret does.
 //
-// Not for SigV4 as is: SigV4 is symmetric, so verifying it needs the secret itself on the
-// server, which this store does not keep.
+// SigV4 is symmetric: verifying a signature needs the secret itself. So, given the server's
+// SealingKey (sealing.h), the store also keeps each new key's secret sealed (AES-256-GCM, the
+// key id as additional data) and signer()/secret() open it on a cache miss; the cache then
+// holds it as it holds the hash. Keys made without a sealing key (or before there was one)
+// still work as Bearer tokens but cannot sign SigV4.
 //
 // Times are microseconds since the Unix epoch, passed in by the caller (a fake clock in tests).
 // Thread-safety: every method is thread-safe. Ownership: the store owns its connection.
@@ -36,6 +39,7 @@
 #include <vector>
 
 #include "auth/scopes.h"
+#include "auth/sealing.h"
 #include "common/result.h"
 #include "store/sqlite.h"
 
@@ -65,6 +69,12 @@ struct NewKey {
   std::string token;
 };
 
+// A key in force and its secret, for checking an AWS SigV4 signature.
+struct KeyWithSecret {
+  KeyRecord record;
+  std::string secret;
+};
+
 // A token split into its parts (no check against the store).
 struct TokenParts {
   std::string id;
@@ -80,10 +90,13 @@ class KeyStore {
   static constexpr int64_t kLastUseEveryUs = 60'000'000;  // last_used_us is written this often
   static constexpr int64_t kCacheForUs = 60'000'000;      // a cached key is re-read after this
 
-  // Takes the connection and creates the table if needed.
-  static Result<std::unique_ptr<KeyStore>> open(std::unique_ptr<store::Database> db);
+  // Takes the connection and creates (or brings up to date) the table. Without `sealing`,
+  // keys are made and read without their sealed secret, so none can sign SigV4.
+  static Result<std::unique_ptr<KeyStore>> open(std::unique_ptr<store::Database> db,
+                                                std::optional<SealingKey> sealing = std::nullopt);
   // Opens (creating) the SQLite file at `path`.
-  static Result<std::unique_ptr<KeyStore>> open(const std::string& path);
+  static Result<std::unique_ptr<KeyStore>> open(const std::string& path,
+                                                std::optional<SealingKey> sealing = std::nullopt);
   KeyStore(const KeyStore&) = delete;
   KeyStore& operator=(const KeyStore&) = delete;
 
@@ -113,10 +126,16 @@ class KeyStore {
   // Forgets the key at once; unknown ids are ignored.
   void drop_ephemeral(std::string_view id);
 
-  // The secret of a key in force at `now_us`, for checking an AWS SigV4 signature (which
-  // needs the secret itself). kUnauthenticated as authenticate() for unknown, revoked and
-  // expired keys.
+  // The key `id` (the AWS access key id) and its secret, if it is in force at `now_us` and
+  // its secret can be read; cached as authenticate() caches. kUnauthenticated: "unknown
+  // key", "revoked key", "expired key", or "key '...' cannot sign AWS requests" (no sealed
+  // secret, or one that does not open).
+  Result<KeyWithSecret> signer(std::string_view id, int64_t now_us);
+  // signer()'s secret alone.
   Result<std::string> secret(std::string_view id, int64_t now_us);
+  // Records the use of a stored key that signer() found, once its signature was verified
+  // (last_used_us, at most once a minute); nothing for other ids.
+  void record_use(std::string_view id, int64_t now_us);
 
   // The key a token stands for, if it may be used at `now_us`. Errors are kUnauthenticated
   // and start with which: "malformed key", "unknown key" (no such id, or a wrong secret),
@@ -128,11 +147,23 @@ class KeyStore {
     KeyRecord record;
     std::string salt;                       // raw bytes
     std::string hash;                       // raw SHA-256(salt || secret)
+    std::string secret;                     // "" when it cannot be read (see no_secret)
+    std::string no_secret;                  // why there is no secret
     int64_t loaded_us = 0;                  // when read from SQLite
     std::atomic<int64_t> last_write_us{0};  // last_used_us as last written
   };
 
-  explicit KeyStore(std::unique_ptr<store::Database> db);
+  // A key from the ephemeral keys, the cache or SQLite (key null when there is none).
+  struct Found {
+    std::shared_ptr<Cached> key;
+    bool ephemeral = false;
+    bool cached = false;
+    uint64_t generation = 0;  // generation_ before the lookup, for remember()
+  };
+
+  KeyStore(std::unique_ptr<store::Database> db, std::optional<SealingKey> sealing);
+  Result<Found> find(std::string_view id, int64_t now_us);
+  static Result<void> in_force(const KeyRecord& r, int64_t now_us);
   // nullptr when there is no such key.
   Result<std::shared_ptr<Cached>> load(std::string_view id) const;
   Result<NewKey> insert(const KeySpec& spec, int64_t now_us);
@@ -141,14 +172,11 @@ class KeyStore {
 
   mutable std::mutex db_mu_;             // Serializes use of db_ (transactions need it).
   std::unique_ptr<store::Database> db_;  // Guarded by db_mu_.
+  const std::optional<SealingKey> sealing_;
 
   std::mutex mu_;
-  std::unordered_map<std::string, std::shared_ptr<Cached>> cache_;  // Guarded by mu_.
-  struct Ephemeral {
-    std::shared_ptr<Cached> key;
-    std::string secret;
-  };
-  std::unordered_map<std::string, Ephemeral> ephemeral_;  // Guarded by mu_.
+  std::unordered_map<std::string, std::shared_ptr<Cached>> cache_;      // Guarded by mu_.
+  std::unordered_map<std::string, std::shared_ptr<Cached>> ephemeral_;  // Guarded by mu_.
   // Bumped by revoke and erase, so a load that raced one is not cached. Guarded by mu_.
   uint64_t generation_ = 0;
   // What an unknown id is checked against, so it costs what a wrong secret costs.

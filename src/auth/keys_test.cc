@@ -8,6 +8,7 @@
 #include <iterator>
 #include <thread>
 
+#include "auth/key_crypto.h"
 #include "common/ids.h"
 
 namespace kumo::auth {
@@ -28,8 +29,9 @@ class KeysTest : public ::testing::Test {
   }
   void TearDown() override { fs::remove_all(dir_); }
 
-  std::unique_ptr<KeyStore> open() {
-    auto store = KeyStore::open(path_);
+  std::unique_ptr<KeyStore> open() { return open_with(sealing_); }
+  std::unique_ptr<KeyStore> open_with(std::optional<SealingKey> sealing) {
+    auto store = KeyStore::open(path_, std::move(sealing));
     EXPECT_TRUE(store) << (store ? "" : store.error().message);
     return store ? std::move(*store) : nullptr;
   }
@@ -65,8 +67,17 @@ class KeysTest : public ::testing::Test {
     return fresh->get(id).value().last_used_us;
   }
 
+  // Runs `sql` on the file through a connection of its own.
+  void run_sql(const std::string& sql) {
+    auto db = store::Database::open(path_);
+    ASSERT_TRUE(db);
+    auto r = (*db)->exec(sql);
+    ASSERT_TRUE(r) << r.error().message;
+  }
+
   fs::path dir_;
   std::string path_;
+  SealingKey sealing_ = SealingKey::generate();
   std::unique_ptr<KeyStore> keys_;
 };
 
@@ -274,6 +285,91 @@ TEST_F(KeysTest, AnEphemeralKeyWorksUntilDroppedAndIsNeverStored) {
   keys_->drop_ephemeral(made->record.id);
   EXPECT_FALSE(keys_->authenticate(made->token, kNow));
   EXPECT_FALSE(keys_->secret(made->record.id, kNow));
+}
+
+TEST_F(KeysTest, AStoredKeysSecretIsReadBackForSigV4AlsoAfterReopen) {
+  auto key = create("read", std::nullopt, "acme");
+  std::string secret = parse_token(key.token)->secret;
+  EXPECT_EQ(keys_->secret(key.record.id, kNow).value(), secret);
+  keys_ = open();
+  auto signer = keys_->signer(key.record.id, kNow);
+  ASSERT_TRUE(signer) << signer.error().message;
+  EXPECT_EQ(signer->secret, secret);
+  EXPECT_EQ(signer->record.tenant, "acme");
+  EXPECT_EQ(to_string(signer->record.scopes), "read");
+}
+
+TEST_F(KeysTest, ASealedSecretIsNotInClearInTheDatabaseFile) {
+  auto key = create("admin");
+  ASSERT_TRUE(keys_->secret(key.record.id, kNow));
+  std::string secret = parse_token(key.token)->secret;
+  keys_.reset();
+  std::string bytes = file_bytes();
+  ASSERT_NE(bytes.find("v1:"), std::string::npos);  // the sealed column is there
+  EXPECT_EQ(bytes.find(secret.substr(0, 12)), std::string::npos);
+  EXPECT_EQ(bytes.find(to_hex(secret.substr(0, 12))), std::string::npos);
+}
+
+TEST_F(KeysTest, ATamperedSealedSecretIsRefusedButTheTokenStillWorks) {
+  auto key = create("admin");
+  keys_.reset();
+  // One hex digit of the ciphertext changed.
+  run_sql(
+      "UPDATE auth_keys SET secret_sealed = substr(secret_sealed, 1, 30) || "
+      "(CASE substr(secret_sealed, 31, 1) WHEN '0' THEN '1' ELSE '0' END) || "
+      "substr(secret_sealed, 32)");
+  keys_ = open();
+  auto r = keys_->secret(key.record.id, kNow);
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code, ErrorCode::kUnauthenticated);
+  EXPECT_NE(r.error().message.find("cannot sign AWS requests"), std::string::npos);
+  EXPECT_TRUE(keys_->authenticate(key.token, kNow));
+}
+
+TEST_F(KeysTest, ASealedSecretMovedToAnotherKeyOrUnderAnotherServerKeyDoesNotOpen) {
+  auto a = create("admin");
+  auto b = create("read");
+  keys_.reset();
+  run_sql("UPDATE auth_keys SET secret_sealed = (SELECT secret_sealed FROM auth_keys WHERE id = '" +
+          a.record.id + "') WHERE id = '" + b.record.id + "'");
+  keys_ = open();
+  EXPECT_TRUE(keys_->secret(a.record.id, kNow));
+  EXPECT_FALSE(keys_->secret(b.record.id, kNow));
+  keys_ = open_with(SealingKey::generate());
+  EXPECT_FALSE(keys_->secret(a.record.id, kNow));
+}
+
+TEST_F(KeysTest, RevokedExpiredAndUnknownKeysHaveNoSecret) {
+  auto revoked = create("admin");
+  auto expiring = create("admin", kNow + kSecond);
+  ASSERT_TRUE(keys_->secret(revoked.record.id, kNow));  // cached now
+  ASSERT_TRUE(keys_->revoke(revoked.record.id, kNow));
+  EXPECT_TRUE(keys_->secret(revoked.record.id, kNow).error().message.starts_with("revoked key"));
+  EXPECT_TRUE(
+      keys_->secret(expiring.record.id, kNow + kSecond).error().message.starts_with("expired key"));
+  EXPECT_TRUE(keys_->secret("kk_0000000000000000", kNow).error().message.starts_with("unknown"));
+  EXPECT_TRUE(keys_->secret("not an id", kNow).error().message.starts_with("unknown"));
+}
+
+TEST_F(KeysTest, AKeysTableMadeBeforeSealingGainsTheColumnAndItsKeysOnlyCannotSign) {
+  keys_.reset();
+  fs::remove_all(dir_);
+  fs::create_directories(dir_);
+  run_sql(R"sql(CREATE TABLE auth_keys (id TEXT PRIMARY KEY, tenant TEXT NOT NULL,
+    name TEXT NOT NULL, scopes TEXT NOT NULL, salt TEXT NOT NULL, secret_sha256 TEXT NOT NULL,
+    created_us INTEGER NOT NULL, last_used_us INTEGER, expires_us INTEGER, revoked_us INTEGER))sql");
+  std::string salt(16, 's');
+  std::string secret(kSecretLength, 'x');
+  run_sql("INSERT INTO auth_keys VALUES ('kk_oldoldoldoldoldo', '', 'old', 'admin', '" +
+          to_hex(salt) + "', '" + to_hex(salted_hash(salt, secret)) + "', 1, NULL, NULL, NULL)");
+  keys_ = open();
+  ASSERT_TRUE(keys_);
+  EXPECT_TRUE(keys_->authenticate(format_token("kk_oldoldoldoldoldo", secret), kNow));
+  auto r = keys_->secret("kk_oldoldoldoldoldo", kNow);
+  ASSERT_FALSE(r);
+  EXPECT_NE(r.error().message.find("make a new key"), std::string::npos);
+  auto fresh = create("read");  // a key made now is sealed
+  EXPECT_TRUE(keys_->secret(fresh.record.id, kNow));
 }
 
 }  // namespace

@@ -30,6 +30,7 @@ struct ObjectArgs {
   std::string prefix;
   std::string content_type;
   bool json = false;
+  bool public_read = false;  // mb: anyone may read the bucket's objects
 };
 
 const http::Headers kJsonErrors{{"Accept", "application/json"}};
@@ -78,8 +79,10 @@ std::string first_value(std::string_view xml, std::string_view tag) {
 }
 
 void make_bucket(const Options& options, const ObjectArgs& a) {
-  Session::open(options)->call("PUT", "/s3/" + url_escape(a.bucket), {}, kJsonErrors);
-  print_line(fmt::format("created bucket {}", a.bucket));
+  http::Headers headers = kJsonErrors;
+  if (a.public_read) headers.emplace_back("x-amz-acl", "public-read");
+  Session::open(options)->call("PUT", "/s3/" + url_escape(a.bucket), {}, headers);
+  print_line(fmt::format("created {}bucket {}", a.public_read ? "public-read " : "", a.bucket));
 }
 
 // Reads up to `n` bytes; fails the command on a read error.
@@ -233,6 +236,8 @@ void add_objects_commands(CLI::App& app, std::shared_ptr<Options> options) {
 
   CLI::App* mb = add_client_subcommand(app, "mb", "Create a bucket in the object store");
   mb->add_option("bucket", args->bucket, "Bucket name (3-63 of a-z 0-9 . -)")->required();
+  mb->add_flag("--public-read", args->public_read,
+               "Anyone, without a key, may GET and HEAD the bucket's objects (not list them)");
   mb->callback(run(make_bucket));
 
   CLI::App* put_cmd = add_client_subcommand(app, "put", "Upload a file (or stdin) as an object");

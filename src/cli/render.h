@@ -36,6 +36,19 @@ Result<std::string> render_usage(const nlohmann::json& reply, const Style& style
 Result<std::string> render_deployed(const nlohmann::json& reply, uint64_t package_bytes,
                                     const Style& style);
 
+// GET /api/v1/keys -> ID TENANT NAME SCOPES CREATED LAST-USED EXPIRES REVOKED rows
+// (render_auth.cc). The operator's keys show "(operator)" as their tenant.
+Result<std::string> render_key_list(const nlohmann::json& reply, int64_t now_us,
+                                    const Style& style);
+
+// POST /api/v1/keys -> what was made, its token (shown this once) and how to use it.
+Result<std::string> render_new_key(const nlohmann::json& reply, int64_t now_us,
+                                   const Style& style);
+
+// GET /api/v1/audit -> TIME KEY TENANT ACTION TARGET FROM STATUS rows, a refusal's or
+// failure's message under its row.
+Result<std::string> render_audit(const nlohmann::json& reply, const Style& style);
+
 // "30s", "250ms", "5m", "1h": a spec duration as kumo.yaml would write it.
 std::string format_spec_duration(int64_t ms);
 

@@ -10,6 +10,7 @@
 #include <iostream>
 
 #include "cli/body_gate.h"
+#include "common/runtime_file.h"
 #include "cli/output.h"
 
 namespace kumo::cli {
@@ -20,13 +21,24 @@ std::string env_or(const char* name, std::string_view fallback) {
   return value != nullptr && *value != '\0' ? std::string(value) : std::string(fallback);
 }
 
+// The data directory the server on this port told local clients about (runtime_file.h).
+std::string runtime_data_dir(int port) {
+  auto dir = runtime_dir();
+  if (!dir) return "";
+  std::ifstream in(fmt::format("{}/server-{}.json", *dir, port));
+  auto j = nlohmann::json::parse(in, nullptr, false);
+  return j.is_object() ? j.value("data_dir", "") : "";
+}
+
 // The operator's admin key that a local server wrote in its data directory: $KUMO_DATA's,
-// else ./.kumo's (`make run`'s default). Only for a server on this machine, so the key is
-// never sent elsewhere; "" when there is none to read.
+// else the one the server on that port announced, else ./.kumo's (`make run`'s default).
+// Only for a server on this machine, so the key is never sent elsewhere; "" when there is
+// none to read.
 std::string local_admin_key(const http::Endpoint& endpoint) {
   const std::string& host = endpoint.host;
   if (host != "localhost" && host != "::1" && !host.starts_with("127.")) return "";
-  for (const std::string& dir : {env_or("KUMO_DATA", ""), std::string("./.kumo")}) {
+  for (const std::string& dir : {env_or("KUMO_DATA", ""), runtime_data_dir(endpoint.port),
+                                 std::string("./.kumo")}) {
     if (dir.empty()) continue;
     std::ifstream in(dir + "/admin.key");
     std::string token;

@@ -110,6 +110,13 @@ std::optional<int64_t> parse_date_time(std::string_view text) {
 
 }  // namespace
 
+Result<int64_t> parse_duration(std::string_view text, std::string_view flag) {
+  if (auto us = parse_ago(text); us && *us > 0) return *us;
+  return make_error(ErrorCode::kInvalidArgument,
+                    fmt::format("{} '{}' is not a duration; write e.g. 12h, 30d or 2w", flag,
+                                text));
+}
+
 Result<int64_t> parse_since(std::string_view text, int64_t now_us) {
   if (auto ago = parse_ago(text)) return now_us - *ago;
   auto at = parse_date_time(text);

@@ -1,5 +1,5 @@
 // Parsing of `kumo usage --since`: a duration ago or an absolute UTC date/time, as Unix
-// microseconds. Pure functions; thread-safe.
+// microseconds; and of a plain duration. Pure functions; thread-safe.
 #pragma once
 
 #include <cstdint>
@@ -18,5 +18,9 @@ namespace kumo::cli {
 // Returns the Unix time in microseconds, or kInvalidArgument with a message showing the
 // accepted forms. A time after `now_us` is rejected: usage is only recorded for the past.
 Result<int64_t> parse_since(std::string_view text, int64_t now_us);
+
+// A duration in the form above ("90s", "12h", "30d", "2w") in microseconds, for
+// `kumo keys create --expires`. kInvalidArgument for anything else, `flag` naming the option.
+Result<int64_t> parse_duration(std::string_view text, std::string_view flag);
 
 }  // namespace kumo::cli

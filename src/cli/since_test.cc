@@ -47,5 +47,15 @@ TEST(ParseSince, RejectsAFutureDate) {
   EXPECT_NE(result.error().message.find("future"), std::string::npos);
 }
 
+TEST(ParseDuration, ReadsDurationsAndRefusesDatesAndZero) {
+  EXPECT_EQ(parse_duration("30d", "--expires").value(), 30LL * 86'400 * 1'000'000);
+  EXPECT_EQ(parse_duration("12h", "--expires").value(), 12LL * 3600 * 1'000'000);
+  for (const char* bad : {"2026-11-26", "0d", "soon", ""}) {
+    auto result = parse_duration(bad, "--expires");
+    ASSERT_FALSE(result.has_value()) << bad;
+    EXPECT_TRUE(result.error().message.starts_with("--expires")) << result.error().message;
+  }
+}
+
 }  // namespace
 }  // namespace kumo::cli

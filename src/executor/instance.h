@@ -40,6 +40,9 @@ struct LaunchSpec {
   std::chrono::milliseconds timeout{30'000};  // per invocation; the instance is killed past it
   int concurrency = 1;
   std::map<std::string, std::string> env;     // the spec's env, added to the platform's own
+  // What the instances may do in Kumo (the spec's permissions, as text). Opaque here: only
+  // LauncherOptions::credentials reads it.
+  std::string permissions;
   bool zygote = true;          // python3: may fork from a template that ran the init phase
   bool network = false;        // outbound network (the host's namespace); else only loopback
   int batch_max_size = 1;      // model: requests per forward pass

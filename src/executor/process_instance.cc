@@ -569,6 +569,7 @@ void ProcessInstance::exit_sequence(int status) {
     setup_.observer->on_init_failed(setup_.id, error);
   }
   on_process_gone();
+  setup_.credential.reset();
   // The freezer first: under v1 what is left in the others can only die once thawed.
   setup_.freezer.reset();
   setup_.cgroup.reset();

@@ -59,6 +59,9 @@ struct InstanceSetup {
   // handle is held while the process lives. Unset: none.
   std::function<std::shared_ptr<void>(pid_t)> open_api;
   std::shared_ptr<void> code_lease;  // ProcessLauncher::code_in_use(spec.code_dir) while held
+  // The instance's own identity (LauncherOptions::credentials); let go when the process is
+  // gone, so the credential ends with the instance.
+  std::shared_ptr<void> credential;
   LogFile log;
 
   // The cgroup.procs files the child joins before exec.

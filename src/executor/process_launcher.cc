@@ -69,6 +69,10 @@ Result<std::unique_ptr<ProcessLauncher>> ProcessLauncher::create(LauncherOptions
     return written.error();
   }
   launcher->shim_path_ = shim.string();
+  fs::path aws_hook = fs::path(o.runtime_dir) / runtimes::kPythonAwsHookFile;
+  if (auto written = write_if_changed(aws_hook, runtimes::python_aws_hook()); !written) {
+    return written.error();
+  }
   if (o.use_cgroups) {
     if (o.cgroup_root.empty()) o.cgroup_root = default_cgroup_root();
     if (!o.group.empty()) o.cgroup_root += "/" + o.group;
@@ -360,9 +364,32 @@ void ProcessLauncher::prepare_freezer() {
                why);
 }
 
-std::vector<std::string> ProcessLauncher::environment(const LaunchSpec& spec,
-                                                      const std::string& id,
-                                                      const std::string& workdir) const {
+std::string ProcessLauncher::kumo_url(const LaunchSpec& spec) const {
+  if (sandboxed() && !spec.network) {  // the API's socket in the box is on its loopback
+    std::lock_guard lock(api_mu_);
+    if (api_port_ > 0) return fmt::format("http://127.0.0.1:{}", api_port_);
+  }
+  std::lock_guard lock(env_mu_);
+  auto it = platform_env_.find("KUMO_URL");
+  return it == platform_env_.end() ? std::string() : it->second;
+}
+
+Result<ProcessLauncher::Credential> ProcessLauncher::issue_credential(const LaunchSpec& spec,
+                                                                      const std::string& id) const {
+  const InstanceCredentials& credentials = options_.credentials;
+  if (!credentials.issue) return Credential{};
+  auto env = credentials.issue(spec, id, kumo_url(spec));
+  if (!env) return env.error();
+  // Released when the last holder (the instance's setup, or a template's config) lets go.
+  std::shared_ptr<void> hold(nullptr, [release = credentials.release, id](void*) {
+    if (release) release(id);
+  });
+  return Credential{std::move(*env), std::move(hold)};
+}
+
+std::vector<std::string> ProcessLauncher::environment(
+    const LaunchSpec& spec, const std::string& id, const std::string& workdir,
+    const InstanceCredentials::Env& credential) const {
   std::map<std::string, std::string> env;
   const char* path = std::getenv("PATH");
   env["PATH"] = path ? path : "/usr/local/bin:/usr/bin:/bin";
@@ -374,11 +401,9 @@ std::vector<std::string> ProcessLauncher::environment(const LaunchSpec& spec,
     std::lock_guard lock(env_mu_);
     for (const auto& [key, value] : platform_env_) env[key] = value;
   }
-  if (sandboxed() && !spec.network) {  // the API's socket in the box is on its loopback
-    std::lock_guard lock(api_mu_);
-    if (api_port_ > 0) env["KUMO_URL"] = fmt::format("http://127.0.0.1:{}", api_port_);
-  }
+  if (std::string url = kumo_url(spec); !url.empty()) env["KUMO_URL"] = url;
   for (const auto& [key, value] : spec.env) env[key] = value;
+  for (const auto& [key, value] : credential) env[key] = value;
   std::string version = std::to_string(spec.version);
   std::string memory = std::to_string(spec.memory_mb);
   // A function knows itself by its name in its tenant, never the tenant's prefix.
@@ -508,11 +533,17 @@ Result<std::unique_ptr<Instance>> ProcessLauncher::launch(const LaunchSpec& spec
   setup.sandbox = sandbox_plan(spec);
   setup.open_api = api_opener(spec);
   setup.code_lease = lease_code(spec.code_dir);
+  auto credential = issue_credential(spec, setup.id);
+  if (!credential) {
+    remove_workdir(*workdir);
+    return credential.error();
+  }
+  setup.credential = std::move(credential->hold);
   // A forked instance lives in its template's namespace, where the code is at its root.
   std::string task_root = zygote && !zygote->task_root().empty() ? zygote->task_root()
                           : sandboxed()                           ? kTaskRoot
                                                                   : setup.workdir;
-  std::vector<std::string> env = environment(spec, setup.id, task_root);
+  std::vector<std::string> env = environment(spec, setup.id, task_root, credential->env);
   if (zygote) {
     return PythonInstance::launch_forked(std::move(setup), std::move(zygote), options_.python,
                                          inner_shim_path(), std::move(env), *rlimit,
@@ -602,15 +633,23 @@ Result<std::shared_ptr<Zygote>> ProcessLauncher::start_zygote(const LaunchSpec& 
   if (!rlimit) return rlimit.error();
   auto workdir = make_instance_dir(spec, setup.id);
   if (!workdir) return workdir.error();
+  // The template's own identity, for init code that calls Kumo; each forked instance
+  // gets another (its environment replaces the template's when it is forked).
+  auto credential = issue_credential(spec, setup.id);
+  if (!credential) {
+    remove_workdir(*workdir);
+    return credential.error();
+  }
   ZygoteConfig config;
+  config.credential = std::move(credential->hold);
   config.mounts = mount_plan(spec, *workdir);
   config.sandbox = sandbox_plan(spec);
   config.open_api = api_opener(spec);
   config.code_lease = lease_code(spec.code_dir);
   config.python = options_.python;
   config.shim_path = inner_shim_path();
-  config.env = single_threaded(
-      environment(spec, setup.id, sandboxed() ? std::string(kTaskRoot) : *workdir));
+  config.env = single_threaded(environment(
+      spec, setup.id, sandboxed() ? std::string(kTaskRoot) : *workdir, credential->env));
   // Each forked instance mounts its own /tmp of this size (the shim's template mode), as
   // Lambda's /tmp belongs to one execution environment. In a box a forked instance cannot
   // mount: it shares the template's /tmp, as it shares its namespaces.

@@ -35,6 +35,20 @@ namespace kumo::executor {
 
 struct InstanceSetup;
 
+// Who an instance acts as when it calls Kumo, given by the composition root: the executor
+// knows nothing of keys. `issue` makes the credential of one new instance (or zygote
+// template), which reaches Kumo at `kumo_url`, and returns the variables that carry it
+// (added to the instance's environment over the spec's own; empty: none); `release` ends it
+// and is called exactly once for every credential issued, when its instance ends for
+// whatever reason (exit, crash, kill, stop, a launch that failed). Both must be thread-safe.
+struct InstanceCredentials {
+  using Env = std::map<std::string, std::string>;
+  std::function<Result<Env>(const LaunchSpec& spec, const std::string& instance_id,
+                            const std::string& kumo_url)>
+      issue;
+  std::function<void(const std::string& instance_id)> release;
+};
+
 struct LauncherOptions {
   std::string python = "/usr/bin/python3";
   std::string runtime_dir;   // where the runtime shim is written (created if missing)
@@ -68,6 +82,7 @@ struct LauncherOptions {
   std::vector<std::string> sandbox_read_only;  // host folders every box sees, read-only
   std::vector<std::string> sandbox_share;      // host folders every box sees, writable
   int max_open_files = 1024;                   // RLIMIT_NOFILE in a box
+  InstanceCredentials credentials;             // unset: instances get no credential
 };
 
 class ProcessLauncher final : public Launcher {
@@ -117,8 +132,19 @@ class ProcessLauncher final : public Launcher {
 
  private:
   explicit ProcessLauncher(LauncherOptions options) : options_(std::move(options)) {}
+  // The instance's environment; its own credential's variables come from `credential`.
   std::vector<std::string> environment(const LaunchSpec& spec, const std::string& id,
-                                       const std::string& workdir) const;
+                                       const std::string& workdir,
+                                       const InstanceCredentials::Env& credential) const;
+  // Where an instance of `spec` reaches Kumo's API ("" before the server listens).
+  std::string kumo_url(const LaunchSpec& spec) const;
+  // The credential of instance `id` (options.credentials.issue), and the handle that
+  // releases it when dropped.
+  struct Credential {
+    InstanceCredentials::Env env;
+    std::shared_ptr<void> hold;
+  };
+  Result<Credential> issue_credential(const LaunchSpec& spec, const std::string& id) const;
   // Makes the instance's folder under spec.instances_root (a mount point, or a copy).
   Result<std::string> make_instance_dir(const LaunchSpec& spec, const std::string& id) const;
   MountPlan mount_plan(const LaunchSpec& spec, const std::string& workdir) const;

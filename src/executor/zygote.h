@@ -65,6 +65,7 @@ struct ZygoteConfig {
   // Kumo's API inside the template's network namespace, which forked instances share.
   std::function<std::shared_ptr<void>(pid_t)> open_api;
   std::shared_ptr<void> code_lease;  // held while the template lives
+  std::shared_ptr<void> credential;  // the template's own identity, ended with it
   std::string log_path;          // init output and tracebacks go to the function's log
   int64_t rlimit_as_bytes = 0;   // inherited by every forked instance
   std::unique_ptr<MemoryCgroup> cgroup;  // the template's (init's) memory; may be null

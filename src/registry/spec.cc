@@ -17,11 +17,11 @@ namespace {
 
 using std::chrono::milliseconds;
 
-constexpr std::array<const char*, 18> kKnownKeys = {
+constexpr std::array<const char*, 21> kKnownKeys = {
     "name",          "runtime",       "handler",      "memory",    "timeout", "concurrency",
     "min_instances", "max_instances", "idle_timeout", "max_queue", "env",     "triggers",
     "async",         "zygote",        "gpu",          "batch",     "ephemeral_storage",
-    "network"};
+    "network",       "permissions",   "auth",         "cors"};
 constexpr std::array<const char*, 5> kTriggerKinds = {"http", "storage", "queue", "table",
                                                       "schedule"};
 
@@ -227,7 +227,7 @@ Result<void> check_keys(const YAML::Node& root) {
                      "unknown field; known fields are name, runtime, handler, memory, "
                      "timeout, concurrency, min_instances, max_instances, idle_timeout, "
                      "max_queue, env, triggers, async, zygote, gpu, batch, ephemeral_storage, "
-                     "network");
+                     "network, permissions, auth, cors");
     }
   }
   for (const char* required : {"name", "runtime", "handler"}) {
@@ -314,7 +314,7 @@ Result<void> read_fields(const YAML::Node& root, FunctionSpec& spec) {
     if (!root["async"].IsMap()) return invalid("async", "must be a map, e.g. {retries: 2}");
     spec.async = yaml_to_json(root["async"]);
   }
-  return {};
+  return read_access_yaml(root, spec.access);
 }
 
 // kumo.yaml's name is the tenant's local name; a stored spec's is the internal one, which
@@ -394,7 +394,7 @@ Result<FunctionSpec> parse_spec(std::string_view yaml_text) {
 }
 
 nlohmann::json spec_to_json(const FunctionSpec& spec) {
-  return nlohmann::json{
+  nlohmann::json j{
       {"name", spec.name},
       {"runtime", runtime_name(spec.runtime)},
       {"handler", spec.handler},
@@ -415,6 +415,8 @@ nlohmann::json spec_to_json(const FunctionSpec& spec) {
       {"batch", {{"max_size", spec.batch_max_size},
                  {"max_delay_ms", spec.batch_max_delay.count()}}},
   };
+  write_access_json(spec.access, j);
+  return j;
 }
 
 Result<FunctionSpec> spec_from_json(const nlohmann::json& j) {
@@ -450,6 +452,7 @@ Result<FunctionSpec> spec_from_json(const nlohmann::json& j) {
       spec.batch_max_size = b->value("max_size", spec.batch_max_size);
       spec.batch_max_delay = milliseconds(b->value("max_delay_ms", int64_t{0}));
     }
+    if (auto r = read_access_json(j, spec.access); !r) return r.error();
     if (auto r = validate_spec(spec); !r) return r.error();
     return spec;
   } catch (const nlohmann::json::exception& e) {

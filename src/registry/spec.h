@@ -14,6 +14,7 @@
 #include <nlohmann/json.hpp>
 
 #include "common/result.h"
+#include "registry/spec_access.h"
 
 namespace kumo::registry {
 
@@ -42,6 +43,7 @@ struct FunctionSpec {
   int gpu = 0;                       // 0..16 devices each instance needs
   int batch_max_size = 1;            // model: requests stacked into one forward pass, 1..1024
   std::chrono::milliseconds batch_max_delay{0};  // model: wait up to this to fill a batch
+  AccessSpec access;                 // permissions, auth, cors (spec_access.h)
 };
 
 // Parses and validates kumo.yaml text. Unknown top-level keys are rejected (typos are bugs).
@@ -49,9 +51,9 @@ Result<FunctionSpec> parse_spec(std::string_view yaml_text);
 
 // The spec as JSON, as `kumo describe --json` shows it and as it is persisted. Keys are the
 // struct's: name, runtime, handler, memory_mb, ephemeral_storage_mb, timeout_ms, concurrency, min_instances,
-// max_instances, idle_timeout_ms, max_queue, env, triggers, async, zygote, gpu, batch, network
-// ({max_size, max_delay_ms}). spec_from_json validates as
-// parse_spec does.
+// max_instances, idle_timeout_ms, max_queue, env, triggers, async, zygote, gpu, batch
+// ({max_size, max_delay_ms}), network, permissions (a list of grants), auth ("key" or
+// "none"), cors (null or its fields). spec_from_json validates as parse_spec does.
 nlohmann::json spec_to_json(const FunctionSpec& spec);
 Result<FunctionSpec> spec_from_json(const nlohmann::json& j);
 

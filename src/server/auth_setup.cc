@@ -31,7 +31,10 @@ Result<std::unique_ptr<auth::KeyStore>> open_auth(const std::string& mode,
     return make_error(ErrorCode::kInvalidArgument,
                       fmt::format("--auth '{}': use keys or none", mode));
   }
-  auto keys = auth::KeyStore::open(data_dir + "/kumo.db");
+  // The key that seals API keys' secrets, so they can sign AWS SigV4 requests.
+  auto sealing = auth::SealingKey::load_or_create(data_dir);
+  if (!sealing) return sealing.error();
+  auto keys = auth::KeyStore::open(data_dir + "/kumo.db", std::move(*sealing));
   if (!keys) return keys.error();
   auto made = auth::ensure_admin_key(**keys, data_dir);
   if (!made) return made.error();

@@ -37,6 +37,11 @@ Result<YAML::Node> read_config(const std::string& path) {
   return root;
 }
 
+bool valid_region(const std::string& region) {
+  return !region.empty() && region.size() <= 32 &&
+         region.find_first_not_of("abcdefghijklmnopqrstuvwxyz0123456789-") == std::string::npos;
+}
+
 }  // namespace
 
 Result<ServeOptions> load_config(const std::string& path, ServeOptions base) {
@@ -66,6 +71,13 @@ Result<ServeOptions> load_config(const std::string& path, ServeOptions base) {
         base.price_per_million_requests = v.as<double>();
       } else if (key == "auth") {
         base.auth = v.as<std::string>();
+      } else if (key == "region") {
+        base.region = v.as<std::string>();
+        if (!valid_region(base.region)) {
+          return make_error(ErrorCode::kInvalidArgument,
+                            fmt::format("{}: region: 1..32 of a-z, 0-9 and '-', e.g. us-east-1",
+                                        path));
+        }
       } else if (key == "log_level") {
         base.log_level = v.as<std::string>();
       } else if (key == "http") {

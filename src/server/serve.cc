@@ -11,6 +11,7 @@
 
 #include "api/api.h"
 #include "api/box_routes.h"
+#include "auth/instance_identity.h"
 #include "auth/tenants.h"
 #include "common/clock.h"
 #include "common/log.h"
@@ -25,6 +26,7 @@
 #include "server/auth_setup.h"
 #include "server/data_lock.h"
 #include "server/gpus.h"
+#include "common/runtime_file.h"
 #include "server/wiring.h"
 #include "store/sqlite.h"
 
@@ -126,16 +128,30 @@ Result<std::map<std::string, std::string>> cloudevent_routes(const nlohmann::jso
   return out;
 }
 
+// The launcher's view of the instances' identities: it passes each instance's spec, id and
+// address of Kumo; the permissions travel in the spec as text.
+executor::InstanceCredentials instance_credentials(auth::InstanceIdentities& identities) {
+  executor::InstanceCredentials out;
+  out.issue = [&identities](const executor::LaunchSpec& spec, const std::string& instance_id,
+                            const std::string& kumo_url) {
+    return identities.issue(spec.function, spec.permissions, instance_id, kumo_url);
+  };
+  out.release = [&identities](const std::string& instance_id) {
+    identities.release(instance_id);
+  };
+  return out;
+}
+
 // Storage, tables and connectors, each with its config section.
 Result<void> wire_parts(const nlohmann::json& sections, const std::string& data_dir,
                         http::Router& router, events::Events& ev, const auth::Access& access,
-                        std::vector<std::function<void()>>& on_stop) {
+                        auth::AuditLog& audit, std::vector<std::function<void()>>& on_stop) {
   auto section = [&sections](const char* name) {
     return sections.value(name, nlohmann::json());
   };
-  Wiring storage{data_dir, section("storage"), router, ev, access, on_stop};
+  Wiring storage{data_dir, section("storage"), router, ev, access, on_stop, &audit};
   if (auto r = wire_storage(storage); !r) return r;
-  Wiring tables{data_dir, section("tables"), router, ev, access, on_stop};
+  Wiring tables{data_dir, section("tables"), router, ev, access, on_stop, &audit};
   events::TableCatalog* catalog = nullptr;
   if (auto r = wire_tables(tables, catalog); !r) return r;
   ev.set_table_catalog(catalog);
@@ -165,7 +181,13 @@ int serve(const ServeOptions& options) {
   // First of all: a second server on this directory must change nothing in it.
   auto data_lock = DataDirLock::acquire(data_dir);
   if (!data_lock) return spdlog::error("{}", data_lock.error().message), 1;
+  auto keys = open_auth(options.auth, data_dir, listen->host);
+  if (!keys) return spdlog::error("{}", keys.error().message), 2;
+  auth::Access access(keys->get());
+  // Each instance's own credential, for the function's permissions (auth/instance_identity.h).
+  auth::InstanceIdentities identities(keys->get(), options.region, wall_micros);
   executor::LauncherOptions launcher_options;
+  launcher_options.credentials = instance_credentials(identities);
   launcher_options.python = options.python;
   launcher_options.runtime_dir = data_dir + "/runtime";
   launcher_options.group = cgroup_group(data_dir);
@@ -185,11 +207,10 @@ int serve(const ServeOptions& options) {
   if (auto collected = (*registry)->collect_garbage(); !collected) {
     spdlog::warn("registry: collecting unused code failed: {}", collected.error().message);
   }
-  auto keys = open_auth(options.auth, data_dir, listen->host);
-  if (!keys) return spdlog::error("{}", keys.error().message), 2;
-  auth::Access access(keys->get());
   auto tenants = auth::TenantStore::open(data_dir + "/kumo.db", wall_micros());
   if (!tenants) return spdlog::error("{}", tenants.error().message), 1;
+  auto audit = auth::AuditLog::open(data_dir + "/kumo.db");
+  if (!audit) return spdlog::error("{}", audit.error().message), 1;
   auto usage = metering::UsageStore::open(data_dir + "/kumo.db");
   if (!usage) return spdlog::error("{}", usage.error().message), 1;
 
@@ -227,6 +248,7 @@ int serve(const ServeOptions& options) {
   } else {
     return spdlog::error("{}", routes.error().message), 2;
   }
+  deps.audit = audit->get();
   api::Api api_layer(deps);
   http::Router router = api_layer.router();
   std::vector<std::function<void()>> on_stop;
@@ -237,7 +259,8 @@ int serve(const ServeOptions& options) {
   // Functions first: a connector may hand over messages the moment it connects, and a
   // topic's subscribers are the functions configured by then.
   api_layer.configure_deployed();
-  if (auto wired = wire_parts(options.sections, data_dir, router, ev, access, on_stop); !wired) {
+  if (auto wired = wire_parts(options.sections, data_dir, router, ev, access, **audit, on_stop);
+      !wired) {
     spdlog::error("{}", wired.error().message);
     stop_parts();
     return 2;
@@ -266,6 +289,8 @@ int serve(const ServeOptions& options) {
                             });
   spdlog::info("kumo listening on http://{}:{} (data in {})", listen->host, http_server.port(),
                data_dir);
+  auto runtime_file = write_runtime_file(
+      http_server.port(), fmt::format("http://{}:{}", host, http_server.port()), data_dir);
 
   std::atomic<bool> running{true};
   std::thread ticker([&] {
@@ -277,6 +302,7 @@ int serve(const ServeOptions& options) {
   int sig = 0;
   sigwait(&stop_signals, &sig);
   spdlog::info("stopping (signal {})", sig);
+  if (runtime_file) remove_runtime_file(*runtime_file);
   http_server.stop();
   stop_parts();
   ev.stop();

@@ -24,6 +24,8 @@ struct ServeOptions {
   double price_per_million_requests = 0.20;
   std::string log_level = "info";
   std::string auth = "keys";  // "keys" or "none" (auth_setup.h)
+  // The AWS region functions' SDKs are told (AWS_REGION; auth/instance_identity.h).
+  std::string region = "us-east-1";
   // Timeouts, connection cap and body memory budget of the HTTP server (http_limits.h).
   http::ConnectionLimits http_limits;
   SandboxOptions sandbox;  // sandbox_options.h
@@ -33,7 +35,7 @@ struct ServeOptions {
 };
 
 // Reads a YAML configuration file whose keys are the option names above (listen, data,
-// python, threads, auth, cpu_mb_per_vcpu, price_per_gb_second, price_per_million_requests,
+// python, threads, auth, region, cpu_mb_per_vcpu, price_per_gb_second, price_per_million_requests,
 // log_level); values it
 // names override `base`; its `http:` section sets http_limits. The sections storage, tables, connectors and events are kept whole
 // in `sections` for the parts that read them.

@@ -13,7 +13,7 @@ Result<void> wire_tables(Wiring& w, events::TableCatalog*& catalog) {
   if (!opened) return opened.error();
   // Shared by the routes' owner and the stop function, so it lives until both are gone.
   std::shared_ptr<tables::Tables> tables = std::move(*opened);
-  tables->add_routes(w.router, w.access);
+  tables->add_routes(w.router, w.access, w.audit);
   tables->start();
   w.on_stop.push_back([tables] { tables->stop(); });
   catalog = tables.get();

@@ -10,6 +10,7 @@
 #include <nlohmann/json.hpp>
 
 #include "auth/access.h"
+#include "auth/audit.h"
 #include "common/result.h"
 #include "events/sink.h"
 #include "http/router.h"
@@ -25,6 +26,9 @@ struct Wiring {
   // Run at shutdown in reverse order of registration, after the listener stops and before
   // instances stop. Threads a part started must be joined here.
   std::vector<std::function<void()>>& on_stop;
+  // Where a part records control-plane changes (creating and deleting buckets and tables);
+  // null records nothing.
+  auth::AuditLog* audit = nullptr;
 };
 
 // Each returns an error (the server then exits with it) for a bad config section or a

@@ -27,6 +27,15 @@ S3Result<size_t> chunk_size(std::string_view line) {
   return size;
 }
 
+// The chunk-signature= extension of a chunk header line, or "".
+std::string_view chunk_signature(std::string_view line) {
+  constexpr std::string_view kName = "chunk-signature=";
+  size_t at = line.find(kName);
+  if (at == std::string_view::npos) return {};
+  std::string_view value = line.substr(at + kName.size());
+  return value.substr(0, value.find(';'));
+}
+
 // Reads "name:value" lines up to an empty line or the end of the body.
 S3Result<std::map<std::string, std::string>> parse_trailers(std::string_view rest) {
   std::map<std::string, std::string> out;
@@ -66,11 +75,16 @@ S3Result<void> AwsChunkedDecoder::feed(
       if (held_.size() < 2 || held_[held_.size() - 2] != '\r') {
         return malformed("a chunk header does not end in CRLF");
       }
-      auto size = chunk_size(std::string_view(held_).substr(0, held_.size() - 2));
+      std::string_view line = std::string_view(held_).substr(0, held_.size() - 2);
+      auto size = chunk_size(line);
       if (!size) return size.error();
+      signature_ = chunk_signature(line);
       held_.clear();
       left_ = *size;
       state_ = *size == 0 ? State::kTrailers : State::kData;
+      if (*size == 0 && on_chunk_end_) {
+        if (auto r = on_chunk_end_(signature_); !r) return r;
+      }
     } else if (state_ == State::kData) {
       size_t n = std::min(left_, in.size());
       if (auto r = out(in.substr(0, n)); !r) return r;
@@ -85,6 +99,9 @@ S3Result<void> AwsChunkedDecoder::feed(
       if (held_ != "\r\n") return malformed("a chunk is longer than its size");
       held_.clear();
       state_ = State::kSize;
+      if (on_chunk_end_) {
+        if (auto r = on_chunk_end_(signature_); !r) return r;
+      }
     } else {
       held_.append(in);
       in = {};

@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <chrono>
 #include <filesystem>
 #include <nlohmann/json.hpp>
@@ -16,8 +17,9 @@ namespace {
 
 constexpr const char* kSchema = R"sql(
 CREATE TABLE IF NOT EXISTS buckets (
-  name       TEXT PRIMARY KEY,
-  created_ms INTEGER NOT NULL
+  name        TEXT PRIMARY KEY,  -- TENANT~NAME for a tenant's bucket (auth/access.h)
+  created_ms  INTEGER NOT NULL,
+  public_read INTEGER NOT NULL DEFAULT 0  -- 1: anyone may GET and HEAD its objects
 );
 CREATE TABLE IF NOT EXISTS objects (
   bucket       TEXT NOT NULL,
@@ -51,17 +53,38 @@ CREATE TABLE IF NOT EXISTS parts (
 ) WITHOUT ROWID;
 )sql";
 
-bool valid_bucket_name(std::string_view name) {
+bool lower_alnum(char c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9'); }
+
+// Data made before buckets had public_read lacks the column; its buckets are private.
+Result<void> migrate(store::Database& db) {
+  auto st = db.prepare("SELECT 1 FROM pragma_table_info('buckets') WHERE name = 'public_read'");
+  if (!st) return st.error();
+  auto row = st->step();
+  if (!row) return row.error();
+  if (*row) return {};
+  return db.exec("ALTER TABLE buckets ADD COLUMN public_read INTEGER NOT NULL DEFAULT 0");
+}
+
+}  // namespace
+
+bool valid_s3_bucket_name(std::string_view name) {
   if (name.size() < 3 || name.size() > 63) return false;
-  auto alnum = [](char c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9'); };
-  if (!alnum(name.front()) || !alnum(name.back())) return false;
+  if (!lower_alnum(name.front()) || !lower_alnum(name.back())) return false;
   for (char c : name) {
-    if (!alnum(c) && c != '-' && c != '.') return false;
+    if (!lower_alnum(c) && c != '-' && c != '.') return false;
   }
   return name.find("..") == std::string_view::npos;
 }
 
-}  // namespace
+bool valid_bucket_name(std::string_view name) {
+  size_t sep = name.find('~');
+  if (sep == std::string_view::npos) return valid_s3_bucket_name(name);
+  std::string_view tenant = name.substr(0, sep);
+  bool tenant_ok =
+      !tenant.empty() && tenant.size() <= 63 &&
+      std::all_of(tenant.begin(), tenant.end(), [](char c) { return lower_alnum(c) || c == '-'; });
+  return tenant_ok && valid_s3_bucket_name(name.substr(sep + 1));
+}
 
 int64_t now_ms() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -78,8 +101,11 @@ Result<std::unique_ptr<ObjectStore>> ObjectStore::open(StoreOptions options) {
   }
   auto db = store::Database::open(options.data_dir + "/objects.db");
   if (!db) return db.error();
-  if (auto r = (*db)->exec(kSchema); !r) {
-    return make_error(r.error().code, "cannot create the object tables: " + r.error().message);
+  auto made = (*db)->exec(kSchema);
+  if (made) made = migrate(**db);
+  if (!made) {
+    return make_error(made.error().code,
+                      "cannot create the object tables: " + made.error().message);
   }
   std::unique_ptr<ObjectStore> s(new ObjectStore(std::move(options), std::move(*db)));
   s->sweep();
@@ -110,7 +136,7 @@ S3Result<void> ObjectStore::check_bucket(const std::string& bucket) {
   return no_such_bucket(bucket);
 }
 
-S3Result<void> ObjectStore::create_bucket(const std::string& name) {
+S3Result<void> ObjectStore::create_bucket(const std::string& name, bool public_read) {
   if (!valid_bucket_name(name)) {
     return s3_error("InvalidBucketName",
                     fmt::format("'{}' is not a valid bucket name: use 3-63 lower-case letters, "
@@ -125,9 +151,9 @@ S3Result<void> ObjectStore::create_bucket(const std::string& name) {
   std::filesystem::create_directories(bucket_dir(name), ec);
   if (ec)
     return internal_error(fmt::format("cannot create {}: {}", bucket_dir(name), ec.message()));
-  auto st = db_->prepare("INSERT INTO buckets (name, created_ms) VALUES (?1, ?2)");
+  auto st = db_->prepare("INSERT INTO buckets (name, created_ms, public_read) VALUES (?1, ?2, ?3)");
   if (!st) return internal_error(st.error().message);
-  st->bind(1, std::string_view(name)).bind(2, now_ms());
+  st->bind(1, std::string_view(name)).bind(2, now_ms()).bind(3, int64_t{public_read ? 1 : 0});
   if (auto r = st->run(); !r) return internal_error(r.error().message);
   return {};
 }
@@ -158,16 +184,36 @@ S3Result<void> ObjectStore::delete_bucket(const std::string& name) {
 }
 
 S3Result<std::vector<BucketInfo>> ObjectStore::list_buckets() {
-  auto st = db_->prepare("SELECT name, created_ms FROM buckets ORDER BY name");
+  auto st = db_->prepare("SELECT name, created_ms, public_read FROM buckets ORDER BY name");
   if (!st) return internal_error(st.error().message);
   std::vector<BucketInfo> out;
   while (true) {
     auto row = st->step();
     if (!row) return internal_error(row.error().message);
     if (!*row) break;
-    out.push_back({st->text(0), st->int64(1)});
+    out.push_back({st->text(0), st->int64(1), st->int64(2) != 0});
   }
   return out;
+}
+
+S3Result<bool> ObjectStore::public_read(const std::string& name) {
+  auto st = db_->prepare("SELECT public_read FROM buckets WHERE name = ?1");
+  if (!st) return internal_error(st.error().message);
+  st->bind(1, std::string_view(name));
+  auto row = st->step();
+  if (!row) return internal_error(row.error().message);
+  if (!*row) return no_such_bucket(name);
+  return st->int64(0) != 0;
+}
+
+S3Result<void> ObjectStore::set_public_read(const std::string& name, bool public_read) {
+  std::lock_guard lock(mu_);
+  auto st = db_->prepare("UPDATE buckets SET public_read = ?2 WHERE name = ?1");
+  if (!st) return internal_error(st.error().message);
+  st->bind(1, std::string_view(name)).bind(2, int64_t{public_read ? 1 : 0});
+  if (auto r = st->run(); !r) return internal_error(r.error().message);
+  if (db_->changes() == 0) return no_such_bucket(name);
+  return {};
 }
 
 S3Result<ObjectInfo> ObjectStore::put(const std::string& bucket, const std::string& key,

@@ -50,9 +50,17 @@ struct ObjectInfo {
 };
 
 struct BucketInfo {
-  std::string name;
+  std::string name;  // as kept: TENANT~NAME for a tenant's bucket
   int64_t created_ms = 0;
+  bool public_read = false;  // anyone may GET and HEAD its objects
 };
+
+// A bucket name as an S3 client may write it: 3-63 of [a-z0-9.-], starting and ending with
+// a letter or digit, no "..".
+bool valid_s3_bucket_name(std::string_view name);
+// A bucket name as kept: an S3 name, or TENANT~NAME with TENANT 1..63 of [a-z0-9-] and NAME
+// an S3 name (auth/access.h qualify()).
+bool valid_bucket_name(std::string_view name);
 
 // One page of a listing. Keys and prefixes come in byte order.
 struct ListQuery {
@@ -110,13 +118,15 @@ class ObjectStore {
   // Opens (creating) the layout and sweeps files a crash left behind.
   static Result<std::unique_ptr<ObjectStore>> open(StoreOptions options);
 
-  // InvalidBucketName unless 3-63 of [a-z0-9.-], starting and ending with a letter or
-  // digit; BucketAlreadyOwnedByYou when it exists.
-  S3Result<void> create_bucket(const std::string& name);
+  // InvalidBucketName unless valid_bucket_name(); BucketAlreadyOwnedByYou when it exists.
+  S3Result<void> create_bucket(const std::string& name, bool public_read = false);
   // NoSuchBucket; BucketNotEmpty while it holds objects or unfinished uploads.
   S3Result<void> delete_bucket(const std::string& name);
   bool bucket_exists(const std::string& name);
   S3Result<std::vector<BucketInfo>> list_buckets();
+  // Whether anyone may read the bucket's objects (kept in objects.db); NoSuchBucket.
+  S3Result<bool> public_read(const std::string& name);
+  S3Result<void> set_public_read(const std::string& name, bool public_read);
 
   // `digest` is that of `data` (the caller has it from verifying the request).
   S3Result<ObjectInfo> put(const std::string& bucket, const std::string& key, std::string_view data,

@@ -85,6 +85,51 @@ TEST_F(ObjectStoreTest, ReportsS3ErrorCodes) {
   EXPECT_EQ(store_->delete_bucket("photos").error().code, "BucketNotEmpty");
 }
 
+TEST_F(ObjectStoreTest, ATenantsBucketIsKeptAsTenantTildeNameWhileClientNamesHaveNoTilde) {
+  EXPECT_TRUE(valid_bucket_name("acme~photos"));
+  EXPECT_TRUE(valid_bucket_name("a-1~my.bucket"));
+  EXPECT_FALSE(valid_s3_bucket_name("acme~photos"));
+  for (const char* bad : {"~photos", "acme~", "Acme~photos", "acme~ph", "a_b~photos",
+                          "acme~photos~x", "acme~Bad_Name"}) {
+    EXPECT_FALSE(valid_bucket_name(bad)) << bad;
+  }
+  EXPECT_FALSE(valid_bucket_name(std::string(64, 'a') + "~photos"));
+  ASSERT_TRUE(store_->create_bucket("acme~photos"));
+  ASSERT_TRUE(store_->put("acme~photos", "k", "x", {}, digest_of("x")));
+  EXPECT_EQ(store_->head("photos", "k").error().code, "NoSuchKey");
+  EXPECT_EQ(store_->create_bucket("acme~a~b").error().code, "InvalidBucketName");
+}
+
+TEST_F(ObjectStoreTest, PublicReadIsABucketSettingKeptAcrossReopen) {
+  EXPECT_FALSE(store_->public_read("photos").value());
+  ASSERT_TRUE(store_->create_bucket("open", /*public_read=*/true));
+  EXPECT_TRUE(store_->public_read("open").value());
+  ASSERT_TRUE(store_->set_public_read("photos", true));
+  ASSERT_TRUE(store_->set_public_read("open", false));
+  reopen();
+  EXPECT_TRUE(store_->public_read("photos").value());
+  EXPECT_FALSE(store_->public_read("open").value());
+  EXPECT_EQ(store_->public_read("nope").error().code, "NoSuchBucket");
+  EXPECT_EQ(store_->set_public_read("nope", true).error().code, "NoSuchBucket");
+}
+
+TEST_F(ObjectStoreTest, BucketsOfAnOlderDataDirectoryOpenAsPrivate) {
+  store_.reset();
+  fs::remove_all(dir_);
+  fs::create_directories(dir_);
+  {
+    auto db = store::Database::open(dir_ + "/objects.db").value();
+    ASSERT_TRUE(
+        db->exec("CREATE TABLE buckets (name TEXT PRIMARY KEY, created_ms INTEGER NOT "
+                 "NULL); INSERT INTO buckets VALUES ('old', 1)"));
+  }
+  reopen();
+  EXPECT_FALSE(store_->public_read("old").value());
+  auto all = store_->list_buckets().value();
+  ASSERT_EQ(all.size(), 1u);
+  EXPECT_EQ(all[0].name, "old");
+}
+
 TEST_F(ObjectStoreTest, KeysWithDotsStayInsideTheBucketFolder) {
   put("../../escape", "x");
   put("/abs/path", "y");

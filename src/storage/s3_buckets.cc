@@ -1,11 +1,13 @@
-// S3Service's bucket operations: ListBuckets, CreateBucket, ListObjects (V1 and V2) and
-// DeleteObjects.
+// S3Service's bucket operations: ListBuckets, CreateBucket, DeleteBucket, ListObjects (V1
+// and V2), DeleteObjects, and GetBucketAcl / PutBucketAcl with canned ACLs (private,
+// public-read).
 #include <fmt/format.h>
 
 #include <charconv>
 
 #include "http/types.h"
 #include "storage/event_record.h"
+#include "storage/s3_auth.h"
 #include "storage/s3_call.h"
 #include "storage/s3_http.h"
 #include "storage/s3_service.h"
@@ -53,17 +55,33 @@ void write_contents(XmlWriter& w, const ListPage& page, bool url) {
   }
 }
 
+// The canned ACL named by x-amz-acl: public-read (true), private or none (false).
+S3Result<bool> canned_public_read(const S3Call& call) {
+  std::string acl = call.req.header("x-amz-acl");
+  if (acl.empty() || acl == "private") return false;
+  if (acl == "public-read") return true;
+  return s3_error("NotImplemented",
+                  fmt::format("the canned ACL '{}': Kumo's buckets are private or public-read",
+                              acl.substr(0, 64)));
+}
+
 }  // namespace
 
-S3Result<http::Response> S3Service::list_buckets() {
+S3Result<http::Response> S3Service::list_buckets(const S3Call& call) {
   auto buckets = store_->list_buckets();
   if (!buckets) return buckets.error();
   XmlWriter w("ListAllMyBucketsResult");
   w.open("Owner").leaf("ID", "kumo").leaf("DisplayName", "kumo").close("Owner");
   w.open("Buckets");
   for (const auto& b : *buckets) {
+    // Only the caller's tenant's buckets, by their plain names, that it may read.
+    auto name = auth::visible_name(*call.caller, b.name);
+    if (!name ||
+        !auth::Access::permit(*call.caller, auth::Action::kRead, auth::Resource::bucket(*name))) {
+      continue;
+    }
     w.open("Bucket")
-        .leaf("Name", b.name)
+        .leaf("Name", *name)
         .leaf("CreationDate", iso8601_ms(b.created_ms))
         .close("Bucket");
   }
@@ -77,10 +95,67 @@ S3Result<http::Response> S3Service::create_bucket(S3Call& call) {
   if (!call.req.body.empty()) {
     if (auto doc = parse_xml(call.req.body); !doc) return doc.error();
   }
-  if (auto r = store_->create_bucket(call.bucket); !r) return r.error();
+  if (!valid_s3_bucket_name(call.shown_bucket)) {
+    return s3_error("InvalidBucketName",
+                    fmt::format("'{}' is not a valid bucket name: use 3-63 lower-case letters, "
+                                "digits, '-' and '.', starting and ending with a letter or digit",
+                                call.shown_bucket));
+  }
+  auto public_read = canned_public_read(call);
+  if (!public_read) return public_read.error();
+  if (auto r = store_->create_bucket(call.bucket, *public_read); !r) return r.error();
   http::Response r;
-  r.headers.emplace_back("Location", "/" + call.bucket);
+  r.headers.emplace_back("Location", "/" + call.shown_bucket);
   return r;
+}
+
+S3Result<http::Response> S3Service::get_bucket_acl(S3Call& call) {
+  auto public_read = store_->public_read(call.bucket);
+  if (!public_read) return public_read.error();
+  auto grant = [](XmlWriter& w, const char* type, const char* who, const char* permission) {
+    w.open("Grant").open(
+        "Grantee xmlns:xsi=\"http://www.w3.org/2001/XMLSchema-instance\" "
+        "xsi:type=\"" +
+        std::string(type) + "\"");
+    w.leaf(type[0] == 'C' ? "ID" : "URI", who);
+    w.close("Grantee").leaf("Permission", permission).close("Grant");
+  };
+  XmlWriter w("AccessControlPolicy");
+  w.open("Owner").leaf("ID", "kumo").leaf("DisplayName", "kumo").close("Owner");
+  w.open("AccessControlList");
+  grant(w, "CanonicalUser", "kumo", "FULL_CONTROL");
+  if (*public_read) grant(w, "Group", "http://acs.amazonaws.com/groups/global/AllUsers", "READ");
+  w.close("AccessControlList");
+  return xml_response(200, w.finish());
+}
+
+S3Result<http::Response> S3Service::put_bucket_acl(S3Call& call) {
+  if (auto read = read_whole_body(call.req, 1 << 20); !read) return read.error();
+  if (call.req.header("x-amz-acl").empty()) {
+    return s3_error("NotImplemented",
+                    "Kumo takes canned ACLs only: send x-amz-acl: private or public-read");
+  }
+  auto public_read = canned_public_read(call);
+  if (!public_read) return public_read.error();
+  if (auto r = store_->set_public_read(call.bucket, *public_read); !r) return r.error();
+  return http::Response{};
+}
+
+S3Result<http::Response> S3Service::delete_bucket(S3Call& call) {
+  if (auto r = store_->delete_bucket(call.bucket); !r) return r.error();
+  http::Response r;
+  r.status = 204;
+  return r;
+}
+
+S3Result<http::Response> S3Service::bucket_changed(const S3Call& call, std::string_view action,
+                                                   S3Result<http::Response> result) {
+  if (bucket_hook_) {
+    bucket_hook_(call.req, action, call.bucket,
+                 result ? result->status : s3_status(result.error().code),
+                 result ? std::string_view() : std::string_view(result.error().message));
+  }
+  return result;
 }
 
 S3Result<http::Response> S3Service::list_objects(S3Call& call, bool v2) {
@@ -103,7 +178,7 @@ S3Result<http::Response> S3Service::list_objects(S3Call& call, bool v2) {
   if (!page) return page.error();
   auto enc = [url](const std::string& s) { return url ? http::url_encode(s, true) : s; };
   XmlWriter w("ListBucketResult");
-  w.leaf("Name", call.bucket).leaf("Prefix", enc(q.prefix));
+  w.leaf("Name", call.shown_bucket).leaf("Prefix", enc(q.prefix));
   if (!q.delimiter.empty()) w.leaf("Delimiter", enc(q.delimiter));
   w.leaf("MaxKeys", std::to_string(q.max_keys));
   if (url) w.leaf("EncodingType", "url");
@@ -122,7 +197,7 @@ S3Result<http::Response> S3Service::list_objects(S3Call& call, bool v2) {
 }
 
 S3Result<http::Response> S3Service::delete_objects(S3Call& call) {
-  auto body = read_payload(call.req, options_.max_object_bytes);
+  auto body = read_payload(call.req, options_.max_object_bytes, call.seed());
   if (!body) return body.error();
   auto doc = parse_xml(body->data);
   if (!doc) return doc.error();

@@ -8,8 +8,13 @@
 namespace kumo::storage {
 namespace {
 
-constexpr std::array<std::pair<std::string_view, int>, 31> kStatuses{{
+constexpr std::array<std::pair<std::string_view, int>, 36> kStatuses{{
     {"AccessDenied", 403},
+    {"AuthorizationHeaderMalformed", 400},
+    {"AuthorizationQueryParametersError", 400},
+    {"InvalidAccessKeyId", 403},
+    {"RequestTimeTooSkewed", 403},
+    {"SignatureDoesNotMatch", 403},
     {"BadDigest", 400},
     {"BucketAlreadyExists", 409},
     {"BucketAlreadyOwnedByYou", 409},

@@ -9,6 +9,7 @@
 #include <ctime>
 
 #include "storage/aws_chunked.h"
+#include "storage/s3_auth.h"
 #include "storage/xml.h"
 
 namespace kumo::storage {
@@ -150,24 +151,42 @@ S3Result<void> each_piece(http::Request& req, int64_t max_bytes,
   }
 }
 
+S3Error bad_chunk(std::string_view why) {
+  return s3_error("SignatureDoesNotMatch",
+                  fmt::format("the aws-chunked body was refused: {}", why));
+}
+
+// Checks each chunk's signature as the decoder ends it.
+AwsChunkedDecoder::ChunkEnd chunk_checker(auth::ChunkVerifier& chunks) {
+  return [&chunks](std::string_view signature) -> S3Result<void> {
+    auto ok = chunks.end_chunk(signature);
+    if (!ok) return bad_chunk(ok.error().message);
+    return {};
+  };
+}
+
 }  // namespace
 
 S3Result<StreamedPayload> stream_payload(http::Request& req, int64_t max_bytes,
-                                         const ByteSink& sink) {
+                                         const ByteSink& sink, const auth::Verified* seed) {
   bool chunked = is_aws_chunked(req);
   std::string declared = req.header(chunked ? "x-amz-decoded-content-length" : "content-length");
   if (auto length = to_int(declared); length && *length > max_bytes) {
     return too_large(declared, max_bytes);
   }
   BodyHashes hashes(req);
+  std::optional<auth::ChunkVerifier> chunks;
+  if (seed != nullptr) chunks.emplace(*seed);
   int64_t size = 0;
   auto decoded = [&](std::string_view data) -> S3Result<void> {
     size += static_cast<int64_t>(data.size());
     if (size > max_bytes) return too_large(fmt::format("over {}", max_bytes), max_bytes);
     hashes.update(data);
+    if (chunks) chunks->update(data);
     return sink(data);
   };
   AwsChunkedDecoder decoder;
+  if (chunks) decoder.on_chunk_end(chunk_checker(*chunks));
   auto fed = each_piece(req, max_bytes, [&](std::string_view piece) {
     return chunked ? decoder.feed(piece, decoded) : decoded(piece);
   });
@@ -177,6 +196,7 @@ S3Result<StreamedPayload> stream_payload(http::Request& req, int64_t max_bytes,
     auto finished = decoder.finish();
     if (!finished) return finished.error();
     trailers = std::move(*finished);
+    if (chunks && !chunks->finished()) return bad_chunk("the body has no signed final chunk");
     if (!declared.empty() && to_int(declared) != size) {
       return s3_error("IncompleteBody",
                       fmt::format("x-amz-decoded-content-length says {} bytes, the body has {}",
@@ -206,15 +226,18 @@ S3Result<void> read_whole_body(http::Request& req, int64_t max_bytes) {
   if (!read) return read;
   req.body = std::move(body);
   req.body_reader.reset();
-  return {};
+  return check_content_sha256(req);
 }
 
-S3Result<Payload> read_payload(http::Request& req, int64_t max_bytes) {
+S3Result<Payload> read_payload(http::Request& req, int64_t max_bytes, const auth::Verified* seed) {
   Payload p;
-  auto streamed = stream_payload(req, max_bytes, [&p](std::string_view data) -> S3Result<void> {
-    p.data.append(data);
-    return {};
-  });
+  auto streamed = stream_payload(
+      req, max_bytes,
+      [&p](std::string_view data) -> S3Result<void> {
+        p.data.append(data);
+        return {};
+      },
+      seed);
   if (!streamed) return streamed.error();
   p.digest = streamed->stored.digest;
   p.crc32_sent = std::move(streamed->crc32_sent);

@@ -8,6 +8,7 @@
 #include <string>
 #include <string_view>
 
+#include "auth/sigv4.h"
 #include "http/handler.h"
 #include "storage/checksums.h"
 #include "storage/object_store.h"
@@ -24,11 +25,15 @@ struct Payload {
 
 // Decodes aws-chunked bodies and verifies Content-MD5 (BadDigest, InvalidDigest),
 // x-amz-checksum-crc32/sha1/sha256 (BadDigest) and a hex x-amz-content-sha256
-// (XAmzContentSHA256Mismatch). EntityTooLarge past `max_bytes`.
-S3Result<Payload> read_payload(http::Request& req, int64_t max_bytes);
+// (XAmzContentSHA256Mismatch). EntityTooLarge past `max_bytes`. With `seed` (a verified
+// STREAMING-AWS4-HMAC-SHA256-PAYLOAD request), every chunk's signature is checked against
+// the chain it starts (SignatureDoesNotMatch).
+S3Result<Payload> read_payload(http::Request& req, int64_t max_bytes,
+                               const auth::Verified* seed = nullptr);
 
-// Reads a streamed body (req.body_reader) whole into req.body; EntityTooLarge past
-// `max_bytes`. Nothing to do when the route buffered it.
+// Reads a streamed body (req.body_reader) whole into req.body and checks it against a hex
+// x-amz-content-sha256; EntityTooLarge past `max_bytes`. Nothing to do when the route
+// buffered it (S3Service checked that one).
 S3Result<void> read_whole_body(http::Request& req, int64_t max_bytes);
 
 // A body streamed to its destination: what was written, and the client's CRC32 to echo.
@@ -42,7 +47,8 @@ struct StreamedPayload {
 // declared length, or while it streams); checksums are checked at its end, so the caller
 // must discard what the sink got on any error.
 S3Result<StreamedPayload> stream_payload(http::Request& req, int64_t max_bytes,
-                                         const ByteSink& sink);
+                                         const ByteSink& sink,
+                                         const auth::Verified* seed = nullptr);
 
 // Content-Type and the headers S3 stores with an object (x-amz-meta-*, cache-control, ...).
 ObjectMeta meta_from_headers(const http::Headers& headers);

@@ -47,7 +47,7 @@ S3Result<http::Response> S3Service::create_upload(S3Call& call) {
   auto id = store_->create_upload(call.bucket, call.key, meta_from_headers(call.req.headers));
   if (!id) return id.error();
   XmlWriter w("InitiateMultipartUploadResult");
-  w.leaf("Bucket", call.bucket).leaf("Key", call.key).leaf("UploadId", *id);
+  w.leaf("Bucket", call.shown_bucket).leaf("Key", call.key).leaf("UploadId", *id);
   http::Response r = xml_response(200, w.finish());
   if (std::string algo = call.req.header("x-amz-checksum-algorithm"); !algo.empty()) {
     r.headers.emplace_back("x-amz-checksum-algorithm", algo);
@@ -67,7 +67,7 @@ S3Result<http::Response> S3Service::upload_part(S3Call& call) {
   auto part = store_->upload_part_streamed(
       call.bucket, call.key, call.q("uploadId"), *number,
       [&](const ByteSink& sink) -> S3Result<StoredBody> {
-        auto body = stream_payload(call.req, options_.max_object_bytes, sink);
+        auto body = stream_payload(call.req, options_.max_object_bytes, sink, call.seed());
         if (!body) return body.error();
         crc32_sent = std::move(body->crc32_sent);
         return body->stored;
@@ -80,7 +80,7 @@ S3Result<http::Response> S3Service::upload_part(S3Call& call) {
 }
 
 S3Result<http::Response> S3Service::complete_upload(S3Call& call) {
-  auto body = read_payload(call.req, options_.max_object_bytes);
+  auto body = read_payload(call.req, options_.max_object_bytes, call.seed());
   if (!body) return body.error();
   auto parts = parse_parts(body->data);
   if (!parts) return parts.error();
@@ -89,9 +89,9 @@ S3Result<http::Response> S3Service::complete_upload(S3Call& call) {
   notify(call, "ObjectCreated:CompleteMultipartUpload", *info);
   XmlWriter w("CompleteMultipartUploadResult");
   std::string host = call.req.header("host");
-  w.leaf("Location",
-         fmt::format("http://{}/s3/{}/{}", host, call.bucket, http::url_encode(call.key, true)))
-      .leaf("Bucket", call.bucket)
+  w.leaf("Location", fmt::format("http://{}/s3/{}/{}", host, call.shown_bucket,
+                                 http::url_encode(call.key, true)))
+      .leaf("Bucket", call.shown_bucket)
       .leaf("Key", call.key)
       .leaf("ETag", quote_etag(info->etag))
       .leaf("ChecksumCRC32", info->crc32)
@@ -103,7 +103,7 @@ S3Result<http::Response> S3Service::list_parts(S3Call& call) {
   auto parts = store_->list_parts(call.bucket, call.key, call.q("uploadId"));
   if (!parts) return parts.error();
   XmlWriter w("ListPartsResult");
-  w.leaf("Bucket", call.bucket).leaf("Key", call.key).leaf("UploadId", call.q("uploadId"));
+  w.leaf("Bucket", call.shown_bucket).leaf("Key", call.key).leaf("UploadId", call.q("uploadId"));
   w.leaf("PartNumberMarker", "0").leaf("MaxParts", "10000").leaf("IsTruncated", "false");
   w.leaf("StorageClass", "STANDARD");
   for (const auto& p : *parts) {

@@ -6,6 +6,7 @@
 
 #include "http/types.h"
 #include "storage/event_record.h"
+#include "storage/s3_auth.h"
 #include "storage/s3_call.h"
 #include "storage/s3_http.h"
 #include "storage/s3_service.h"
@@ -73,7 +74,7 @@ S3Result<http::Response> S3Service::put_object(S3Call& call) {
   auto info = store_->put_streamed(
       call.bucket, call.key, meta_from_headers(call.req.headers),
       [&](const ByteSink& sink) -> S3Result<StoredBody> {
-        auto body = stream_payload(call.req, options_.max_object_bytes, sink);
+        auto body = stream_payload(call.req, options_.max_object_bytes, sink, call.seed());
         if (!body) return body.error();
         crc32_sent = std::move(body->crc32_sent);
         return body->stored;
@@ -92,6 +93,13 @@ S3Result<http::Response> S3Service::put_object(S3Call& call) {
 S3Result<http::Response> S3Service::copy_object(S3Call& call) {
   auto source = parse_copy_source(call.req.header("x-amz-copy-source"));
   if (!source) return source.error();
+  // The source is read on the caller's behalf: its bucket needs read, named as the caller
+  // names it.
+  auto may_read = auth::Access::permit(*call.caller, auth::Action::kRead,
+                                       auth::Resource::bucket(source->bucket));
+  if (!may_read) return access_denied(may_read.error().message);
+  std::string source_shown = source->bucket;
+  source->bucket = auth::qualify(*call.caller, source->bucket);
   bool replace = call.req.header("x-amz-metadata-directive") == "REPLACE";
   if (!replace && source->bucket == call.bucket && source->key == call.key) {
     return s3_error("InvalidRequest",
@@ -100,7 +108,10 @@ S3Result<http::Response> S3Service::copy_object(S3Call& call) {
   std::optional<ObjectMeta> meta;
   if (replace) meta = meta_from_headers(call.req.headers);
   auto info = store_->copy(source->bucket, source->key, call.bucket, call.key, std::move(meta));
-  if (!info) return info.error();
+  if (!info) {
+    show_plain_name(info.error(), source->bucket, source_shown);
+    return info.error();
+  }
   notify(call, "ObjectCreated:Copy", *info);
   XmlWriter w("CopyObjectResult");
   w.leaf("LastModified", iso8601_ms(info->mtime_ms)).leaf("ETag", quote_etag(info->etag));

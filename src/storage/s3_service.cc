@@ -9,6 +9,7 @@
 
 #include "common/ids.h"
 #include "http/types.h"
+#include "storage/s3_auth.h"
 #include "storage/s3_call.h"
 #include "storage/s3_http.h"
 #include "storage/store_rows.h"
@@ -68,21 +69,24 @@ S3Service::S3Service(std::unique_ptr<ObjectStore> store, events::EventSink& even
 
 S3Service::~S3Service() { pool_.stop(); }
 
-http::Response S3Service::handle(http::Request req) {
+http::Response S3Service::handle(http::Request req, const auth::Access& access) {
   S3Call call;
   call.query = http::parse_query(req.query);
-  call.bucket = req.params.count("bucket") ? req.params["bucket"] : "";
+  call.shown_bucket = req.params.count("bucket") ? req.params["bucket"] : "";
+  call.bucket = call.shown_bucket;
   call.key = req.params.count("key") ? req.params["key"] : "";
   call.request_id = new_s3_request_id();
   bool json = wants_json(req);
   call.req = std::move(req);
   S3Result<http::Response> result = [&]() -> S3Result<http::Response> {
     try {
+      if (auto ok = admit(call, access); !ok) return ok.error();
       return dispatch(call);
     } catch (const std::exception& e) {  // bad_alloc for a huge body, a library throw
       return internal_error(fmt::format("{} {}: {}", call.req.method, call.resource(), e.what()));
     }
   }();
+  if (!result) show_plain_names(call, result.error());
   http::Response r = result
                          ? std::move(*result)
                          : error_response(result.error(), call.resource(), call.request_id, json);
@@ -92,12 +96,49 @@ http::Response S3Service::handle(http::Request req) {
   return r;
 }
 
+S3Result<void> S3Service::admit(S3Call& call, const auth::Access& access) {
+  auto who = identify_s3(access, call.req);
+  if (!who) return who.error();
+  call.caller = std::move(who->caller);
+  call.streaming = std::move(who->streaming);
+  if (!call.caller) return admit_anonymous(call);
+  if (!call.shown_bucket.empty()) {
+    auth::Action action = s3_action(call.req.method);
+    auto ok = auth::Access::permit(*call.caller, action, auth::Resource::bucket(call.shown_bucket));
+    if (!ok) return access_denied(ok.error().message);
+    call.bucket = auth::qualify(*call.caller, call.shown_bucket);
+  }
+  if (!call.req.body_reader) return check_content_sha256(call.req);
+  return {};
+}
+
+S3Result<void> S3Service::admit_anonymous(S3Call& call) {
+  const std::string& m = call.req.method;
+  bool object_read = (m == "GET" || m == "HEAD") && !call.key.empty() && !call.has("uploadId");
+  // Another tenant's bucket is named by its full name, TENANT~NAME, as it is kept.
+  if (object_read && !call.bucket.empty()) {
+    auto open = store_->public_read(call.bucket);
+    if (open && *open) return {};
+  }
+  return access_denied(
+      "Access Denied: this request carries no credential (sign it with a Kumo key's id and "
+      "secret, or send Authorization: Bearer <key>); without one, only objects of public-read "
+      "buckets can be read");
+}
+
+// Errors of the store name buckets as kept; the client knows its own by their plain names.
+void S3Service::show_plain_names(const S3Call& call, S3Error& error) {
+  show_plain_name(error, call.bucket, call.shown_bucket);
+}
+
 S3Result<http::Response> S3Service::dispatch(S3Call& call) {
   for (std::string_view sub : kUnsupported) {
+    // ?acl of a bucket is GetBucketAcl / PutBucketAcl (canned ACLs only); of an object, no.
+    if (sub == "acl" && call.key.empty() && !call.bucket.empty()) continue;
     if (call.has(sub)) return not_implemented(fmt::format("the ?{} sub-resource", sub));
   }
   if (call.bucket.empty()) {
-    if (call.req.method == "GET" || call.req.method == "HEAD") return list_buckets();
+    if (call.req.method == "GET" || call.req.method == "HEAD") return list_buckets(call);
     return s3_error("MethodNotAllowed", "only GET is allowed on the service; name a bucket");
   }
   return call.key.empty() ? bucket_call(call) : object_call(call);
@@ -105,7 +146,11 @@ S3Result<http::Response> S3Service::dispatch(S3Call& call) {
 
 S3Result<http::Response> S3Service::bucket_call(S3Call& call) {
   const std::string& m = call.req.method;
-  if (m == "PUT") return create_bucket(call);
+  if (call.has("acl")) {
+    if (m == "GET") return get_bucket_acl(call);
+    if (m == "PUT") return put_bucket_acl(call);
+  }
+  if (m == "PUT") return bucket_changed(call, "bucket.create", create_bucket(call));
   if (m == "HEAD") {
     if (!store_->bucket_exists(call.bucket)) {
       return no_such_bucket(call.bucket);
@@ -126,12 +171,7 @@ S3Result<http::Response> S3Service::bucket_call(S3Call& call) {
     }
     return list_objects(call, call.q("list-type") == "2");
   }
-  if (m == "DELETE") {
-    if (auto r = store_->delete_bucket(call.bucket); !r) return r.error();
-    http::Response r;
-    r.status = 204;
-    return r;
-  }
+  if (m == "DELETE") return bucket_changed(call, "bucket.delete", delete_bucket(call));
   if (m == "POST" && call.has("delete")) return delete_objects(call);
   return s3_error("MethodNotAllowed",
                   fmt::format("{} is not allowed on a bucket", call.req.method));
@@ -183,10 +223,11 @@ void S3Service::notify(const S3Call& call, const std::string& event_name, const 
 
 void add_storage_routes(http::Router& router, const std::shared_ptr<S3Service>& service,
                         const auth::Access& access) {
-  auto s3 = [service](http::Request&& req, std::shared_ptr<http::Responder> responder) {
-    service->submit([service, req = std::move(req), responder = std::move(responder)]() mutable {
-      responder->send(service->handle(std::move(req)));
-    });
+  auto s3 = [service, &access](http::Request&& req, std::shared_ptr<http::Responder> responder) {
+    service->submit(
+        [service, &access, req = std::move(req), responder = std::move(responder)]() mutable {
+          responder->send(service->handle(std::move(req), access));
+        });
   };
   // Bodies a little over the object limit still reach the handler, which answers S3's
   // EntityTooLarge; the slack covers aws-chunked framing and XML request bodies.

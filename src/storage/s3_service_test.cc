@@ -150,7 +150,7 @@ TEST_F(S3ServiceTest, ErrorsAreS3XmlOrJsonOnRequest) {
   auto big = call("PUT", "/s3/photos/big", std::string(2000, 'x'));
   EXPECT_EQ(big.status, 400);
   EXPECT_NE(big.body.find("EntityTooLarge"), std::string::npos);
-  EXPECT_EQ(call("GET", "/s3/photos?acl").status, 501);
+  EXPECT_EQ(call("GET", "/s3/photos?tagging").status, 501);
   auto bad_xml = call("POST", "/s3/photos/k?uploadId=x", "<oops");
   EXPECT_NE(bad_xml.body.find("MalformedXML"), std::string::npos);
 }

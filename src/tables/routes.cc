@@ -5,6 +5,7 @@
 #include <charconv>
 
 #include "auth/access.h"
+#include "auth/audit.h"
 #include "tables/names.h"
 #include "tables/tables.h"
 
@@ -28,6 +29,25 @@ std::optional<std::string> admit_table(const auth::Access& access, const Request
   auto caller = auth::admit(access, req, action, auth::Resource::table(table), out);
   if (!caller) return std::nullopt;
   return auth::qualify(*caller, table);
+}
+
+// Creating and deleting a table: the caller, when it may; a refusal is answered and recorded.
+std::optional<auth::Caller> admit_table_change(const auth::Access& access, auth::AuditLog* audit,
+                                         const Request& req, std::string_view action,
+                                         Responder& out) {
+  return auth::admit_change(access, audit, req, auth::Action::kWrite,
+                            auth::Resource::table(req.params.at("table")), action, out);
+}
+
+// Answers a table change and records its outcome.
+void send_change(auth::AuditLog* audit, const auth::Caller& caller, const Request& req,
+                 std::string_view action, Responder& out, http::Response response,
+                 std::string_view detail = {}) {
+  if (audit != nullptr) {
+    audit->record(caller, action, req.params.at("table"), req.remote_address, response.status,
+                  detail);
+  }
+  out.send(std::move(response));
 }
 
 nlohmann::json item_json(const std::string& table, const Item& item) {
@@ -81,7 +101,8 @@ void query_items(Tables& tables, const auth::Access& access, Request&& req, Resp
             {"next", page->next ? nlohmann::json(*page->next) : nlohmann::json()}}));
 }
 
-void add_table_routes(Tables& tables, const auth::Access& access, http::Router& router) {
+void add_table_routes(Tables& tables, const auth::Access& access, auth::AuditLog* audit,
+                      http::Router& router) {
   router.add("GET", "/api/v1/tables", [&tables, &access](Request&& req, ResponderPtr out) {
     auto caller = auth::admit(access, req, auth::Action::kRead, auth::Resource::table(""), *out);
     if (!caller) return;
@@ -97,24 +118,35 @@ void add_table_routes(Tables& tables, const auth::Access& access, http::Router& 
     }
     out->send(http::json_response(200, {{"tables", std::move(visible)}}));
   });
-  router.add("PUT", "/api/v1/tables/{table}", [&tables, &access](Request&& req, ResponderPtr out) {
+  router.add("PUT", "/api/v1/tables/{table}", [&tables, &access, audit](Request&& req,
+                                                                        ResponderPtr out) {
+    constexpr std::string_view kAction = "table.create";
     const std::string& name = req.params["table"];
     if (auto ok = check_table_name(name); !ok) return send_error(*out, ok.error());
-    auto internal = admit_table(access, req, auth::Action::kWrite, *out);
-    if (!internal) return;
-    auto created = tables.create_table(*internal);
-    if (!created) return send_error(*out, created.error());
-    out->send(http::json_response(*created ? 201 : 200, {{"name", name}, {"created", *created}}));
+    auto caller = admit_table_change(access, audit, req, kAction, *out);
+    if (!caller) return;
+    auto created = tables.create_table(auth::qualify(*caller, name));
+    if (!created) {
+      return send_change(audit, *caller, req, kAction, *out,
+                         http::error_response(created.error()), created.error().message);
+    }
+    send_change(audit, *caller, req, kAction, *out,
+                http::json_response(*created ? 201 : 200, {{"name", name}, {"created", *created}}));
   });
-  router.add("DELETE", "/api/v1/tables/{table}", [&tables, &access](Request&& req,
-                                                                    ResponderPtr out) {
+  router.add("DELETE", "/api/v1/tables/{table}", [&tables, &access, audit](Request&& req,
+                                                                           ResponderPtr out) {
+    constexpr std::string_view kAction = "table.delete";
     const std::string& name = req.params["table"];
     if (auto ok = check_table_name(name); !ok) return send_error(*out, ok.error());
-    auto internal = admit_table(access, req, auth::Action::kWrite, *out);
-    if (!internal) return;
-    auto items = tables.drop_table(*internal);
-    if (!items) return send_error(*out, items.error());
-    out->send(http::json_response(200, {{"name", name}, {"deleted_items", *items}}));
+    auto caller = admit_table_change(access, audit, req, kAction, *out);
+    if (!caller) return;
+    auto items = tables.drop_table(auth::qualify(*caller, name));
+    if (!items) {
+      return send_change(audit, *caller, req, kAction, *out,
+                         http::error_response(items.error()), items.error().message);
+    }
+    send_change(audit, *caller, req, kAction, *out,
+                http::json_response(200, {{"name", name}, {"deleted_items", *items}}));
   });
 }
 
@@ -155,8 +187,9 @@ void add_item_routes(Tables& tables, const auth::Access& access, http::Router& r
 
 }  // namespace
 
-void Tables::add_routes(http::Router& router, const auth::Access& access) {
-  add_table_routes(*this, access, router);
+void Tables::add_routes(http::Router& router, const auth::Access& access,
+                        auth::AuditLog* audit) {
+  add_table_routes(*this, access, audit, router);
   add_item_routes(*this, access, router);
 }
 

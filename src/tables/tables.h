@@ -23,6 +23,7 @@
 
 namespace kumo::auth {
 class Access;
+class AuditLog;
 }
 
 namespace kumo::tables {
@@ -49,8 +50,10 @@ class Tables final : public events::TableCatalog {
   bool table_exists(const std::string& name) const override;
 
   // Adds the /api/v1/tables routes (routes.cc).
-  // Every route asks `access` first; it must outlive the router.
-  void add_routes(http::Router& router, const auth::Access& access);
+  // Every route asks `access` first; creating and deleting a table are recorded in `audit`
+  // (null: nowhere). Both must outlive the router.
+  void add_routes(http::Router& router, const auth::Access& access,
+                  auth::AuditLog* audit = nullptr);
 
   // What the routes do. Writes wake the delivery thread once committed.
   Result<bool> create_table(const std::string& name);

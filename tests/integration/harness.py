@@ -42,6 +42,32 @@ def host_pid(instance_id, inner_pid):
     return None
 
 
+def read_admin_key(data_dir):
+    """The operator's key a server wrote in its data directory ("" with --auth none)."""
+    try:
+        with open(os.path.join(data_dir, "admin.key")) as f:
+            return f.read().strip()
+    except FileNotFoundError:
+        return ""
+
+
+def auth_headers(server, key=None):
+    """The Authorization header for `key`, by default the server's admin key ("": none)."""
+    key = server.admin_key if key is None else key
+    return {"Authorization": f"Bearer {key}"} if key else {}
+
+
+# The admin key of each server started here, by port, for tools that only know the address.
+SERVER_KEYS = {}
+
+
+def key_headers(port_or_url):
+    """{"Authorization": ...} for the server at that port or URL ({} with --auth none)."""
+    port = int(str(port_or_url).rstrip("/").rsplit(":", 1)[-1].split("/")[0])
+    key = SERVER_KEYS.get(port, "")
+    return {"Authorization": f"Bearer {key}"} if key else {}
+
+
 def free_port():
     """A TCP port on 127.0.0.1 that nothing listens on now (for servers a test starts)."""
     with socket.socket() as s:
@@ -112,6 +138,7 @@ class Server:
         if not ready.wait(30):
             self.stop()
             raise RuntimeError("kumo serve did not start:\n" + "".join(self.output))
+        SERVER_KEYS[self.port] = self.admin_key
         return self
 
     def stop(self, sig=signal.SIGTERM):
@@ -127,18 +154,41 @@ class Server:
     def url(self):
         return f"http://127.0.0.1:{self.port}"
 
-    @property
-    def admin_key(self):
-        """The operator's key the server wrote on its first start ("" with --auth none)."""
-        try:
-            with open(os.path.join(self.data_dir, "admin.key")) as f:
-                return f.read().strip()
-        except FileNotFoundError:
-            return ""
+    admin_key = property(lambda self: read_admin_key(self.data_dir))
+    auth_headers = auth_headers
 
-    def auth_headers(self, key=None):
-        key = self.admin_key if key is None else key
-        return {"Authorization": f"Bearer {key}"} if key else {}
+    def aws_credentials(self, key=None):
+        """(access key id, secret access key) of a key, the admin key by default: a token
+        kumo_<id>_<secret> signs AWS SigV4 with its id and its secret."""
+        token = key or self.admin_key
+        return token[5:24], token[25:]
+
+    def add_key(self, scopes, tenant=""):
+        """A new key made through the keys API with the admin key; returns its token."""
+        body = {"name": "test", "scopes": scopes}
+        if tenant:
+            body["tenant"] = tenant
+        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
+        conn.request("POST", "/api/v1/keys", body=json.dumps(body),
+                     headers=self.auth_headers())
+        r = conn.getresponse()
+        data = r.read()
+        conn.close()
+        if r.status != 201:
+            raise RuntimeError(f"making a key {body} answered {r.status}: {data!r}")
+        return json.loads(data)["token"]
+
+    def add_tenant(self, name):
+        """Makes tenant `name` through the tenants API (the operator's); one that exists is
+        left as it is."""
+        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
+        conn.request("POST", "/api/v1/tenants", body=json.dumps({"name": name}),
+                     headers=self.auth_headers())
+        r = conn.getresponse()
+        data = r.read()
+        conn.close()
+        if r.status not in (201, 409):
+            raise RuntimeError(f"making tenant {name} answered {r.status}: {data!r}")
 
     def log_text(self):
         return "".join(self.output)
@@ -184,15 +234,25 @@ class KumoTestCase(unittest.TestCase):
         conn.close()
         return Response(r.status, {k.lower(): v for k, v in r.getheaders()}, data)
 
-    def make_key(self, scopes, tenant=None, name="test key"):
-        """A new key's token, made by the operator through POST /api/v1/keys: `scopes` as
-        the grants' text ("read, invoke:function/x"), `tenant` None for the operator's."""
-        body = {"name": name, "scopes": scopes}
+    def s3_client(self, key=None, **s3_config):
+        """Debian's boto3 at this server's S3 endpoint (path-style), signing with a key (the
+        admin key by default); `s3_config` adds to botocore's Config(s3={...})."""
+        import boto3
+        from botocore.config import Config
+        key_id, secret = self.server.aws_credentials(key)
+        return boto3.client("s3", endpoint_url=self.server.url + "/s3", region_name="us-east-1",
+                            aws_access_key_id=key_id, aws_secret_access_key=secret,
+                            config=Config(signature_version="s3v4",
+                                          s3={"addressing_style": "path", **s3_config}))
+
+    def make_key(self, scopes, tenant=None, key=None, **fields):
+        """A new key's token (made with the admin key unless `key` names another)."""
+        body = {"name": fields.pop("name", "test"), "scopes": scopes, **fields}
         if tenant is not None:
             body["tenant"] = tenant
-        r = self.request("POST", "/api/v1/keys", body)
+        r = self.request("POST", "/api/v1/keys", body, key=key)
         if r.status != 201:
-            self.fail(f"making a key for {tenant or 'the operator'}: {r.status} {r.body!r}")
+            self.fail(f"making a key {body} answered {r.status}: {r.body!r}")
         return r.json()["token"]
 
     def invoke(self, name, event=None, timeout=60):

@@ -81,3 +81,40 @@ class Cli(KumoTestCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+class LocalKey(KumoTestCase):
+    """The CLI finds a local server's admin key by itself, from any folder, and never sends
+    it to a server elsewhere."""
+
+    def run_cli(self, *args, env_extra=None, cwd=None):
+        env = dict(os.environ, KUMO_URL=self.server.url)
+        env.pop("KUMO_API_KEY", None)
+        env.pop("KUMO_DATA", None)
+        env.update(env_extra or {})
+        return subprocess.run([KUMO, *args], capture_output=True, text=True, env=env,
+                              cwd=cwd or self.tmp, timeout=60)
+
+    def test_the_cli_finds_the_admin_key_of_the_server_on_that_port(self):
+        r = self.run_cli("ls")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn("no functions deployed", r.stdout)
+
+    def test_without_a_key_the_server_answers_401_and_the_cli_says_what_to_set(self):
+        home = os.path.join(self.tmp, "elsewhere")
+        os.makedirs(home, exist_ok=True)
+        r = self.run_cli("ls", env_extra={"HOME": home, "XDG_RUNTIME_DIR": ""})
+        self.assertNotEqual(r.returncode, 0)
+        self.assertIn("KUMO_API_KEY", r.stderr)
+        self.assertEqual(self.request("GET", "/api/v1/functions", key="").status, 401)
+
+    def test_kumo_data_names_the_folder_whose_key_to_use(self):
+        home = os.path.join(self.tmp, "elsewhere")
+        os.makedirs(home, exist_ok=True)
+        r = self.run_cli("ls", env_extra={"HOME": home, "XDG_RUNTIME_DIR": "",
+                                          "KUMO_DATA": self.server.data_dir})
+        self.assertEqual(r.returncode, 0, r.stderr)
+
+    def test_the_admin_key_file_is_for_the_servers_user_alone(self):
+        mode = os.stat(os.path.join(self.server.data_dir, "admin.key")).st_mode & 0o777
+        self.assertEqual(mode, 0o600)

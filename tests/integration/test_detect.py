@@ -51,7 +51,7 @@ class DetectExample(KumoTestCase):
             text = f.read()
         with open(spec, "w") as f:
             f.write(text.replace("idle_timeout: 30s", "idle_timeout: 3s"))
-        env = dict(os.environ, KUMO_URL=cls.server.url)
+        env = dict(os.environ, KUMO_URL=cls.server.url, KUMO_API_KEY=cls.server.admin_key)
         for args in (["table", "create", "detections"], ["deploy", detect],
                      ["deploy", os.path.join(EXAMPLE, "detections")]):
             subprocess.run([KUMO, *args], env=env, check=True, capture_output=True)
@@ -60,9 +60,12 @@ class DetectExample(KumoTestCase):
     def upload(self, pairs):
         """Uploads {key: file} at once to the photos bucket with the AWS SDK."""
         args = [f"{key}={path}" for key, path in pairs.items()]
+        key_id, secret = self.server.aws_credentials()
         r = subprocess.run(["node", os.path.join(JS_DIR, "s3_upload.mjs"),
                             self.server.url + "/s3", "photos", *args],
-                           capture_output=True, text=True, timeout=60)
+                           capture_output=True, text=True, timeout=60,
+                           env=dict(os.environ, AWS_ACCESS_KEY_ID=key_id,
+                                    AWS_SECRET_ACCESS_KEY=secret))
         self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
         self.assertEqual(len(json.loads(r.stdout)["uploaded"]), len(pairs))
 

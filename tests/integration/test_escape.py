@@ -305,12 +305,14 @@ ESCAPE = PRELUDE + """
         return {"beating": os.path.exists(event["heartbeat"])}
 """
 
-# Reaches Kumo's own S3 API through $KUMO_URL, as the examples do.
+# Reaches Kumo's own S3 API through $KUMO_URL with its own key, as the examples do.
 PUT_OBJECT = PRELUDE + """
     import urllib.request
 
     def put(url, body):
-        req = urllib.request.Request(url, data=body, method="PUT")
+        key = os.environ.get("KUMO_API_KEY", "")
+        req = urllib.request.Request(url, data=body, method="PUT",
+                                     headers={"Authorization": "Bearer " + key})
         with urllib.request.urlopen(req, timeout=20) as r:
             return r.status
 
@@ -319,15 +321,18 @@ PUT_OBJECT = PRELUDE + """
         return attempt(put, url, event["body"].encode())
 """
 
-# Tries Kumo's control plane through $KUMO_URL: deploy, delete another function, list
-# functions, read usage and logs. Answers the status of each.
+# Tries Kumo's control plane through $KUMO_URL, with a key of its own that could deploy
+# and read: deploy, delete another function, list functions, read usage and logs. Answers
+# the status of each.
 CONTROL_PLANE = """
     import os
     import urllib.error
     import urllib.request
 
     def status(method, path, body=None):
-        req = urllib.request.Request(os.environ["KUMO_URL"] + path, data=body, method=method)
+        headers = {"Authorization": "Bearer " + os.environ.get("KUMO_API_KEY", "")}
+        req = urllib.request.Request(os.environ["KUMO_URL"] + path, data=body, method=method,
+                                     headers=headers)
         try:
             with urllib.request.urlopen(req, timeout=20) as r:
                 return r.status
@@ -483,7 +488,7 @@ class HostIsOutOfReach(EscapeTestCase):
                 if "kumo-escape-healthy" in read_text(p)]
         self.assertEqual((len(objects), len(code)), (1, 1), "the files to read are not there")
         paths = [os.path.join(data, "kumo.db"), os.path.join(data, "objects.db"), objects[0],
-                 code[0]]
+                 code[0], os.path.join(data, "server.key")]
         for path, outcome in self.attempt("datadir", READ_FILES, {"paths": paths}).items():
             self.assert_refused(outcome, f"reading {path}")
         dirs = [data, os.path.join(data, "code"), os.path.join(data, "instances")]
@@ -650,14 +655,16 @@ class NetworkIsOffUnlessAsked(EscapeTestCase):
     def test_a_boxed_function_reaches_kumo_through_kumo_url(self):
         self.assertEqual(self.request("PUT", "/s3/boxed").status, 200)
         outcome = self.attempt("kumo-url", PUT_OBJECT,
-                               {"bucket": "boxed", "key": "from-box.txt", "body": "hello"})
+                               {"bucket": "boxed", "key": "from-box.txt", "body": "hello"},
+                               "permissions: [write:bucket/boxed]\n")
         self.assertEqual(outcome, {"ok": True, "value": 200})
         r = self.request("GET", "/s3/boxed/from-box.txt")
         self.assertEqual((r.status, r.body), (200, b"hello"))
 
     def test_a_boxed_function_cannot_use_kumos_control_plane(self):
         self.assert_healthy()
-        outcome = self.attempt("control-plane", CONTROL_PLANE)
+        outcome = self.attempt("control-plane", CONTROL_PLANE, None,
+                               "permissions: [deploy, read]\n")
         self.assertEqual(outcome, {"deploy": 403, "delete": 403, "list": 403, "usage": 403,
                                    "logs": 403, "metrics": 403})
         self.assert_healthy()

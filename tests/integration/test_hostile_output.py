@@ -99,7 +99,9 @@ class FunctionOutput(KumoTestCase):
         """)
         client = raw_connection(self.server.port)
         try:
+            key = self.server.admin_key.encode()
             client.sendall(b"POST /api/v1/functions/counted/invoke HTTP/1.1\r\nHost: x\r\n"
+                           b"Authorization: Bearer " + key + b"\r\n"
                            b"Content-Length: 2\r\nConnection: close\r\n\r\n{}")
             time.sleep(1)  # let the server fill its window while nobody reads
             data = bytearray()
@@ -179,6 +181,7 @@ class Uploads(KumoTestCase):
         sent = 0
         try:
             s.sendall(f"PUT /s3/uploads/{key} HTTP/1.1\r\nHost: x\r\n"
+                      f"Authorization: Bearer {self.server.admin_key}\r\n"
                       "Transfer-Encoding: chunked\r\n\r\n".encode())
             block = f"{piece:x}\r\n".encode() + b"z" * piece + b"\r\n"
             while sent < total and not watch.over():

@@ -21,6 +21,7 @@ import time
 import unittest
 import urllib.parse
 
+import harness
 from harness import KUMO, KumoTestCase, free_port
 from test_model import LIBRARY, MODEL, text_input
 
@@ -52,6 +53,9 @@ class ScriptRun:
     @property
     def url(self):
         return f"http://127.0.0.1:{self.port}"
+
+    admin_key = property(lambda self: harness.read_admin_key(self.data_dir))
+    auth_headers = harness.auth_headers
 
     def start(self, timeout=240):
         env = dict(os.environ, KUMO_LISTEN=f"127.0.0.1:{self.port}", KUMO_DATA=self.data_dir)

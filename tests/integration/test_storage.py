@@ -36,9 +36,12 @@ class ObjectStore(KumoTestCase):
     def test_the_aws_sdk_for_javascript_works_against_the_s3_endpoint(self):
         if not shutil.which("node") or not os.path.isdir(os.path.join(JS_DIR, "node_modules")):
             self.skipTest("node or tests/js/node_modules is missing")
+        key_id, secret = self.server.aws_credentials()
         r = subprocess.run(["node", os.path.join(JS_DIR, "s3_client.mjs"),
                             self.server.url + "/s3", "sdk-bucket"],
-                           capture_output=True, text=True, timeout=180)
+                           capture_output=True, text=True, timeout=180,
+                           env=dict(os.environ, AWS_ACCESS_KEY_ID=key_id,
+                                    AWS_SECRET_ACCESS_KEY=secret))
         self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
         out = json.loads(r.stdout)
         self.assertEqual(out["create"], 200)

@@ -65,6 +65,10 @@ class Tenants(KumoTestCase):
         self.assertEqual(self.request("POST", "/api/v1/tenants", "[1]").status, 400)
         self.assertEqual(self.request("DELETE", "/api/v1/tenants/default").status, 400)
         self.assertEqual(self.request("DELETE", "/api/v1/tenants/nobody").status, 404)
+        r = self.request("POST", "/api/v1/keys", {"name": "typo", "scopes": "read",
+                                                  "tenant": "acmee"})
+        self.assertEqual(r.status, 404, r.body)
+        self.assertIn("kumo tenants create acmee", r.json()["error"]["message"])
         tenant_admin = self.make_key("admin", tenant="acme")
         for method, path, body in (("GET", "/api/v1/tenants", None),
                                    ("POST", "/api/v1/tenants", {"name": "mine"}),
@@ -252,6 +256,10 @@ class Tenants(KumoTestCase):
         self.assertEqual(self.request("GET", "/api/v1/functions", key=key).status, 401)
         self.assertNotIn("brief", [t["name"] for t in
                                    self.request("GET", "/api/v1/tenants").json()["tenants"]])
+        records = self.request("GET", "/api/v1/audit").json()["records"]
+        seen = {(r["action"], r["target"], r["status"]) for r in records}
+        self.assertTrue({("tenant.create", "brief", 201), ("tenant.remove", "brief", 409),
+                         ("tenant.remove", "brief", 200)} <= seen, seen)
 
 
 FIXTURE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "fixtures",

@@ -1,4 +1,5 @@
-// Drives Kumo's S3 endpoint with the real @aws-sdk/client-s3 (path-style, dummy credentials)
+// Drives Kumo's S3 endpoint with the real @aws-sdk/client-s3 (path-style, credentials from
+// AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY)
 // and prints what it observed as one JSON object, for test_storage.py to check.
 // Usage: node s3_client.mjs ENDPOINT BUCKET     (ENDPOINT is $KUMO_URL/s3)
 import {
@@ -17,7 +18,11 @@ if (!endpoint || !Bucket) {
 }
 const s3 = new S3Client({
   endpoint, forcePathStyle: true, region: "us-east-1",
-  credentials: { accessKeyId: "kumo", secretAccessKey: "kumo-secret" },
+  // A Kumo key's id and secret when the server checks signatures (keys on).
+  credentials: {
+    accessKeyId: process.env.AWS_ACCESS_KEY_ID ?? "kumo",
+    secretAccessKey: process.env.AWS_SECRET_ACCESS_KEY ?? "kumo-secret",
+  },
 });
 const send = (command) => s3.send(command);
 const md5 = (buf) => createHash("md5").update(buf).digest("hex");

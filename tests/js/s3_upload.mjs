@@ -1,4 +1,5 @@
-// Uploads files at once with the real @aws-sdk/client-s3 (path-style, dummy credentials), as
+// Uploads files at once with the real @aws-sdk/client-s3 (path-style, credentials from
+// AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY), as
 // an application would, creating the bucket when it is missing. Prints one JSON object:
 // {"uploaded": [{"key", "etag"}]}. Usage: node s3_upload.mjs ENDPOINT BUCKET KEY=FILE...
 import { S3Client, CreateBucketCommand, PutObjectCommand } from "@aws-sdk/client-s3";
@@ -12,7 +13,11 @@ if (!endpoint || !Bucket || pairs.length === 0 || pairs.some((p) => !p.includes(
 const TYPES = { jpg: "image/jpeg", jpeg: "image/jpeg", png: "image/png" };
 const s3 = new S3Client({
   endpoint, forcePathStyle: true, region: "us-east-1",
-  credentials: { accessKeyId: "kumo", secretAccessKey: "kumo-secret" },
+  // A Kumo key's id and secret when the server checks signatures (keys on).
+  credentials: {
+    accessKeyId: process.env.AWS_ACCESS_KEY_ID ?? "kumo",
+    secretAccessKey: process.env.AWS_SECRET_ACCESS_KEY ?? "kumo-secret",
+  },
 });
 try {
   await s3.send(new CreateBucketCommand({ Bucket }));

@@ -20,9 +20,18 @@ if DETECTOR.empty():
     raise RuntimeError(f"cannot load {MODEL} from {MODEL_DIR}; install Debian's opencv-data")
 
 
+def auth():
+    """The instance's own key (the permissions in kumo.yaml), read at each call: Kumo gives
+    every instance a key of its own."""
+    return {"Authorization": "Bearer " + os.environ.get("KUMO_API_KEY", "")}
+
+
 def call(method, path, body=None, content_type="application/octet-stream"):
+    headers = auth()
+    if body:
+        headers["Content-Type"] = content_type
     req = urllib.request.Request(KUMO_URL + urllib.parse.quote(path), data=body, method=method,
-                                 headers={"Content-Type": content_type} if body else {})
+                                 headers=headers)
     with urllib.request.urlopen(req, timeout=10) as resp:
         return resp.read()
 

@@ -10,6 +10,12 @@ KUMO_URL = os.environ["KUMO_URL"]
 TABLE = os.environ.get("TABLE", "detections")
 
 
+def auth():
+    """The instance's own key (the permissions in kumo.yaml), read at each call: Kumo gives
+    every instance a key of its own."""
+    return {"Authorization": "Bearer " + os.environ.get("KUMO_API_KEY", "")}
+
+
 def reply(status, body):
     return {"statusCode": status, "headers": {"content-type": "application/json"},
             "body": json.dumps(body)}
@@ -23,7 +29,8 @@ def handle(event, context):
         return reply(400, {"error": "GET /fn/detections/BUCKET/KEY, e.g. photos/images/a.jpg"})
     url = f"{KUMO_URL}/api/v1/tables/{TABLE}/items/{urllib.parse.quote(path)}"
     try:
-        with urllib.request.urlopen(url, timeout=5) as resp:
+        with urllib.request.urlopen(urllib.request.Request(url, headers=auth()),
+                                    timeout=5) as resp:
             item = json.loads(resp.read())["item"]
     except urllib.error.HTTPError as e:
         if e.code == 404:

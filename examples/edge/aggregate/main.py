@@ -13,13 +13,20 @@ KUMO_URL = os.environ["KUMO_URL"]
 TABLE = os.environ.get("TABLE", "readings")
 
 
+def auth():
+    """The instance's own key (the permissions in kumo.yaml), read at each call: Kumo gives
+    every instance a key of its own."""
+    return {"Authorization": "Bearer " + os.environ.get("KUMO_API_KEY", "")}
+
+
 def item_url(key):
     return f"{KUMO_URL}/api/v1/tables/{TABLE}/items/{urllib.parse.quote(key, safe='')}"
 
 
 def load(device):
     try:
-        with urllib.request.urlopen(item_url(device), timeout=5) as resp:
+        with urllib.request.urlopen(urllib.request.Request(item_url(device), headers=auth()),
+                                    timeout=5) as resp:
             return json.loads(resp.read())["item"]
     except urllib.error.HTTPError as e:
         if e.code == 404:
@@ -29,7 +36,8 @@ def load(device):
 
 def store(device, item):
     req = urllib.request.Request(item_url(device), data=json.dumps(item).encode(),
-                                 method="PUT", headers={"Content-Type": "application/json"})
+                                 method="PUT",
+                                 headers={"Content-Type": "application/json", **auth()})
     urllib.request.urlopen(req, timeout=5).close()
 
 

@@ -14,15 +14,23 @@ TABLE = os.environ.get("TABLE", "summaries")
 SILENT_AFTER_S = float(os.environ.get("SILENT_AFTER_S", "300"))
 
 
+def auth():
+    """The instance's own key (the permissions in kumo.yaml), read at each call: Kumo gives
+    every instance a key of its own."""
+    return {"Authorization": "Bearer " + os.environ.get("KUMO_API_KEY", "")}
+
+
 def get(path):
-    with urllib.request.urlopen(KUMO_URL + path, timeout=5) as resp:
+    with urllib.request.urlopen(urllib.request.Request(KUMO_URL + path, headers=auth()),
+                                timeout=5) as resp:
         return json.loads(resp.read())
 
 
 def put(key, item):
     req = urllib.request.Request(
         f"{KUMO_URL}/api/v1/tables/{TABLE}/items/{urllib.parse.quote(key, safe='')}",
-        data=json.dumps(item).encode(), method="PUT", headers={"Content-Type": "application/json"})
+        data=json.dumps(item).encode(), method="PUT",
+        headers={"Content-Type": "application/json", **auth()})
     urllib.request.urlopen(req, timeout=5).close()
 
 

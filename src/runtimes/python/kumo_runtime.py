@@ -334,7 +334,20 @@ def _serve(handler, reader):
             _invoke(handler, slot, meta, body)
 
 
+def _adapt_aws_sdk():
+    # An instance with an identity: an unchanged boto3 handler uses it and reaches Kumo
+    # (kumo_aws.py, beside this file: sys.path[0] is still this file's folder).
+    if not os.environ.get("AWS_ENDPOINT_URL"):
+        return
+    try:
+        import kumo_aws
+        kumo_aws.install()
+    except Exception as error:
+        os.write(2, f"kumo: the AWS SDK is not adapted: {error}\n".encode())
+
+
 def main():
+    _adapt_aws_sdk()
     sys.path[0] = os.getcwd()
     sys.stdout = _LineWriter(1)
     sys.stderr = _LineWriter(2)
