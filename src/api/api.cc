@@ -51,7 +51,8 @@ scheduler::PoolConfig pool_config(const registry::FunctionVersion& fv,
     // The model's path is relative to the instance's working dir, where its package is
     // (code_dir itself may be out of the instance's sight, under its private /tmp).
     launch.handler = "exec " + quote((self_dir / "kumo-model").string()) + " --model " +
-                     quote("./" + spec.handler) + " --name " + spec.name +
+                     quote("./" + spec.handler) + " --name " +
+                     quote(std::string(auth::local_name(spec.name))) +
                      " --max-batch " + std::to_string(spec.batch_max_size) + " --max-delay-us " +
                      std::to_string(std::chrono::microseconds(spec.batch_max_delay).count()) +
                      " --port \"$PORT\"";
@@ -112,6 +113,7 @@ http::Router Api::router() {
   add_ops_routes(router, deps_, *cache_);
   add_event_routes(router, deps_);
   add_model_routes(router, deps_, *cache_);
+  add_tenant_routes(router, deps_);
   add_key_routes(router, deps_);
   add_audit_routes(router, deps_);
   return router;

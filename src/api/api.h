@@ -8,6 +8,7 @@
 #include <string>
 
 #include "auth/access.h"
+#include "auth/tenants.h"
 #include "auth/audit.h"
 #include "events/events.h"
 #include "http/server.h"
@@ -39,6 +40,8 @@ struct ApiDeps {
   size_t max_async_body = 1024 * 1024;
   // CloudEvents type -> topic; a type with no route goes to the topic named like it.
   std::map<std::string, std::string> cloudevent_routes;
+  // The tenants (/api/v1/tenants); null leaves those routes out. Must outlive the router.
+  auth::TenantStore* tenants = nullptr;
   // Control-plane changes are recorded here; null records nothing. Must outlive the router.
   auth::AuditLog* audit = nullptr;
 };

@@ -52,7 +52,7 @@ void publish(ApiDeps& deps, http::Request&& req, const std::shared_ptr<http::Res
   if (auto ok = check_message_body(req.body); !ok) return res->send(error_reply(ok.error()));
   auto id = deps.events.publish(topic, message_from(req));
   if (!id) return res->send(error_reply(id.error()));
-  res->send(http::json_response(202, {{"topic", topic}, {"message_id", *id}}));
+  res->send(http::json_response(202, {{"topic", req.params["topic"]}, {"message_id", *id}}));
 }
 
 void list_messages(ApiDeps& deps, http::Request&& req,
@@ -69,8 +69,9 @@ void list_messages(ApiDeps& deps, http::Request&& req,
     return res->send(error_reply(make_error(ErrorCode::kInvalidArgument,
                                             "after and limit must be whole numbers")));
   }
-  send_result(res, 200,
-              deps.events.messages(auth::qualify(*caller, req.params["topic"]), after, limit));
+  auto listed = deps.events.messages(auth::qualify(*caller, req.params["topic"]), after, limit);
+  if (listed) (*listed)["topic"] = req.params["topic"];  // as the caller knows it
+  send_result(res, 200, std::move(listed));
 }
 
 // A CloudEvent (v1.0) in structured JSON form, from either HTTP mode.

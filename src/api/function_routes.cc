@@ -3,6 +3,7 @@
 
 #include "api/errors.h"
 #include "api/routes.h"
+#include "api/tenant_spec.h"
 #include "common/log.h"
 
 namespace kumo::api {
@@ -15,8 +16,10 @@ json instances_json(const scheduler::PoolStats& s) {
           {"starting", s.starting}, {"queued", s.queued}, {"desired", s.desired}};
 }
 
-json summary_json(const registry::FunctionVersion& fv, const scheduler::PoolStats& stats) {
-  return {{"name", fv.spec.name},
+// `name`: the function's name as the caller knows it (auth::visible_name).
+json summary_json(const std::string& name, const registry::FunctionVersion& fv,
+                  const scheduler::PoolStats& stats) {
+  return {{"name", name},
           {"version", fv.version},
           {"runtime", registry::runtime_name(fv.spec.runtime)},
           {"memory_mb", fv.spec.memory_mb},
@@ -35,7 +38,8 @@ void deploy(ApiDeps& deps, FunctionCache& cache, http::Request&& req,
     }
     return res->send(auth::refusal(caller.error()));
   }
-  // The key's grants are checked against the name in the package's kumo.yaml.
+  // The key's grants are checked against the name in the package's kumo.yaml; then every
+  // name in the spec becomes the caller's tenant's (tenant_spec.h).
   std::string name;  // as the caller wrote it, for the audit log
   auto admit = [&caller, &name](registry::FunctionSpec& spec) -> Result<void> {
     name = spec.name;
@@ -44,37 +48,42 @@ void deploy(ApiDeps& deps, FunctionCache& cache, http::Request&& req,
         !ok) {
       return ok;
     }
-    spec.name = auth::qualify(*caller, spec.name);
-    return {};
+    return qualify_spec(*caller, spec);
   };
   auto fv = deps.registry.deploy(req.body, admit);
   if (!fv) return reply_change_error(deps, *caller, kAction, name, req, fv.error(), *res);
   cache.put(*fv);
   deps.scheduler.configure(pool_config(*fv, deps.data_dir));
   deps.events.configure(fv->spec);
-  json body = summary_json(*fv, deps.scheduler.stats(fv->spec.name));
+  std::string shown = auth::visible_name(*caller, fv->spec.name).value_or(fv->spec.name);
+  json body = summary_json(shown, *fv, deps.scheduler.stats(fv->spec.name));
   body["package_bytes"] = fv->package_bytes;
-  body["spec"] = registry::spec_to_json(fv->spec);
+  body["spec"] = visible_spec_json(*caller, fv->spec);
   body["unchanged"] = fv->unchanged;
   record_change(deps, *caller, kAction, name, req, fv->unchanged ? 200 : 201);
   res->send(http::json_response(fv->unchanged ? 200 : 201, body));
 }
 
-void list(ApiDeps& deps, const std::shared_ptr<http::Responder>& res) {
+// The caller's tenant's functions by their plain names; the operator's list has them all.
+void list(ApiDeps& deps, const auth::Caller& caller, const std::shared_ptr<http::Responder>& res) {
   json functions = json::array();
   for (const auto& fv : deps.registry.list()) {
-    functions.push_back(summary_json(fv, deps.scheduler.stats(fv.spec.name)));
+    auto name = auth::visible_name(caller, fv.spec.name);
+    if (!name) continue;
+    functions.push_back(summary_json(*name, fv, deps.scheduler.stats(fv.spec.name)));
   }
   res->send(http::json_response(200, {{"functions", functions}}));
 }
 
-void describe(ApiDeps& deps, const std::string& name, const std::shared_ptr<http::Responder>& res) {
+void describe(ApiDeps& deps, const auth::Caller& caller, const std::string& name,
+              const std::shared_ptr<http::Responder>& res) {
   auto versions = deps.registry.versions(name);
   if (!versions) return res->send(error_reply(versions.error()));
   auto fv = deps.registry.get(name);
   if (!fv) return res->send(error_reply(fv.error()));
-  json body = summary_json(*fv, deps.scheduler.stats(name));
-  body["spec"] = registry::spec_to_json(fv->spec);
+  json body = summary_json(auth::visible_name(caller, name).value_or(name), *fv,
+                           deps.scheduler.stats(name));
+  body["spec"] = visible_spec_json(caller, fv->spec);
   json vs = json::array();
   for (const auto& v : *versions) {
     vs.push_back({{"version", v.version}, {"sha256", v.sha256}, {"created_at_us", v.created_at_us}});
@@ -100,7 +109,7 @@ void remove(ApiDeps& deps, FunctionCache& cache, const http::Request& req,
   deps.events.remove(name);
   spdlog::info("removed {}", name);
   record_change(deps, *caller, kAction, written, req, 200);
-  res->send(http::json_response(200, {{"name", name}, {"deleted", true}}));
+  res->send(http::json_response(200, {{"name", written}, {"deleted", true}}));
 }
 
 }  // namespace
@@ -120,14 +129,14 @@ void add_function_routes(http::Router& router, ApiDeps& deps, FunctionCache& cac
              [&deps](http::Request&& req, std::shared_ptr<http::Responder> res) {
                auto caller = auth::admit(deps.access, req, auth::Action::kRead,
                                          auth::Resource::function(""), *res);
-               if (caller) list(deps, res);
+               if (caller) list(deps, *caller, res);
              });
   router.add("GET", "/api/v1/functions/{name}",
              [&deps](http::Request&& req, std::shared_ptr<http::Responder> res) {
                const std::string& name = req.params["name"];
                auto caller = auth::admit(deps.access, req, auth::Action::kRead,
                                          auth::Resource::function(name), *res);
-               if (caller) describe(deps, auth::qualify(*caller, name), res);
+               if (caller) describe(deps, *caller, auth::qualify(*caller, name), res);
              });
   router.add("DELETE", "/api/v1/functions/{name}",
              [&deps, &cache](http::Request&& req, std::shared_ptr<http::Responder> res) {

@@ -55,6 +55,19 @@ Result<void> check_not_last_admin(auth::KeyStore& keys, const auth::KeyRecord& k
                                 key.id));
 }
 
+// A key may belong only to a tenant the operator made (`kumo tenants create`), so that a
+// typo does not open a namespace nobody manages.
+Result<void> tenant_exists(const ApiDeps& deps, const std::string& tenant) {
+  if (tenant.empty() || deps.tenants == nullptr) return {};
+  auto exists = deps.tenants->exists(tenant);
+  if (!exists) return exists.error();
+  if (*exists) return {};
+  return make_error(ErrorCode::kNotFound,
+                    fmt::format("no tenant '{}'; the operator makes it first (`kumo tenants "
+                                "create {}`)",
+                                tenant, tenant));
+}
+
 void create_key(ApiDeps& deps, const http::Request& req, http::Responder& out) {
   constexpr std::string_view kAction = "key.create";
   auto caller = auth::admit_change(deps.access, deps.audit, req, auth::Action::kAdmin,
@@ -66,6 +79,9 @@ void create_key(ApiDeps& deps, const http::Request& req, http::Responder& out) {
   auto spec = parse_key_request(req.body, *caller, now);
   if (!spec) return reply_change_error(deps, *caller, kAction, "", req, spec.error(), out);
   if (auto ok = may_manage(*caller, spec->tenant); !ok) {
+    return reply_change_error(deps, *caller, kAction, spec->name, req, ok.error(), out);
+  }
+  if (auto ok = tenant_exists(deps, spec->tenant); !ok) {
     return reply_change_error(deps, *caller, kAction, spec->name, req, ok.error(), out);
   }
   auto made = (*keys)->create(*spec, now);

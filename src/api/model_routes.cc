@@ -57,7 +57,9 @@ void forward(ApiDeps& deps, FunctionCache& cache, http::Request&& req,
   std::string request_id = new_request_id();
   auto fv = find_model(cache, auth::qualify(*caller, name), request_id, res);
   if (!fv) return;
-  std::string path = "/v2/models/" + http::url_encode(name);
+  // The instance serves the model under the function's plain name (api.cc, pool_config).
+  std::string served(auth::local_name(fv->spec.name));
+  std::string path = "/v2/models/" + http::url_encode(served);
   if (!req.params["path"].empty()) path += "/" + http::url_encode(req.params["path"], true);
   executor::Invocation inv;
   inv.request_id = request_id;

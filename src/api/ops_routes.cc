@@ -48,7 +48,8 @@ void logs(ApiDeps& deps, FunctionCache& cache, http::Request&& req,
   if (!cache.find(name)) {
     return res->send(error_reply(make_error(
         ErrorCode::kNotFound,
-        fmt::format("function '{}' not found; `kumo ls` lists the deployed ones", name))));
+        fmt::format("function '{}' not found; `kumo ls` lists the deployed ones",
+                    req.params["name"].substr(0, 64)))));
   }
   auto lines = query_int(req, "tail", 100);
   if (!lines) return res->send(error_reply(lines.error()));
@@ -63,6 +64,29 @@ void logs(ApiDeps& deps, FunctionCache& cache, http::Request&& req,
   res->start_stream(200, {{"content-type", "text/plain; charset=utf-8"}});
   if (!tail.text.empty()) res->write_chunk(std::move(tail.text));
   follow_log(std::move(path), tail.end, res);
+}
+
+// A tenant's usage covers its own functions, by their plain names; the operator's covers
+// every tenant, with a total per tenant, or one tenant's with ?tenant=NAME.
+void usage(ApiDeps& deps, const auth::Caller& caller, http::Request&& req,
+           const std::shared_ptr<http::Responder>& res) {
+  auto since = query_int(req, "since_us", 0);
+  if (!since) return res->send(error_reply(since.error()));
+  std::string tenant = caller.is_operator() ? req.query_param("tenant") : caller.tenant;
+  metering::UsageStore::FunctionFilter include;
+  if (!tenant.empty()) {
+    include = [tenant](std::string_view fn) { return auth::tenant_of(fn) == tenant; };
+  }
+  auto report = deps.usage.report(*since, deps.prices, include);
+  if (!report) return res->send(error_reply(report.error()));
+  json body = metering::to_json(*report, deps.prices);
+  if (!caller.is_operator()) {
+    body.erase("tenants");
+    for (json& f : body["functions"]) {
+      f["function"] = std::string(auth::local_name(f["function"].get<std::string>()));
+    }
+  }
+  res->send(http::json_response(200, body));
 }
 
 }  // namespace
@@ -88,13 +112,7 @@ void add_ops_routes(http::Router& router, ApiDeps& deps, FunctionCache& cache) {
                auto caller = auth::admit(deps.access, req, auth::Action::kRead,
                                          auth::Resource::function(""), *res);
                if (!caller) return;
-               auto since = query_int(req, "since_us", 0);
-               if (!since) return res->send(error_reply(since.error()));
-               auto flushed = deps.usage.flush();
-               if (!flushed) return res->send(error_reply(flushed.error()));
-               auto report = deps.usage.report(*since, deps.prices);
-               if (!report) return res->send(error_reply(report.error()));
-               res->send(http::json_response(200, metering::to_json(*report, deps.prices)));
+               usage(deps, *caller, std::move(req), res);
              });
   router.add("GET", "/api/v1/functions/{name}/logs",
              [&deps, &cache](http::Request&& req, std::shared_ptr<http::Responder> res) {

@@ -13,6 +13,7 @@ void add_invoke_routes(http::Router& router, ApiDeps& deps, FunctionCache& cache
 void add_ops_routes(http::Router& router, ApiDeps& deps, FunctionCache& cache);
 void add_event_routes(http::Router& router, ApiDeps& deps);
 void add_model_routes(http::Router& router, ApiDeps& deps, FunctionCache& cache);
+void add_tenant_routes(http::Router& router, ApiDeps& deps);  // none when deps.tenants is null
 void add_key_routes(http::Router& router, ApiDeps& deps);    // key_routes.cc
 void add_audit_routes(http::Router& router, ApiDeps& deps);  // audit_routes.cc
 

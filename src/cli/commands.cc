@@ -75,6 +75,7 @@ void add_client_commands(CLI::App& app) {
   add_event_commands(app, options);
   add_objects_commands(app, options);
   add_tables_commands(app, options);
+  add_tenants_commands(app, options);
   add_keys_commands(app, options);
   add_audit_command(app, options);
   add_version_command(app);

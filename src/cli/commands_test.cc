@@ -226,6 +226,41 @@ TEST_F(Commands, UsageAsksForThePeriodAndPrintsCosts) {
   EXPECT_NE(r.out.find("TOTAL"), std::string::npos) << r.out;
 }
 
+TEST_F(Commands, UsageForOneTenantSendsItsName) {
+  json reply = {{"since_us", kRecently}, {"functions", json::array()}, {"total", json::object()}};
+  serve({{"GET", "/api/v1/usage", http::json_response(200, reply)}});
+  auto r = run_kumo({"usage", "--tenant", "acme", "--url", url_});
+  EXPECT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(last().query_param("tenant"), "acme");
+}
+
+TEST_F(Commands, TenantsCreateListAndRemove) {
+  serve({{"POST", "/api/v1/tenants",
+          http::json_response(201, {{"name", "acme"}, {"created_us", kRecently}})},
+         {"GET", "/api/v1/tenants",
+          http::json_response(200, {{"tenants",
+                                     {{{"name", "acme"},
+                                       {"functions", 2},
+                                       {"created_us", kRecently}},
+                                      {{"name", "default"}, {"functions", 0},
+                                       {"created_us", kRecently}}}}})},
+         {"DELETE", "/api/v1/tenants/{name}",
+          http::json_response(200, {{"name", "acme"}, {"deleted", true}, {"revoked_keys", 3}})}});
+  auto made = run_kumo({"tenants", "create", "acme", "--url", url_});
+  EXPECT_EQ(made.code, 0) << made.err;
+  EXPECT_EQ(made.out, "created tenant acme\n");
+  EXPECT_EQ(json::parse(last().body), json({{"name", "acme"}}));
+  auto ls = run_kumo({"tenants", "ls", "--url", url_});
+  EXPECT_EQ(ls.code, 0) << ls.err;
+  EXPECT_NE(ls.out.find("NAME"), std::string::npos) << ls.out;
+  EXPECT_NE(ls.out.find("acme"), std::string::npos) << ls.out;
+  EXPECT_NE(ls.out.find("default"), std::string::npos) << ls.out;
+  auto rm = run_kumo({"tenants", "rm", "acme", "--url", url_});
+  EXPECT_EQ(rm.code, 0) << rm.err;
+  EXPECT_EQ(rm.out, "removed tenant acme (3 key(s) revoked)\n");
+  EXPECT_EQ(last().params.at("name"), "acme");
+}
+
 TEST_F(Commands, RmRemovesAndConfirms) {
   serve({{"DELETE", "/api/v1/functions/{name}", http::json_response(200, json::object())}});
   auto r = run_kumo({"rm", "hello", "--url", url_});

@@ -76,6 +76,19 @@ std::string usage_heading(const json& reply) {
   return heading + "\n";
 }
 
+// The operator's report of several tenants: a total per tenant, after the functions. None
+// when every function is the default tenant's (a server without tenants reads as before).
+std::string render_tenant_totals(const json& reply, const Style& style) {
+  const json tenants = reply.value("tenants", json::array());
+  if (!tenants.is_array() || tenants.empty()) return "";
+  if (tenants.size() == 1 && tenants[0].value("tenant", "") == "default") return "";
+  Table table({"TENANT", "INVOCATIONS", "ERRORS", "COLD", "P50", "P99", "GB-S", "COST"},
+              {Align::kLeft, Align::kRight, Align::kRight, Align::kRight, Align::kRight,
+               Align::kRight, Align::kRight, Align::kRight});
+  for (const json& t : tenants) table.add_row(usage_cells(t, str_field(t, "tenant")));
+  return "\n" + table.render(style);
+}
+
 }  // namespace
 
 Result<std::string> render_usage(const json& reply, const Style& style) {
@@ -88,7 +101,7 @@ Result<std::string> render_usage(const json& reply, const Style& style) {
                  Align::kRight, Align::kRight, Align::kRight});
     for (const json& f : functions) table.add_row(usage_cells(f, str_field(f, "function")));
     if (reply.contains("total")) table.add_row(usage_cells(reply.at("total"), "TOTAL"));
-    return out + table.render(style);
+    return out + table.render(style) + render_tenant_totals(reply, style);
   });
 }
 

@@ -115,6 +115,33 @@ TEST(RenderUsage, PrintsPerFunctionRowsAndATotal) {
             "TOTAL            1205       3     3  0.45 ms  1.90 s   4.69  $0.000319\n");
 }
 
+TEST(RenderUsage, TheOperatorsReportOfSeveralTenantsEndsWithATotalPerTenant) {
+  json reply = json::parse(R"({
+    "since_us": 1799913600000000,
+    "prices": {"per_gb_second": 0.0000166667, "per_million_requests": 0.2},
+    "functions": [
+      {"function": "acme~hello", "invocations": 2, "errors": 0, "cold_starts": 1, "p50_ms": 1,
+       "p99_ms": 2, "billed_ms": 3, "gb_seconds": 0.5, "cost_usd": 0.00001},
+      {"function": "hello", "invocations": 1, "errors": 1, "cold_starts": 1, "p50_ms": 1,
+       "p99_ms": 1, "billed_ms": 1, "gb_seconds": 0.25, "cost_usd": 0.000005}],
+    "tenants": [
+      {"tenant": "acme", "invocations": 2, "errors": 0, "cold_starts": 1, "p50_ms": 1,
+       "p99_ms": 2, "billed_ms": 3, "gb_seconds": 0.5, "cost_usd": 0.00001},
+      {"tenant": "default", "invocations": 1, "errors": 1, "cold_starts": 1, "p50_ms": 1,
+       "p99_ms": 1, "billed_ms": 1, "gb_seconds": 0.25, "cost_usd": 0.000005}],
+    "total": {"invocations": 3, "errors": 1, "cold_starts": 2, "p50_ms": 1, "p99_ms": 2,
+              "billed_ms": 4, "gb_seconds": 0.75, "cost_usd": 0.000015}})");
+  std::string text = render_usage(reply, Style{}).value();
+  auto tenants_at = text.find("TENANT ");
+  ASSERT_NE(tenants_at, std::string::npos) << text;
+  EXPECT_NE(text.find("\nacme ", tenants_at), std::string::npos) << text;
+  EXPECT_NE(text.find("\ndefault ", tenants_at), std::string::npos) << text;
+  EXPECT_LT(text.find("TOTAL"), tenants_at);
+
+  reply["tenants"] = json::array({reply["tenants"][1]});  // the default tenant alone
+  EXPECT_EQ(render_usage(reply, Style{}).value().find("TENANT"), std::string::npos);
+}
+
 TEST(FormatSpecDuration, WritesTheLargestWholeUnit) {
   EXPECT_EQ(format_spec_duration(30'000), "30s");
   EXPECT_EQ(format_spec_duration(250), "250ms");

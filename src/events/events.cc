@@ -11,6 +11,7 @@
 #include "common/ids.h"
 #include "common/json.h"
 #include "common/log.h"
+#include "common/tenant_name.h"
 #include "common/units.h"
 #include "events/events_db.h"
 #include "events/records.h"
@@ -473,6 +474,10 @@ void EventsImpl::bury(const InvocationRow& row, const FunctionInfo* info,
   spdlog::warn("{}: async invocation {} is dead after {} attempts: {}: {}", row.function,
                row.request_id, row.attempts, type, message);
   std::string topic = info ? info->triggers.async.dead_letter : kDeadLetterTopic;
+  // A tenant's failures stay in its tenant: its own dead-letter topic by default.
+  if (topic == kDeadLetterTopic) {
+    topic = qualify_name(split_internal_name(row.function).tenant, topic);
+  }
   if (row.source != "queue:" + topic) {  // a dead letter's own failure is not re-posted
     if (!row.messages.empty()) {
       std::vector<int64_t> seqs =
@@ -483,10 +488,10 @@ void EventsImpl::bury(const InvocationRow& row, const FunctionInfo* info,
           json attrs = json::parse(m.attributes, nullptr, false);
           Message dl{m.body, attrs.is_object() ? attrs.get<std::map<std::string, std::string>>()
                                                : std::map<std::string, std::string>()};
-          dl.attributes["kumo_function"] = row.function;
+          dl.attributes["kumo_function"] = local_part(row.function);
           dl.attributes["kumo_request_id"] = row.request_id;
           dl.attributes["kumo_error_type"] = type;
-          dl.attributes["kumo_source_topic"] = m.topic;
+          dl.attributes["kumo_source_topic"] = local_part(m.topic);
           follow.messages.push_back({topic, std::move(dl), {}});
         }
       }

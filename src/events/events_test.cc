@@ -356,6 +356,50 @@ TEST_F(EventsTest, TableChangesGoToTriggersForThatTableAndKind) {
   EXPECT_EQ(ev.table_changed(change(TableChange::Kind::kInsert, "users")).value(), 0);
 }
 
+TEST_F(EventsTest, ATenantsTriggerFiresOnlyForItsOwnTenantsBucketAndTable) {
+  Events& ev = open([](auto&, auto&) { return ok("{}"); });
+  ev.configure(spec("acme~audit", json::array({{{"table", {{"name", "acme~orders"}}}},
+                                               {{"storage", {{"bucket", "acme~up"}}}}})));
+  auto change = [](std::string table) {
+    return TableChange{TableChange::Kind::kInsert, table, json{{"eventName", "INSERT"}}};
+  };
+  auto object = [](std::string bucket) {
+    return ObjectEvent{ObjectEvent::Kind::kCreated, bucket, "k", json::object()};
+  };
+  EXPECT_EQ(ev.table_changed(change("orders")).value(), 0);       // the default tenant's
+  EXPECT_EQ(ev.table_changed(change("globex~orders")).value(), 0);
+  EXPECT_EQ(ev.table_changed(change("acme~orders")).value(), 1);
+  EXPECT_EQ(ev.object_changed(object("up")).value(), 0);
+  EXPECT_EQ(ev.object_changed(object("globex~up")).value(), 0);
+  EXPECT_EQ(ev.object_changed(object("acme~up")).value(), 1);
+}
+
+TEST_F(EventsTest, ATenantsQueueSeesItsOwnTopicByItsPlainNameAndFailsToItsOwnDeadLetters) {
+  std::mutex mu;
+  std::vector<json> events;
+  Events& ev = open([&](auto&, const executor::Invocation& inv) {
+    std::lock_guard lock(mu);
+    events.push_back(json::parse(inv.payload));
+    return error("Boom", "no");
+  });
+  ev.configure(spec("acme~sink", json::array({{{"queue", {{"topic", "acme~jobs"}}}}}),
+                    {{"retries", 0}}));
+  ASSERT_TRUE(ev.publish("jobs", {"for the default tenant", {}}).has_value());
+  ASSERT_TRUE(ev.publish("acme~jobs", {"for acme", {}}).has_value());
+  ev.start();
+  json letters = wait_messages("acme~dead-letters", 1);
+  ASSERT_EQ(letters.size(), 1u);
+  EXPECT_EQ(letters[0]["body"], "for acme");
+  EXPECT_EQ(letters[0]["attributes"]["kumo_function"], "sink");
+  EXPECT_EQ(letters[0]["attributes"]["kumo_source_topic"], "jobs");
+  EXPECT_EQ((*ev.messages("dead-letters", 0, 10))["messages"].size(), 0u);
+  std::lock_guard lock(mu);
+  ASSERT_EQ(events.size(), 1u);
+  ASSERT_EQ(events[0]["Records"].size(), 1u);
+  EXPECT_EQ(events[0]["Records"][0]["body"], "for acme");
+  EXPECT_EQ(events[0]["Records"][0]["eventSourceARN"], "arn:kumo:queue:local:jobs");
+}
+
 TEST_F(EventsTest, AScheduleFiresEachTickOnceEvenAcrossARestart) {
   std::atomic<int> fired{0};
   std::string payload;
@@ -403,6 +447,19 @@ TEST(Triggers, ReportTheFieldAtFault) {
                                                            {"events", {"renamed"}}}}}}), {});
   ASSERT_FALSE(unknown.has_value());
   EXPECT_NE(unknown.error().message.find("unknown event 'renamed'"), std::string::npos);
+}
+
+TEST(Triggers, TopicNamesMayCarryTheirTenant) {
+  EXPECT_TRUE(valid_topic_name("jobs"));
+  EXPECT_TRUE(valid_topic_name("acme~jobs"));
+  for (const char* bad : {"~jobs", "acme~", "Acme~jobs", "a~b~jobs", "acme~.jobs", "acme~no way"}) {
+    EXPECT_FALSE(valid_topic_name(bad)) << bad;
+  }
+  auto t = parse_triggers(json::array({{{"queue", {{"topic", "acme~jobs"}}}}}),
+                          {{"dead_letter", "acme~failed"}});
+  ASSERT_TRUE(t.has_value()) << t.error().message;
+  EXPECT_EQ(t->queues[0].topic, "acme~jobs");
+  EXPECT_EQ(t->async.dead_letter, "acme~failed");
 }
 
 TEST(Triggers, FillDefaults) {

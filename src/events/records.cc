@@ -9,6 +9,7 @@
 #include "common/clock.h"
 #include "common/ids.h"
 #include "common/json.h"
+#include "common/tenant_name.h"
 
 namespace kumo::events {
 namespace {
@@ -68,7 +69,7 @@ json queue_event(const std::vector<StoredMessage>& batch, int attempt) {
           {"SequenceNumber", std::to_string(m.seq)}}},
         {"messageAttributes", message_attributes},
         {"eventSource", "kumo:queue"},
-        {"eventSourceARN", "arn:kumo:queue:local:" + m.topic},
+        {"eventSourceARN", fmt::format("arn:kumo:queue:local:{}", local_part(m.topic))},
         {"awsRegion", "local"},
     });
   }
@@ -84,7 +85,8 @@ json schedule_event(const std::string& function, const std::string& expression,
           {"account", "local"},
           {"time", iso_time(tick_us).substr(0, 19) + "Z"},
           {"region", "local"},
-          {"resources", {fmt::format("arn:kumo:schedule:local:{}/{}", function, expression)}},
+          {"resources",
+           {fmt::format("arn:kumo:schedule:local:{}/{}", local_part(function), expression)}},
           {"detail", json::object()}};
 }
 
@@ -94,7 +96,7 @@ json failure_record(const InvocationRow& row, const std::string& error_type,
           {"timestamp", iso_time(wall_micros())},
           {"requestContext",
            {{"requestId", row.request_id},
-            {"functionArn", "arn:kumo:function:local:" + row.function},
+            {"functionArn", fmt::format("arn:kumo:function:local:{}", local_part(row.function))},
             {"condition", "RetriesExhausted"},
             {"approximateInvokeCount", row.attempts}}},
           {"requestPayload", as_json(row.payload)},
@@ -105,12 +107,12 @@ json failure_record(const InvocationRow& row, const std::string& error_type,
 Message dead_letter(const InvocationRow& row, const std::string& error_type,
                     const std::string& error_message) {
   json body = {{"request_id", row.request_id},
-               {"function", row.function},
+               {"function", local_part(row.function)},
                {"source", row.source},
                {"attempts", row.attempts},
                {"error", {{"type", error_type}, {"message", error_message}}},
                {"payload", as_json(row.payload)}};
-  return Message{body.dump(), {{"kumo_function", row.function},
+  return Message{body.dump(), {{"kumo_function", std::string(local_part(row.function))},
                                {"kumo_request_id", row.request_id},
                                {"kumo_error_type", error_type}}};
 }
@@ -139,7 +141,7 @@ json message_json(const StoredMessage& m) {
   bool text = is_utf8(m.body);
   json j = {{"seq", m.seq},
             {"id", m.id},
-            {"topic", m.topic},
+            {"topic", local_part(m.topic)},
             {"body", text ? m.body : base64_encode(m.body)},
             {"attributes", attrs && attrs->is_object() ? *attrs : json::object()},
             {"published_at", iso_time(m.created_us)}};

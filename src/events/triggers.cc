@@ -5,6 +5,7 @@
 
 #include <fmt/format.h>
 
+#include "common/tenant_name.h"
 #include "common/units.h"
 
 namespace kumo::events {
@@ -195,10 +196,12 @@ Result<AsyncPolicy> read_async(const json& m) {
 }  // namespace
 
 bool valid_topic_name(const std::string& name) {
-  if (name.empty() || name.size() > 128 || !std::isalnum(static_cast<unsigned char>(name[0])))
-    return false;
-  return std::all_of(name.begin(), name.end(), [](char c) {
-    return std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '_' || c == '-';
+  return is_internal_name(name, [](std::string_view local) {
+    if (local.empty() || local.size() > 128 || !std::isalnum(static_cast<unsigned char>(local[0])))
+      return false;
+    return std::all_of(local.begin(), local.end(), [](char c) {
+      return std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '_' || c == '-';
+    });
   });
 }
 

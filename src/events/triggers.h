@@ -63,7 +63,8 @@ struct FunctionTriggers {
 Result<FunctionTriggers> parse_triggers(const nlohmann::json& triggers,
                                         const nlohmann::json& async);
 
-// Topic names: 1..128 of [A-Za-z0-9._-], starting with a letter or digit.
+// Topic names: 1..128 of [A-Za-z0-9._-], starting with a letter or digit; inside Kumo
+// optionally after the tenant, TENANT~NAME (common/tenant_name.h).
 bool valid_topic_name(const std::string& name);
 
 // The retry delay before attempt `attempt` (2, 3, ...): backoff * 2^(attempt-2), capped at

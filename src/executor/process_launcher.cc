@@ -14,6 +14,7 @@
 #include <spdlog/spdlog.h>
 
 #include "common/ids.h"
+#include "common/tenant_name.h"
 #include "executor/exec_instance.h"
 #include "executor/netns.h"
 #include "executor/python_instance.h"
@@ -405,13 +406,15 @@ std::vector<std::string> ProcessLauncher::environment(
   for (const auto& [key, value] : credential) env[key] = value;
   std::string version = std::to_string(spec.version);
   std::string memory = std::to_string(spec.memory_mb);
-  env["KUMO_FUNCTION_NAME"] = spec.function;
+  // A function knows itself by its name in its tenant, never the tenant's prefix.
+  std::string name(local_part(spec.function));
+  env["KUMO_FUNCTION_NAME"] = name;
   env["KUMO_FUNCTION_VERSION"] = version;
   env["KUMO_MEMORY_MB"] = memory;
   env["KUMO_INSTANCE_ID"] = id;
   env["KUMO_HANDLER"] = spec.handler;
   env["KUMO_CONCURRENCY"] = std::to_string(spec.concurrency);
-  env["AWS_LAMBDA_FUNCTION_NAME"] = spec.function;
+  env["AWS_LAMBDA_FUNCTION_NAME"] = name;
   env["AWS_LAMBDA_FUNCTION_VERSION"] = version;
   env["AWS_LAMBDA_FUNCTION_MEMORY_SIZE"] = memory;
   env["LAMBDA_TASK_ROOT"] = workdir;

@@ -111,6 +111,27 @@ TEST_P(PythonInstanceTest, ContextCarriesLambdaFields) {
   EXPECT_LE(got["left"].get<int>(), 20000);
 }
 
+TEST_P(PythonInstanceTest, ATenantsFunctionKnowsItselfByItsPlainNameAndLogsUnderItsFullName) {
+  LaunchSpec s = spec(
+      "import os, sys\n"
+      "def handle(event, context):\n"
+      "    print('hello from acme', file=sys.stderr, flush=True)\n"
+      "    return {'context': context.function_name, 'arn': context.invoked_function_arn,\n"
+      "            'aws': os.environ.get('AWS_LAMBDA_FUNCTION_NAME'),\n"
+      "            'kumo': os.environ.get('KUMO_FUNCTION_NAME')}\n");
+  s.function = "acme~echo";
+  s.log_path = dir_.path() + "/logs/acme~echo.log";
+  auto instance = start(s);
+  ASSERT_TRUE(instance);
+  json got = json::parse(call(*instance, testing::make_invocation("{}")).body);
+  EXPECT_EQ(got["context"], "echo");
+  EXPECT_EQ(got["aws"], "echo");
+  EXPECT_EQ(got["kumo"], "echo");
+  EXPECT_EQ(got["arn"].get<std::string>().find("acme"), std::string::npos) << got["arn"];
+  instance->stop();
+  EXPECT_NE(testing::read_file(s.log_path).find("hello from acme"), std::string::npos);
+}
+
 TEST_P(PythonInstanceTest, RunsInItsOwnWorkingDirWithThePlatformEnvironment) {
   LaunchSpec s = spec(
       "import os\n"

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "common/tenant_name.h"
 #include "metering/outcome.h"
 
 namespace kumo::metering {
@@ -18,6 +19,10 @@ void ReportBuilder::add(const UsageRow& row) {
   Acc& acc = by_function_[row.function];
   acc.usage.function = row.function;
   add_to(acc, row);
+  std::string tenant(tenant_part(row.function));
+  Acc& tenant_acc = by_tenant_[tenant];
+  tenant_acc.usage.function = tenant;
+  add_to(tenant_acc, row);
   add_to(total_, row);
 }
 
@@ -52,6 +57,7 @@ UsageReport ReportBuilder::build(int64_t since_us, const Prices& prices) && {
   UsageReport report;
   report.since_us = since_us;
   for (auto& [name, acc] : by_function_) report.functions.push_back(finish(acc, prices));
+  for (auto& [name, acc] : by_tenant_) report.tenants.push_back(finish(acc, prices));
   report.total = finish(total_, prices);
   // The total cost is the sum of the rows above it, so the column adds up to the last digit.
   report.total.cost_usd = 0;
@@ -83,12 +89,19 @@ nlohmann::json usage_json(const FunctionUsage& u, bool with_name) {
 nlohmann::json to_json(const UsageReport& report, const Prices& prices) {
   nlohmann::json functions = nlohmann::json::array();
   for (const auto& f : report.functions) functions.push_back(usage_json(f, true));
+  nlohmann::json tenants = nlohmann::json::array();
+  for (const auto& t : report.tenants) {
+    nlohmann::json j = usage_json(t, false);
+    j["tenant"] = t.function;
+    tenants.push_back(std::move(j));
+  }
   return {
       {"since_us", report.since_us},
       {"prices",
        {{"per_gb_second", prices.per_gb_second},
         {"per_million_requests", prices.per_million_requests}}},
       {"functions", std::move(functions)},
+      {"tenants", std::move(tenants)},
       {"total", usage_json(report.total, false)},
   };
 }

@@ -44,6 +44,7 @@ class ReportBuilder {
   static FunctionUsage finish(Acc& acc, const Prices& prices);
 
   std::map<std::string, Acc> by_function_;
+  std::map<std::string, Acc, std::less<>> by_tenant_;
   Acc total_;
 };
 

@@ -162,7 +162,8 @@ void UsageStore::requeue(std::vector<scheduler::InvocationRecord> batch) {
   }
 }
 
-Result<UsageReport> UsageStore::report(int64_t since_us, const Prices& prices) {
+Result<UsageReport> UsageStore::report(int64_t since_us, const Prices& prices,
+                                       const FunctionFilter& include) {
   if (auto r = flush(); !r) return r.error();
   std::lock_guard write_lock(write_mu_);
   auto st = db_->prepare(kSelect);
@@ -173,9 +174,12 @@ Result<UsageReport> UsageStore::report(int64_t since_us, const Prices& prices) {
     auto more = st->step();
     if (!more) return more.error();
     if (!*more) break;
+    std::string function = st->text(0);
+    if (include && !include(function)) continue;
     auto outcome = parse_outcome(st->text(5));
     // A name this build does not know (a newer server wrote it) counts as an error.
-    builder.add(UsageRow{st->text(0), st->int64(1), st->int64(2), st->real(3), st->int64(4) != 0,
+    builder.add(UsageRow{std::move(function), st->int64(1), st->int64(2), st->real(3),
+                         st->int64(4) != 0,
                          outcome.value_or(executor::Outcome::kError), st->int64(6)});
   }
   return std::move(builder).build(since_us, prices);

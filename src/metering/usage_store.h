@@ -16,9 +16,11 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <vector>
 
@@ -58,11 +60,15 @@ struct FunctionUsage {
 struct UsageReport {
   int64_t since_us = 0;
   std::vector<FunctionUsage> functions;  // sorted by name
+  // Per tenant (a function TENANT~NAME is TENANT's, a plain one `default`'s,
+  // common/tenant_name.h), sorted by tenant; `function` holds the tenant's name.
+  std::vector<FunctionUsage> tenants;
   FunctionUsage total;
 };
 
 // {"since_us", "prices": {"per_gb_second", "per_million_requests"}, "functions": [...],
-//  "total": {...}}; each usage object has the fields of FunctionUsage.
+//  "tenants": [{"tenant", ...}], "total": {...}}; each usage object has the fields of
+// FunctionUsage.
 nlohmann::json to_json(const UsageReport& report, const Prices& prices);
 
 class UsageStore final : public scheduler::InvocationObserver {
@@ -86,7 +92,10 @@ class UsageStore final : public scheduler::InvocationObserver {
 
   // Usage of invocations that started at or after since_us (Unix epoch µs), including all
   // records observed before the call.
-  Result<UsageReport> report(int64_t since_us, const Prices& prices);
+  // `include`, when given, picks the functions the report covers (one tenant's).
+  using FunctionFilter = std::function<bool(std::string_view function)>;
+  Result<UsageReport> report(int64_t since_us, const Prices& prices,
+                             const FunctionFilter& include = nullptr);
 
   int64_t records_written() const { return written_.load(); }
   int64_t records_dropped() const { return dropped_.load(); }

@@ -107,6 +107,39 @@ TEST_F(UsageStoreTest, ReportAggregatesPerFunctionWithExactPercentiles) {
   EXPECT_NEAR(report->total.cost_usd, detect->cost_usd + resize->cost_usd, 1e-18);
 }
 
+TEST_F(UsageStoreTest, ReportTotalsEachTenantAndCanCoverOneTenantOnly) {
+  auto store = open();
+  store->on_invocation(record("detect", 1000));        // the default tenant's
+  store->on_invocation(record("acme~detect", 2000));
+  store->on_invocation(record("acme~resize", 4000));
+  store->on_invocation(record("globex~detect", 8000));
+
+  auto all = store->report(0, Prices{});
+  ASSERT_TRUE(all) << all.error().message;
+  ASSERT_EQ(all->tenants.size(), 3u);
+  EXPECT_EQ(all->tenants[0].function, "acme");
+  EXPECT_EQ(all->tenants[0].invocations, 2);
+  EXPECT_EQ(all->tenants[0].billed_ms, 2 + 4);
+  EXPECT_EQ(all->tenants[1].function, "default");
+  EXPECT_EQ(all->tenants[1].invocations, 1);
+  EXPECT_EQ(all->tenants[2].function, "globex");
+  EXPECT_EQ(all->total.invocations, 4);
+  auto j = to_json(*all, Prices{});
+  EXPECT_EQ(j["tenants"][0]["tenant"], "acme");
+  EXPECT_EQ(j["tenants"][0]["invocations"], 2);
+
+  auto acme = store->report(0, Prices{}, [](std::string_view fn) {
+    return fn.starts_with("acme~");
+  });
+  ASSERT_TRUE(acme) << acme.error().message;
+  ASSERT_EQ(acme->functions.size(), 2u);
+  EXPECT_EQ(acme->functions[0].function, "acme~detect");
+  EXPECT_EQ(acme->functions[1].function, "acme~resize");
+  EXPECT_EQ(acme->total.invocations, 2);
+  EXPECT_EQ(acme->total.billed_ms, 6);
+  ASSERT_EQ(acme->tenants.size(), 1u);
+}
+
 TEST_F(UsageStoreTest, ThrottlesAreRecordedButNotBilledOrCountedAsInvocations) {
   auto store = open();
   store->on_invocation(record("detect", 2000));

@@ -242,6 +242,28 @@ TEST(Registry, StatePersistsAcrossReopen) {
   EXPECT_EQ(f.reg->deploy(package("gone", "again"))->version, 2);
 }
 
+TEST(Registry, TwoTenantsFunctionsOfOneNameAreKeptApartAcrossReopen) {
+  Fixture f;
+  auto to_tenant = [](std::string tenant) {
+    return [tenant](FunctionSpec& spec) -> Result<void> {
+      spec.name = tenant + "~" + spec.name;
+      return {};
+    };
+  };
+  ASSERT_TRUE(f.reg->deploy(package("resize", "def handle(e, c): return 1\n")).has_value());
+  auto acme = f.reg->deploy(package("resize", "def handle(e, c): return 2\n"), to_tenant("acme"));
+  ASSERT_TRUE(acme.has_value()) << acme.error().message;
+  EXPECT_EQ(acme->spec.name, "acme~resize");
+  EXPECT_EQ(acme->version, 1);
+  f.reopen();
+  auto got = f.reg->get("acme~resize");
+  ASSERT_TRUE(got.has_value()) << got.error().message;
+  EXPECT_EQ(read_file(fs::path(got->code_dir) / "main.py"), "def handle(e, c): return 2\n");
+  std::vector<std::string> names;
+  for (const auto& fv : f.reg->list()) names.push_back(fv.spec.name);
+  EXPECT_EQ(names, (std::vector<std::string>{"acme~resize", "resize"}));
+}
+
 TEST(Registry, RejectsBadPackagesWithoutRecordingAnything) {
   Fixture f;
   auto bad_spec = f.reg->deploy(package("resize", "x", 64));

@@ -9,6 +9,7 @@
 #include <limits>
 
 #include "common/units.h"
+#include "common/tenant_name.h"
 #include "registry/yaml_limits.h"
 
 namespace kumo::registry {
@@ -316,12 +317,18 @@ Result<void> read_fields(const YAML::Node& root, FunctionSpec& spec) {
   return read_access_yaml(root, spec.access);
 }
 
+// kumo.yaml's name is the tenant's local name; a stored spec's is the internal one, which
+// may carry its tenant (TENANT~NAME, common/tenant_name.h).
+Result<void> check_name(const std::string& name, bool internal) {
+  bool ok = internal ? is_internal_name(name, is_valid_name) : is_valid_name(name);
+  if (ok) return {};
+  return invalid("name", fmt::format("'{}' must be 1..63 characters of a-z, 0-9 and '-', "
+                                     "starting with a letter",
+                                     name));
+}
+
 Result<void> validate_spec(const FunctionSpec& spec) {
-  if (!is_valid_name(spec.name)) {
-    return invalid("name", fmt::format("'{}' must be 1..63 characters of a-z, 0-9 and '-', "
-                                       "starting with a letter",
-                                       spec.name));
-  }
+  if (auto r = check_name(spec.name, true); !r) return r;
   if (spec.runtime == Runtime::kPython3 && !is_python_handler(spec.handler)) {
     return invalid("handler", fmt::format("'{}' must be module.function for python3 (e.g. "
                                           "main.handle)",
@@ -377,6 +384,7 @@ Result<FunctionSpec> parse_spec(std::string_view yaml_text) {
     if (auto r = check_keys(root); !r) return r.error();
     FunctionSpec spec;
     if (auto r = read_fields(root, spec); !r) return r.error();
+    if (auto r = check_name(spec.name, false); !r) return r.error();
     if (auto r = validate_spec(spec); !r) return r.error();
     return spec;
   } catch (const YAML::Exception& e) {

@@ -214,6 +214,26 @@ TEST(Spec, JsonRoundTrip) {
   EXPECT_EQ(spec_to_json(*back), j);
 }
 
+TEST(Spec, KumoYamlNameCannotNameATenant) {
+  for (const char* bad : {"acme~detect", "~detect", "detect~"}) {
+    auto r = parse_spec(std::string("name: ") + bad + "\nruntime: exec\nhandler: x\n");
+    ASSERT_FALSE(r.has_value()) << bad;
+    EXPECT_EQ(r.error().message.rfind("name:", 0), 0u) << r.error().message;
+  }
+}
+
+TEST(Spec, StoredSpecKeepsItsTenantQualifiedName) {
+  nlohmann::json j = spec_to_json(*parse_spec(kMinimal));
+  j["name"] = "acme~detect";
+  auto back = spec_from_json(j);
+  ASSERT_TRUE(back.has_value()) << back.error().message;
+  EXPECT_EQ(back->name, "acme~detect");
+  for (const char* bad : {"~detect", "acme~", "Acme~detect", "a~b~detect", "acme~Detect"}) {
+    j["name"] = bad;
+    EXPECT_FALSE(spec_from_json(j).has_value()) << bad;
+  }
+}
+
 TEST(Spec, FromJsonValidates) {
   nlohmann::json j = spec_to_json(*parse_spec(kMinimal));
   j["memory_mb"] = 64;

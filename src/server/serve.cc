@@ -12,6 +12,7 @@
 #include "api/api.h"
 #include "api/box_routes.h"
 #include "auth/instance_identity.h"
+#include "auth/tenants.h"
 #include "common/clock.h"
 #include "common/log.h"
 #include "events/events.h"
@@ -206,6 +207,8 @@ int serve(const ServeOptions& options) {
   if (auto collected = (*registry)->collect_garbage(); !collected) {
     spdlog::warn("registry: collecting unused code failed: {}", collected.error().message);
   }
+  auto tenants = auth::TenantStore::open(data_dir + "/kumo.db", wall_micros());
+  if (!tenants) return spdlog::error("{}", tenants.error().message), 1;
   auto audit = auth::AuditLog::open(data_dir + "/kumo.db");
   if (!audit) return spdlog::error("{}", audit.error().message), 1;
   auto usage = metering::UsageStore::open(data_dir + "/kumo.db");
@@ -239,6 +242,7 @@ int serve(const ServeOptions& options) {
 
   api::ApiDeps deps{reg, sched, ev, **usage, metrics, access, *prices, data_dir,
                     6 * 1024 * 1024, size_t{256} << 20, 1024 * 1024, {}};
+  deps.tenants = tenants->get();
   if (auto routes = cloudevent_routes(options.sections); routes) {
     deps.cloudevent_routes = *routes;
   } else {

@@ -8,6 +8,7 @@
 #include <optional>
 
 #include "common/json.h"
+#include "common/tenant_name.h"
 #include "http/types.h"
 
 namespace kumo::storage {
@@ -100,6 +101,9 @@ std::string iso8601_ms(int64_t time_ms) {
 
 events::ObjectEvent object_event(const ObjectChange& c) {
   bool created = c.event_name.starts_with("ObjectCreated:");
+  // The function sees its own tenant's bucket by the name it knows; triggers match the
+  // internal one (event.bucket).
+  std::string bucket(local_part(c.bucket));
   nlohmann::json record = {
       {"eventVersion", "2.1"},
       {"eventSource", "aws:s3"},
@@ -113,9 +117,9 @@ events::ObjectEvent object_event(const ObjectChange& c) {
        {{"s3SchemaVersion", "1.0"},
         {"configurationId", "kumo"},
         {"bucket",
-         {{"name", c.bucket},
+         {{"name", bucket},
           {"ownerIdentity", {{"principalId", "kumo"}}},
-          {"arn", "arn:aws:s3:::" + c.bucket}}},
+          {"arn", "arn:aws:s3:::" + bucket}}},
         {"object", object_part(c, created)}}},
   };
   ObjectEvent event;

@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include "common/tenant_name.h"
 #include "tables/attribute_value.h"
 
 namespace kumo::tables {
@@ -46,7 +47,7 @@ nlohmann::json build_record(const ChangeRecord& change) {
           {"eventSource", "aws:dynamodb"},
           {"awsRegion", "us-east-1"},
           {"dynamodb", std::move(dynamodb)},
-          {"eventSourceARN", stream_arn(change.table)}};
+          {"eventSourceARN", stream_arn(std::string(local_part(change.table)))}};
 }
 
 events::TableChange to_table_change(const ChangeRecord& change) {
@@ -54,7 +55,8 @@ events::TableChange to_table_change(const ChangeRecord& change) {
 }
 
 events::Message undeliverable_change(const ChangeRecord& change, const std::string& reason) {
-  nlohmann::json body = {{"source", "table:" + change.table},
+  std::string source = fmt::format("table:{}", local_part(change.table));
+  nlohmann::json body = {{"source", source},
                          {"eventID", change.event_id},
                          {"eventName", event_name(change.kind)},
                          {"keys", change.keys},
@@ -62,7 +64,7 @@ events::Message undeliverable_change(const ChangeRecord& change, const std::stri
                          {"error", {{"type", "UndeliverableRecord"}, {"message", reason}}}};
   return events::Message{
       body.dump(),
-      {{"kumo_source", "table:" + change.table}, {"kumo_error_type", "UndeliverableRecord"}}};
+      {{"kumo_source", source}, {"kumo_error_type", "UndeliverableRecord"}}};
 }
 
 }  // namespace kumo::tables

@@ -72,5 +72,15 @@ TEST(ChangeRecord, TableChangeCarriesKindTableAndRecord) {
   EXPECT_STREQ(events::kind_name(change.kind), "update");
 }
 
+TEST(ChangeRecord, ATenantsTableIsShownToItsFunctionByItsPlainName) {
+  ChangeRecord c = modify();
+  c.table = "acme~users";
+  events::TableChange change = to_table_change(c);
+  EXPECT_EQ(change.table, "acme~users");  // what triggers match on
+  EXPECT_EQ(change.record["eventSourceARN"], "arn:kumo:tables:local:table/users/stream");
+  auto letter = nlohmann::json::parse(undeliverable_change(c, "why").body);
+  EXPECT_EQ(letter["source"], "table:users");
+}
+
 }  // namespace
 }  // namespace kumo::tables

@@ -4,6 +4,8 @@
 
 #include <algorithm>
 
+#include "common/tenant_name.h"
+
 namespace kumo::tables {
 
 ChangeDelivery::ChangeDelivery(ItemStore& store, events::EventSink& sink, DeliveryOptions options)
@@ -52,11 +54,13 @@ Result<int> ChangeDelivery::deliver_pending() {
 }
 
 Result<int> ChangeDelivery::dead_letter(const ChangeRecord& change) {
+  // A tenant's table's dead letters go to that tenant's topic, never another's.
+  std::string topic =
+      qualify_name(split_internal_name(change.table).tenant, events::kDeadLetterTopic);
   spdlog::warn("tables: {}: change {} of key {} cannot be delivered ({}); it goes to topic '{}'",
-               change.table, change.sequence, change.keys.dump(), change.unreadable,
-               events::kDeadLetterTopic);
+               change.table, change.sequence, change.keys.dump(), change.unreadable, topic);
   auto message = undeliverable_change(change, change.unreadable);
-  auto id = sink_.publish(events::kDeadLetterTopic, std::move(message));
+  auto id = sink_.publish(topic, std::move(message));
   if (!id) return id.error();
   return 0;
 }

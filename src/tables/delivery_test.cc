@@ -72,6 +72,23 @@ TEST(ChangeDelivery, TheThreadRetriesUntilTheSinkRecovers) {
   EXPECT_TRUE(store->pending(10)->empty());
 }
 
+TEST(ChangeDelivery, ATenantsUndeliverableChangeGoesToItsOwnDeadLetters) {
+  std::string path = testing::temp_db_path();
+  auto store = ItemStore::open(path).value();
+  testing::RecordingSink sink;
+  ChangeDelivery delivery(*store, sink);
+  ASSERT_TRUE(store->create_table("acme~t"));
+  std::string deep = R"({"a":)" + std::string(50'000, '[') + std::string(50'000, ']') + "}";
+  auto db = store::Database::open(path).value();
+  ASSERT_TRUE(db->exec("INSERT INTO tables_changes (tbl, kind, key, old_item, new_item, at_us, "
+                       "event_id) VALUES ('acme~t', 'INSERT', 'deep', NULL, '" +
+                       deep + "', 1, 'e')"));
+  EXPECT_EQ(delivery.deliver_pending().value(), 1);
+  std::lock_guard lock(sink.mu);
+  ASSERT_EQ(sink.published.size(), 1u);
+  EXPECT_EQ(sink.published[0].first, "acme~dead-letters");
+}
+
 TEST(ChangeDelivery, AChangeWhoseItemCannotBeReadGoesToTheDeadLettersAndTheRestFlow) {
   std::string path = testing::temp_db_path();
   auto store = ItemStore::open(path).value();

@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include "common/json.h"
+#include "common/tenant_name.h"
 
 namespace kumo::tables {
 namespace {
@@ -31,17 +32,25 @@ const char* json_type_name(const nlohmann::json& v) {
 
 }  // namespace
 
-Result<void> check_table_name(std::string_view name) {
+namespace {
+
+bool is_local_table_name(std::string_view name) {
   auto ok_first = [](char c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9'); };
   bool ok = !name.empty() && name.size() <= 63 && ok_first(name[0]);
   for (size_t i = 1; ok && i < name.size(); ++i) {
     ok = ok_first(name[i]) || name[i] == '_' || name[i] == '.' || name[i] == '-';
   }
-  if (ok) return {};
+  return ok;
+}
+
+}  // namespace
+
+Result<void> check_table_name(std::string_view name) {
+  if (is_internal_name(name, is_local_table_name)) return {};
   return make_error(ErrorCode::kInvalidArgument,
                     fmt::format("table name '{}' is invalid: use 1 to 63 of a-z, 0-9, '_', '.' "
                                 "and '-', starting with a letter or digit",
-                                name));
+                                name.substr(0, 200)));
 }
 
 Result<void> check_key(std::string_view key) {

@@ -16,7 +16,8 @@ inline constexpr size_t kMaxKeyBytes = 1024;
 // DynamoDB's item limit, counted here as the key plus the item's compact JSON.
 inline constexpr size_t kMaxItemBytes = 400 * 1024;
 
-// [a-z0-9][a-z0-9_.-]{0,62}
+// [a-z0-9][a-z0-9_.-]{0,62}, optionally after its tenant: TENANT~NAME, the name inside Kumo
+// (common/tenant_name.h). A tenant's key cannot name a table with '~' (auth::Access::permit).
 Result<void> check_table_name(std::string_view name);
 // Non-empty valid UTF-8, at most kMaxKeyBytes.
 Result<void> check_key(std::string_view key);

@@ -18,6 +18,14 @@ TEST(Names, TableNamesFollowTheDocumentedPattern) {
   EXPECT_FALSE(check_table_name(std::string(64, 'a')));
 }
 
+TEST(Names, ATableNameMayCarryItsTenant) {
+  EXPECT_TRUE(check_table_name("acme~orders"));
+  EXPECT_TRUE(check_table_name("acme~" + std::string(63, 'a')));
+  for (const char* bad : {"~orders", "acme~", "Acme~orders", "a~b~orders", "acme~_x", "~"}) {
+    EXPECT_FALSE(check_table_name(bad)) << bad;
+  }
+}
+
 TEST(Names, KeysAreNonEmptyUtf8UpTo1024Bytes) {
   EXPECT_TRUE(check_key("user/1"));
   EXPECT_TRUE(check_key("ключ 🔑"));

@@ -108,7 +108,15 @@ void add_table_routes(Tables& tables, const auth::Access& access, auth::AuditLog
     if (!caller) return;
     auto list = tables.list_tables();
     if (!list) return send_error(*out, list.error());
-    out->send(http::json_response(200, {{"tables", *list}}));
+    // The caller's tenant's tables, by the names it knows them; the operator's list has all.
+    nlohmann::json visible = nlohmann::json::array();
+    for (nlohmann::json& t : *list) {
+      auto name = auth::visible_name(*caller, t.value("name", ""));
+      if (!name) continue;
+      t["name"] = *name;
+      visible.push_back(std::move(t));
+    }
+    out->send(http::json_response(200, {{"tables", std::move(visible)}}));
   });
   router.add("PUT", "/api/v1/tables/{table}", [&tables, &access, audit](Request&& req,
                                                                         ResponderPtr out) {

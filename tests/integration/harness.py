@@ -178,6 +178,18 @@ class Server:
             raise RuntimeError(f"making a key {body} answered {r.status}: {data!r}")
         return json.loads(data)["token"]
 
+    def add_tenant(self, name):
+        """Makes tenant `name` through the tenants API (the operator's); one that exists is
+        left as it is."""
+        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
+        conn.request("POST", "/api/v1/tenants", body=json.dumps({"name": name}),
+                     headers=self.auth_headers())
+        r = conn.getresponse()
+        data = r.read()
+        conn.close()
+        if r.status not in (201, 409):
+            raise RuntimeError(f"making tenant {name} answered {r.status}: {data!r}")
+
     def log_text(self):
         return "".join(self.output)
 

@@ -251,6 +251,7 @@ class KeysCli(KumoTestCase):
 
 class TenantAdmins(KumoTestCase):
     def test_a_tenants_admin_manages_its_own_tenants_keys_only(self):
+        self.server.add_tenant("acme")
         acme = self.make_key("admin", tenant="acme")
         made = self.request("POST", "/api/v1/keys", {"name": "acme ci", "scopes": "deploy"},
                             key=acme)
@@ -273,6 +274,7 @@ class TenantAdmins(KumoTestCase):
         self.assertEqual({k["tenant"] for k in everyone}, {"", "acme"})
 
     def test_a_tenants_admin_cannot_make_an_operator_key_from_the_cli(self):
+        self.server.add_tenant("acme")
         acme = self.make_key("admin", tenant="acme")
         r = self.kumo("keys", "create", "x", "--scopes", "admin", "--tenant", "", key=acme,
                       check=False)
@@ -336,6 +338,7 @@ class Audit(KumoTestCase):
         r = self.kumo("audit", key=deployer, check=False)
         self.assertEqual(r.returncode, 1)
         self.assertIn("may not administer", r.stderr)
+        self.server.add_tenant("acme")
         acme = self.make_key("admin", tenant="acme")
         self.make_key("read", key=acme)
         acme_records = self.audit(key=acme)

@@ -208,6 +208,8 @@ class SigV4(KumoTestCase):
                          "AccessDenied")
 
     def test_two_tenants_each_with_a_bucket_named_photos_do_not_see_each_other(self):
+        self.server.add_tenant("acme")
+        self.server.add_tenant("globex")
         acme_key = self.server.add_key("write", tenant="acme")
         acme = self.s3_client(acme_key)
         globex = self.s3_client(self.server.add_key("write", tenant="globex"))
