@@ -58,10 +58,19 @@ Result<StorageOptions> parse_storage_options(const nlohmann::json& section) {
   return o;
 }
 
-http::Response S3Service::handle_notification(const http::Request& req) {
+http::Response S3Service::handle_notification(const http::Request& req,
+                                              const auth::Caller& caller) {
   auto parsed = parse_notification(req.body);
   if (!parsed) {
     return http::error_response(400, error_code_name(parsed.error().code), parsed.error().message);
+  }
+  for (auto& event : parsed->events) {
+    if (auto ok = auth::Access::permit(caller, auth::Action::kWrite,
+                                       auth::Resource::bucket(event.bucket));
+        !ok) {
+      return auth::refusal(ok.error());
+    }
+    event.bucket = auth::qualify(caller, event.bucket);
   }
   int invocations = 0;
   for (const auto& event : parsed->events) {

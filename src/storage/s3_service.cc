@@ -241,13 +241,12 @@ void add_storage_routes(http::Router& router, const std::shared_ptr<S3Service>& 
   router.add("*", "/s3/{bucket}/{key...}", s3, limit);
   router.add("POST", "/api/v1/storage/events",
              [service, &access](http::Request&& req, std::shared_ptr<http::Responder> responder) {
-               // Notifications of another S3 store: a key that may write every bucket.
-               if (!auth::admit(access, req, auth::Action::kWrite, auth::Resource::bucket(""),
-                                *responder)) {
-                 return;
-               }
-               service->submit([service, req = std::move(req), responder = std::move(responder)] {
-                 responder->send(service->handle_notification(req));
+               // Notifications of another S3 store, for buckets the key may write.
+               auto caller = access.identify(req.header("Authorization"));
+               if (!caller) return responder->send(auth::refusal(caller.error()));
+               service->submit([service, req = std::move(req), caller = *std::move(caller),
+                                responder = std::move(responder)] {
+                 responder->send(service->handle_notification(req, caller));
                });
              });
 }

@@ -50,7 +50,9 @@ class S3Service {
   // it on the pool).
   http::Response handle(http::Request req, const auth::Access& access);
   // Answers POST /api/v1/storage/events: {"Records": [...]} -> 200 {"accepted": N, ...}.
-  http::Response handle_notification(const http::Request& req);
+  // Each record's bucket is the caller's tenant's; a record for a bucket the caller may not
+  // write refuses the whole notification (403) before any event is queued.
+  http::Response handle_notification(const http::Request& req, const auth::Caller& caller);
 
   // Called after each CreateBucket and DeleteBucket that reached the store, with `action`
   // "bucket.create" or "bucket.delete", the status answered and, for a failure, its message:

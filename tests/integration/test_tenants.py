@@ -200,6 +200,43 @@ class Tenants(KumoTestCase):
             r = self.request("GET", "/api/v1/topics/jobs/messages", key=key).json()
             self.assertEqual([m["body"] for m in r["messages"]], [f"from {tenant}"])
 
+    def test_a_storage_trigger_fires_only_for_its_own_tenants_bucket(self):
+        for key in (self.acme, self.globex):
+            self.assertEqual(self.request("PUT", "/s3/photos", key=key).status, 200)
+        self.deploy_as(self.acme, "thumbs", printer("acme"),
+                       "triggers:\n  - storage: {bucket: photos, events: [created]}\n")
+        # globex uploads to its photos and posts a notification naming photos: acme's
+        # trigger stays quiet.
+        self.assertEqual(self.request("PUT", "/s3/photos/g.jpg", b"g", key=self.globex).status,
+                         200)
+        note = {"Records": [{"eventName": "s3:ObjectCreated:Put",
+                             "s3": {"bucket": {"name": "photos"},
+                                    "object": {"key": "posted.jpg"}}}]}
+        r = self.request("POST", "/api/v1/storage/events", note, key=self.globex)
+        self.assertEqual((r.status, r.json()["invocations"]), (200, 0), r.body)
+        # A key that may not write the bucket it names is refused, whatever the tenant.
+        hook = self.make_key("write:bucket/other", tenant="globex")
+        r = self.request("POST", "/api/v1/storage/events", note, key=hook)
+        self.assertEqual(r.status, 403, r.body)
+        self.assertIn("photos", r.json()["error"]["message"])
+        self.assertEqual(self.request("PUT", "/s3/photos/a.jpg", b"a", key=self.acme).status,
+                         200)
+        r = self.request("POST", "/api/v1/storage/events", note, key=self.acme)
+        self.assertEqual((r.status, r.json()["invocations"]), (200, 1), r.body)
+        events = self.wait_for(lambda: len(self.events_in_log("thumbs", self.acme)) >= 2 and
+                               self.events_in_log("thumbs", self.acme),
+                               what="acme's upload and notification")
+        # acme's own took their time; another look after a third finds no stray one.
+        self.assertEqual(self.request("PUT", "/s3/photos/b.jpg", b"b", key=self.acme).status,
+                         200)
+        events = self.wait_for(lambda: len(self.events_in_log("thumbs", self.acme)) >= 3 and
+                               self.events_in_log("thumbs", self.acme),
+                               what="acme's second upload")
+        keys = sorted(r["s3"]["object"]["key"] for e in events for r in e["event"]["Records"])
+        self.assertEqual(keys, ["a.jpg", "b.jpg", "posted.jpg"])
+        buckets = {r["s3"]["bucket"]["name"] for e in events for r in e["event"]["Records"]}
+        self.assertEqual(buckets, {"photos"})
+
     def test_logs_and_usage_are_per_tenant(self):
         self.deploy_as(self.acme, "counted", printer("acme"))
         self.deploy_as(self.globex, "counted", printer("globex"))
