@@ -1,9 +1,6 @@
-// Test helper: a real broker server (nats-server, mosquitto, redis-server) started on
-// 127.0.0.1 and a free port in its own temporary folder, stopped and removed on destruction.
-// Also RecordingSink, an EventSink that records what it was given and can refuse messages.
+// Test helpers for the connectors: a real broker (common/testing/server_process.h) and
+// RecordingSink, an EventSink that records what it was given and can refuse messages.
 #pragma once
-
-#include <sys/types.h>
 
 #include <chrono>
 #include <condition_variable>
@@ -13,43 +10,14 @@
 #include <string>
 #include <vector>
 
+#include "common/testing/server_process.h"
 #include "events/sink.h"
 
 namespace kumo::connectors::testing {
 
-// The program's path (PATH, then /usr/sbin and /usr/bin), or nullopt when not installed.
-std::optional<std::string> find_program(const std::string& name);
-
-// A port on 127.0.0.1 that was free a moment ago.
-int free_port();
-
-class BrokerProcess {
- public:
-  // `args` may contain {port} and {dir}, replaced by the port and the temporary folder.
-  // `config` (when not empty) is written to {dir}/broker.conf first, with the same
-  // replacements. Returns null (the test should skip) when `program` is not installed.
-  static std::unique_ptr<BrokerProcess> start(const std::string& program,
-                                              std::vector<std::string> args,
-                                              const std::string& config = "");
-  // The same on a given port, e.g. to bring a server back where a client expects it.
-  static std::unique_ptr<BrokerProcess> start_on(int port, const std::string& program,
-                                                 std::vector<std::string> args,
-                                                 const std::string& config = "");
-  BrokerProcess(const BrokerProcess&) = delete;
-  BrokerProcess& operator=(const BrokerProcess&) = delete;
-  ~BrokerProcess();
-
-  int port() const { return port_; }
-  const std::string& dir() const { return dir_; }
-  // The server's own output so far, for failure messages.
-  std::string log() const;
-
- private:
-  BrokerProcess() = default;
-  pid_t pid_ = -1;
-  int port_ = 0;
-  std::string dir_;
-};
+using kumo::testing::find_program;
+using kumo::testing::free_port;
+using BrokerProcess = kumo::testing::ServerProcess;
 
 class RecordingSink final : public events::EventSink {
  public:
