@@ -9,7 +9,7 @@
 #include <string>
 #include <string_view>
 
-#include "common/base64.h"  // base64_encode, beside base64_decode below
+#include "common/base64.h"  // base64_encode, base64_decode
 
 namespace kumo::storage {
 
@@ -42,8 +42,6 @@ BodyDigest digest_of(std::string_view data);
 std::string to_hex(std::string_view bytes);
 // nullopt unless `hex` is an even number of hex digits.
 std::optional<std::string> from_hex(std::string_view hex);
-// nullopt for text that is not valid padded base64.
-std::optional<std::string> base64_decode(std::string_view text);
 // Base64 of a CRC32 value in network byte order.
 std::string crc32_base64(uint32_t crc);
 // CRC32 (zlib's) of `data`, continuing from `crc` (0 to start).
