@@ -19,7 +19,7 @@ LaunchPlan plan() {
   return LaunchPlan{"/data", "/opt/kumo/bin/kumo-model", std::string("/opt/ort/libonnxruntime.so")};
 }
 
-TEST(LaunchPlan, APythonFunctionRunsItsHandlerWithItsSpecsLimits) {
+TEST(FunctionLaunchPlan, APythonFunctionRunsItsHandlerWithItsSpecsLimits) {
   registry::FunctionSpec spec;
   spec.name = "resize";
   spec.handler = "main.handler";
@@ -51,7 +51,7 @@ TEST(LaunchPlan, APythonFunctionRunsItsHandlerWithItsSpecsLimits) {
   EXPECT_EQ(c.gpu, 1);
 }
 
-TEST(LaunchPlan, AnExecFunctionRunsItsCommand) {
+TEST(FunctionLaunchPlan, AnExecFunctionRunsItsCommand) {
   registry::FunctionSpec spec;
   spec.name = "web";
   spec.runtime = registry::Runtime::kExec;
@@ -61,7 +61,7 @@ TEST(LaunchPlan, AnExecFunctionRunsItsCommand) {
   EXPECT_EQ(c.launch.handler, "./server --port $PORT");
 }
 
-TEST(LaunchPlan, AModelFunctionRunsThePlansModelServerOnItsFile) {
+TEST(FunctionLaunchPlan, AModelFunctionRunsThePlansModelServerOnItsFile) {
   registry::FunctionSpec spec;
   spec.name = "acme~resnet";  // a tenant's: the instance serves it by its plain name
   spec.runtime = registry::Runtime::kModel;
@@ -78,7 +78,7 @@ TEST(LaunchPlan, AModelFunctionRunsThePlansModelServerOnItsFile) {
   EXPECT_EQ(c.launch.env.at("KUMO_ORT_LIB"), "/opt/ort/libonnxruntime.so");
 }
 
-TEST(LaunchPlan, AModelSpecsOwnOrtLibraryWinsAndNoneIsAddedWithoutOne) {
+TEST(FunctionLaunchPlan, AModelSpecsOwnOrtLibraryWinsAndNoneIsAddedWithoutOne) {
   registry::FunctionSpec spec;
   spec.name = "resnet";
   spec.runtime = registry::Runtime::kModel;
@@ -91,7 +91,7 @@ TEST(LaunchPlan, AModelSpecsOwnOrtLibraryWinsAndNoneIsAddedWithoutOne) {
   EXPECT_FALSE(pool_config(version_of(spec), no_ort).launch.env.contains("KUMO_ORT_LIB"));
 }
 
-TEST(LaunchPlan, QuotesPathsForTheShell) {
+TEST(FunctionLaunchPlan, QuotesPathsForTheShell) {
   registry::FunctionSpec spec;
   spec.name = "m";
   spec.runtime = registry::Runtime::kModel;
