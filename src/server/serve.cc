@@ -143,9 +143,9 @@ void stop_engine(Parts& parts, Engine& engine, Ticker* ticker) {
   engine.scheduler.shutdown();
 }
 
-// The API's routes and every optional part's; functions are restored first, because a
-// connector may hand over messages the moment it connects and a topic's subscribers are
-// the functions configured by then.
+// Restores the deployed functions, then adds the optional parts (their routes, threads and
+// stop functions). Functions come first: a connector may hand over messages the moment it
+// connects, and a topic's subscribers are the functions configured by then.
 Result<void> wire(const ServeOptions& options, const std::string& data_dir, http::Router& router,
                   Engine& engine, Stores& stores, const auth::Access& access, Parts& parts) {
   engine.functions->restore();
