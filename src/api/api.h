@@ -11,11 +11,11 @@
 #include "auth/tenants.h"
 #include "auth/audit.h"
 #include "events/events.h"
+#include "functions/functions.h"
 #include "http/server.h"
 #include "metering/billing.h"
 #include "metering/metrics.h"
 #include "metering/usage_store.h"
-#include "registry/registry.h"
 #include "scheduler/scheduler.h"
 
 namespace kumo {
@@ -24,17 +24,14 @@ class WorkPool;
 
 namespace kumo::api {
 
-class FunctionCache;
-
 struct ApiDeps {
-  registry::Registry& registry;
-  scheduler::Scheduler& scheduler;
+  functions::Functions& functions;  // deploy, remove, find, list (functions/functions.h)
+  scheduler::Scheduler& scheduler;  // invocations
   events::Events& events;
   metering::UsageStore& usage;
   metering::Metrics& metrics;
   const auth::Access& access;  // every route asks it first (auth/access.h)
   metering::Prices prices;
-  std::string data_dir;
   size_t max_invoke_body = 6 * 1024 * 1024;
   size_t max_package = 256 * 1024 * 1024;
   size_t max_async_body = 1024 * 1024;
@@ -46,20 +43,15 @@ struct ApiDeps {
   auth::AuditLog* audit = nullptr;
 };
 
-// Where a function's instances live and log, under the data directory.
-scheduler::PoolConfig pool_config(const registry::FunctionVersion& fv, const std::string& data_dir);
-
-// Configures a pool for every deployed function (server start) and returns the router.
+// Builds the router over the deps.
 class Api {
  public:
   explicit Api(ApiDeps deps);
   ~Api();
-  void configure_deployed();
   http::Router router();
 
  private:
   ApiDeps deps_;
-  std::unique_ptr<FunctionCache> cache_;
   // One thread, so deploys run in submission order; destroyed first: joins before deps_ go.
   std::unique_ptr<WorkPool> background_;
 };

@@ -28,8 +28,7 @@ json summary_json(const std::string& name, const registry::FunctionVersion& fv,
           {"instances", instances_json(stats)}};
 }
 
-void deploy(ApiDeps& deps, FunctionCache& cache, http::Request&& req,
-            const std::shared_ptr<http::Responder>& res) {
+void deploy(ApiDeps& deps, http::Request&& req, const std::shared_ptr<http::Responder>& res) {
   constexpr std::string_view kAction = "function.deploy";
   auto caller = deps.access.identify(req.header("Authorization"));
   if (!caller) {
@@ -50,13 +49,10 @@ void deploy(ApiDeps& deps, FunctionCache& cache, http::Request&& req,
     }
     return qualify_spec(*caller, spec);
   };
-  auto fv = deps.registry.deploy(req.body, admit);
+  auto fv = deps.functions.deploy(req.body, admit);
   if (!fv) return reply_change_error(deps, *caller, kAction, name, req, fv.error(), *res);
-  cache.put(*fv);
-  deps.scheduler.configure(pool_config(*fv, deps.data_dir));
-  deps.events.configure(fv->spec);
   std::string shown = auth::visible_name(*caller, fv->spec.name).value_or(fv->spec.name);
-  json body = summary_json(shown, *fv, deps.scheduler.stats(fv->spec.name));
+  json body = summary_json(shown, *fv, deps.functions.stats(fv->spec.name));
   body["package_bytes"] = fv->package_bytes;
   body["spec"] = visible_spec_json(*caller, fv->spec);
   body["unchanged"] = fv->unchanged;
@@ -67,23 +63,22 @@ void deploy(ApiDeps& deps, FunctionCache& cache, http::Request&& req,
 // The caller's tenant's functions by their plain names; the operator's list has them all.
 void list(ApiDeps& deps, const auth::Caller& caller, const std::shared_ptr<http::Responder>& res) {
   json functions = json::array();
-  for (const auto& fv : deps.registry.list()) {
+  for (const auto& fv : deps.functions.list()) {
     auto name = auth::visible_name(caller, fv.spec.name);
     if (!name) continue;
-    functions.push_back(summary_json(*name, fv, deps.scheduler.stats(fv.spec.name)));
+    functions.push_back(summary_json(*name, fv, deps.functions.stats(fv.spec.name)));
   }
   res->send(http::json_response(200, {{"functions", functions}}));
 }
 
 void describe(ApiDeps& deps, const auth::Caller& caller, const std::string& name,
               const std::shared_ptr<http::Responder>& res) {
-  auto versions = deps.registry.versions(name);
+  auto versions = deps.functions.versions(name);
   if (!versions) return res->send(error_reply(versions.error()));
-  auto fv = deps.registry.get(name);
-  if (!fv) return res->send(error_reply(fv.error()));
-  json body = summary_json(auth::visible_name(caller, name).value_or(name), *fv,
-                           deps.scheduler.stats(name));
-  body["spec"] = visible_spec_json(caller, fv->spec);
+  const registry::FunctionVersion& fv = versions->back();  // the latest: numbers only grow
+  json body =
+      summary_json(auth::visible_name(caller, name).value_or(name), fv, deps.functions.stats(name));
+  body["spec"] = visible_spec_json(caller, fv.spec);
   json vs = json::array();
   for (const auto& v : *versions) {
     vs.push_back({{"version", v.version}, {"sha256", v.sha256}, {"created_at_us", v.created_at_us}});
@@ -92,37 +87,30 @@ void describe(ApiDeps& deps, const auth::Caller& caller, const std::string& name
   res->send(http::json_response(200, body));
 }
 
-void remove(ApiDeps& deps, FunctionCache& cache, const http::Request& req,
-            const std::shared_ptr<http::Responder>& res) {
+void remove(ApiDeps& deps, const http::Request& req, const std::shared_ptr<http::Responder>& res) {
   constexpr std::string_view kAction = "function.remove";
   const std::string& written = req.params.at("name");
   auto caller = auth::admit_change(deps.access, deps.audit, req, auth::Action::kDeploy,
                                    auth::Resource::function(written), kAction, *res);
   if (!caller) return;
   std::string name = auth::qualify(*caller, written);
-  auto removed = deps.registry.remove(name);
+  auto removed = deps.functions.remove(name);
   if (!removed) {
     return reply_change_error(deps, *caller, kAction, written, req, removed.error(), *res);
   }
-  cache.erase(name);
-  deps.scheduler.remove(name);
-  deps.events.remove(name);
-  spdlog::info("removed {}", name);
   record_change(deps, *caller, kAction, written, req, 200);
   res->send(http::json_response(200, {{"name", written}, {"deleted", true}}));
 }
 
 }  // namespace
 
-void add_function_routes(http::Router& router, ApiDeps& deps, FunctionCache& cache,
-                         WorkPool& background) {
+void add_function_routes(http::Router& router, ApiDeps& deps, WorkPool& background) {
   // Hashing and unpacking a package can take seconds: off the HTTP thread.
   router.add(
       "POST", "/api/v1/functions",
-      [&deps, &cache, &background](http::Request&& req, std::shared_ptr<http::Responder> res) {
-        background.submit([&deps, &cache, req = std::move(req), res]() mutable {
-          deploy(deps, cache, std::move(req), res);
-        });
+      [&deps, &background](http::Request&& req, std::shared_ptr<http::Responder> res) {
+        background.submit(
+            [&deps, req = std::move(req), res]() mutable { deploy(deps, std::move(req), res); });
       },
       deps.max_package);
   router.add("GET", "/api/v1/functions",
@@ -139,8 +127,8 @@ void add_function_routes(http::Router& router, ApiDeps& deps, FunctionCache& cac
                if (caller) describe(deps, *caller, auth::qualify(*caller, name), res);
              });
   router.add("DELETE", "/api/v1/functions/{name}",
-             [&deps, &cache](http::Request&& req, std::shared_ptr<http::Responder> res) {
-               remove(deps, cache, req, res);
+             [&deps](http::Request&& req, std::shared_ptr<http::Responder> res) {
+               remove(deps, req, res);
              });
 }
 

@@ -99,10 +99,10 @@ void dispatch(ApiDeps& deps, const registry::FunctionVersion& fv, executor::Invo
 }
 
 // The function's latest version, or nullptr after answering 404.
-FunctionCache::Entry find_or_404(const FunctionCache& cache, const std::string& name,
-                                 const std::string& request_id,
-                                 const std::shared_ptr<http::Responder>& res) {
-  auto fv = cache.find(name);
+functions::Functions::Entry find_or_404(const functions::Functions& functions,
+                                        const std::string& name, const std::string& request_id,
+                                        const std::shared_ptr<http::Responder>& res) {
+  auto fv = functions.find(name);
   if (!fv) {
     res->send(error_reply(
         make_error(ErrorCode::kNotFound,
@@ -132,13 +132,13 @@ void invoke_async(ApiDeps& deps, const std::string& function, const std::string&
   res->send(std::move(r));
 }
 
-void invoke(ApiDeps& deps, FunctionCache& cache, http::Request&& req,
-            const std::shared_ptr<http::Responder>& res) {
+void invoke(ApiDeps& deps, http::Request&& req, const std::shared_ptr<http::Responder>& res) {
   auto caller = auth::admit(deps.access, req, auth::Action::kInvoke,
                             auth::Resource::function(req.params["name"]), *res);
   if (!caller) return;
   std::string request_id = new_request_id();
-  auto fv = find_or_404(cache, auth::qualify(*caller, req.params["name"]), request_id, res);
+  auto fv =
+      find_or_404(deps.functions, auth::qualify(*caller, req.params["name"]), request_id, res);
   if (!fv) return;
   if (auto depth = check_json_depth(req.body); !depth) {
     return res->send(error_reply(
@@ -169,11 +169,11 @@ std::string absolute_name(std::string_view name) {
   return auth::qualify(name.substr(0, sep), name.substr(sep + 1));
 }
 
-bool is_public(const FunctionCache::Entry& fv) {
+bool is_public(const functions::Functions::Entry& fv) {
   return fv && fv->spec.access.http_auth == registry::HttpAuth::kNone;
 }
 
-http::Headers cors_of(const FunctionCache::Entry& fv, const http::Request& req) {
+http::Headers cors_of(const functions::Functions::Entry& fv, const http::Request& req) {
   if (!fv || !fv->spec.access.cors) return {};
   return reply_headers(*fv->spec.access.cors, req.header("Origin"));
 }
@@ -183,15 +183,15 @@ http::Headers cors_of(const FunctionCache::Entry& fv, const http::Request& req) 
 // tenant's key may also write its own TENANT~NAME); a public function is found by its
 // absolute name (absolute_name) too. Answers 401, 403 or 404 and returns null when the
 // request goes no further.
-FunctionCache::Entry admit_trigger(ApiDeps& deps, const FunctionCache& cache,
-                                   const http::Request& req, const std::string& request_id,
-                                   const std::shared_ptr<http::Responder>& res) {
+functions::Functions::Entry admit_trigger(ApiDeps& deps, const http::Request& req,
+                                          const std::string& request_id,
+                                          const std::shared_ptr<http::Responder>& res) {
   const std::string name = req.params.at("name");
   auto caller = deps.access.identify(req.header("Authorization"));
   if (caller) {
     bool absolute = name.find(auth::kTenantSeparator) != std::string::npos;
     std::string meant = absolute ? absolute_name(name) : auth::qualify(*caller, name);
-    if (auto fv = cache.find(meant)) {
+    if (auto fv = deps.functions.find(meant)) {
       if (is_public(fv)) return fv;
       bool own = !caller->is_operator() && auth::tenant_of(meant) == caller->tenant;
       auto ok = auth::Access::permit(
@@ -202,7 +202,7 @@ FunctionCache::Entry admit_trigger(ApiDeps& deps, const FunctionCache& cache,
       return nullptr;
     }
   }
-  auto fv = cache.find(absolute_name(name));
+  auto fv = deps.functions.find(absolute_name(name));
   if (is_public(fv)) return fv;
   if (!caller) {
     res->send(with_headers(auth::refusal(caller.error()), cors_of(fv, req)));
@@ -214,7 +214,7 @@ FunctionCache::Entry admit_trigger(ApiDeps& deps, const FunctionCache& cache,
     res->send(auth::refusal(ok.error()));
     return nullptr;
   }
-  return find_or_404(cache, auth::qualify(*caller, name), request_id, res);
+  return find_or_404(deps.functions, auth::qualify(*caller, name), request_id, res);
 }
 
 // The caller's Kumo key is Kumo's business, not the function's: it never reaches it.
@@ -227,16 +227,15 @@ http::Headers without_kumo_key(http::Headers headers) {
   return headers;
 }
 
-void trigger(ApiDeps& deps, FunctionCache& cache, http::Request&& req,
-             const std::shared_ptr<http::Responder>& res) {
+void trigger(ApiDeps& deps, http::Request&& req, const std::shared_ptr<http::Responder>& res) {
   // A browser's preflight carries no credential: Kumo answers it for a function with CORS
   // settings, before any check of a key.
   if (is_preflight(req)) {
-    auto fv = cache.find(absolute_name(req.params["name"]));
+    auto fv = deps.functions.find(absolute_name(req.params["name"]));
     if (fv && fv->spec.access.cors) return res->send(preflight_reply(*fv->spec.access.cors, req));
   }
   std::string request_id = new_request_id();
-  auto fv = admit_trigger(deps, cache, req, request_id, res);
+  auto fv = admit_trigger(deps, req, request_id, res);
   if (!fv) return;
   const std::string& name = fv->spec.name;
   executor::Invocation inv;
@@ -259,15 +258,15 @@ void trigger(ApiDeps& deps, FunctionCache& cache, http::Request&& req,
 
 }  // namespace
 
-void add_invoke_routes(http::Router& router, ApiDeps& deps, FunctionCache& cache) {
+void add_invoke_routes(http::Router& router, ApiDeps& deps) {
   router.add(
       "POST", "/api/v1/functions/{name}/invoke",
-      [&deps, &cache](http::Request&& req, std::shared_ptr<http::Responder> res) {
-        invoke(deps, cache, std::move(req), res);
+      [&deps](http::Request&& req, std::shared_ptr<http::Responder> res) {
+        invoke(deps, std::move(req), res);
       },
       deps.max_invoke_body);
-  auto on_trigger = [&deps, &cache](http::Request&& req, std::shared_ptr<http::Responder> res) {
-    trigger(deps, cache, std::move(req), res);
+  auto on_trigger = [&deps](http::Request&& req, std::shared_ptr<http::Responder> res) {
+    trigger(deps, std::move(req), res);
   };
   router.add("*", "/fn/{name}/{path...}", on_trigger, deps.max_invoke_body);
 }

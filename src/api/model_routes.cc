@@ -33,10 +33,10 @@ executor::ReplyHandler reply_handler(const std::shared_ptr<http::Responder>& res
 }
 
 // The model function `name`, or nullptr after answering 404.
-FunctionCache::Entry find_model(const FunctionCache& cache, const std::string& name,
-                                const std::string& request_id,
-                                const std::shared_ptr<http::Responder>& res) {
-  auto fv = cache.find(name);
+functions::Functions::Entry find_model(const functions::Functions& functions,
+                                       const std::string& name, const std::string& request_id,
+                                       const std::shared_ptr<http::Responder>& res) {
+  auto fv = functions.find(name);
   if (fv && fv->spec.runtime == registry::Runtime::kModel) return fv;
   std::string message =
       fv ? fmt::format(
@@ -48,16 +48,15 @@ FunctionCache::Entry find_model(const FunctionCache& cache, const std::string& n
   return nullptr;
 }
 
-void forward(ApiDeps& deps, FunctionCache& cache, http::Request&& req,
-             const std::shared_ptr<http::Responder>& res) {
+void forward(ApiDeps& deps, http::Request&& req, const std::shared_ptr<http::Responder>& res) {
   auto caller = auth::admit(deps.access, req, auth::Action::kInvoke,
                             auth::Resource::function(req.params["name"]), *res);
   if (!caller) return;
   const std::string& name = req.params["name"];
   std::string request_id = new_request_id();
-  auto fv = find_model(cache, auth::qualify(*caller, name), request_id, res);
+  auto fv = find_model(deps.functions, auth::qualify(*caller, name), request_id, res);
   if (!fv) return;
-  // The instance serves the model under the function's plain name (api.cc, pool_config).
+  // The instance serves the model under the function's plain name (functions/launch_plan.cc).
   std::string served(auth::local_name(fv->spec.name));
   std::string path = "/v2/models/" + http::url_encode(served);
   if (!req.params["path"].empty()) path += "/" + http::url_encode(req.params["path"], true);
@@ -72,9 +71,9 @@ void forward(ApiDeps& deps, FunctionCache& cache, http::Request&& req,
 
 }  // namespace
 
-void add_model_routes(http::Router& router, ApiDeps& deps, FunctionCache& cache) {
-  auto on_model = [&deps, &cache](http::Request&& req, std::shared_ptr<http::Responder> res) {
-    forward(deps, cache, std::move(req), res);
+void add_model_routes(http::Router& router, ApiDeps& deps) {
+  auto on_model = [&deps](http::Request&& req, std::shared_ptr<http::Responder> res) {
+    forward(deps, std::move(req), res);
   };
   // "{path...}" also matches the bare /v2/models/{name} (metadata); the instance answers
   // /ready, /infer and /versions/{v}/... itself.

@@ -39,13 +39,12 @@ void follow_log(std::string path, uint64_t offset, std::shared_ptr<http::Respond
   }).detach();
 }
 
-void logs(ApiDeps& deps, FunctionCache& cache, http::Request&& req,
-          const std::shared_ptr<http::Responder>& res) {
+void logs(ApiDeps& deps, http::Request&& req, const std::shared_ptr<http::Responder>& res) {
   auto caller = auth::admit(deps.access, req, auth::Action::kRead,
                             auth::Resource::function(req.params["name"]), *res);
   if (!caller) return;
   const std::string name = auth::qualify(*caller, req.params["name"]);
-  if (!cache.find(name)) {
+  if (!deps.functions.find(name)) {
     return res->send(error_reply(make_error(
         ErrorCode::kNotFound,
         fmt::format("function '{}' not found; `kumo ls` lists the deployed ones",
@@ -55,7 +54,7 @@ void logs(ApiDeps& deps, FunctionCache& cache, http::Request&& req,
   if (!lines) return res->send(error_reply(lines.error()));
   auto follow = query_int(req, "follow", 0);
   if (!follow) return res->send(error_reply(follow.error()));
-  std::string path = log_path(deps.data_dir, name);
+  std::string path = deps.functions.log_path(name);
   LogTail tail = read_log_tail(path, static_cast<int>(*lines));
   if (*follow == 0) {
     return res->send(http::Response{200, {{"content-type", "text/plain; charset=utf-8"}},
@@ -91,7 +90,7 @@ void usage(ApiDeps& deps, const auth::Caller& caller, http::Request&& req,
 
 }  // namespace
 
-void add_ops_routes(http::Router& router, ApiDeps& deps, FunctionCache& cache) {
+void add_ops_routes(http::Router& router, ApiDeps& deps) {
   router.add("GET", "/healthz", [](http::Request&&, std::shared_ptr<http::Responder> res) {
     res->send(http::json_response(200, {{"status", "ok"}}));
   });
@@ -104,8 +103,9 @@ void add_ops_routes(http::Router& router, ApiDeps& deps, FunctionCache& cache) {
       return res->send(auth::refusal(make_error(ErrorCode::kPermissionDenied,
                                                 "metrics are the operator's; this key is a tenant's")));
     }
-    res->send(http::Response{
-        200, {{"content-type", metering::Metrics::kContentType}}, deps.metrics.render()});
+    res->send(http::Response{200,
+                             {{"content-type", metering::Metrics::kContentType}},
+                             deps.metrics.render(deps.functions.pool_stats())});
   });
   router.add("GET", "/api/v1/usage",
              [&deps](http::Request&& req, std::shared_ptr<http::Responder> res) {
@@ -115,8 +115,8 @@ void add_ops_routes(http::Router& router, ApiDeps& deps, FunctionCache& cache) {
                usage(deps, *caller, std::move(req), res);
              });
   router.add("GET", "/api/v1/functions/{name}/logs",
-             [&deps, &cache](http::Request&& req, std::shared_ptr<http::Responder> res) {
-               logs(deps, cache, std::move(req), res);
+             [&deps](http::Request&& req, std::shared_ptr<http::Responder> res) {
+               logs(deps, std::move(req), res);
              });
 }
 

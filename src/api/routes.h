@@ -3,16 +3,14 @@
 
 #include "api/api.h"
 #include "common/work_pool.h"
-#include "api/function_cache.h"
 
 namespace kumo::api {
 
-void add_function_routes(http::Router& router, ApiDeps& deps, FunctionCache& cache,
-                         WorkPool& background);
-void add_invoke_routes(http::Router& router, ApiDeps& deps, FunctionCache& cache);
-void add_ops_routes(http::Router& router, ApiDeps& deps, FunctionCache& cache);
+void add_function_routes(http::Router& router, ApiDeps& deps, WorkPool& background);
+void add_invoke_routes(http::Router& router, ApiDeps& deps);
+void add_ops_routes(http::Router& router, ApiDeps& deps);
 void add_event_routes(http::Router& router, ApiDeps& deps);
-void add_model_routes(http::Router& router, ApiDeps& deps, FunctionCache& cache);
+void add_model_routes(http::Router& router, ApiDeps& deps);
 void add_tenant_routes(http::Router& router, ApiDeps& deps);  // none when deps.tenants is null
 void add_key_routes(http::Router& router, ApiDeps& deps);    // key_routes.cc
 void add_audit_routes(http::Router& router, ApiDeps& deps);  // audit_routes.cc
@@ -26,8 +24,5 @@ void record_change(const ApiDeps& deps, const auth::Caller& caller, std::string_
 void reply_change_error(const ApiDeps& deps, const auth::Caller& caller, std::string_view action,
                         std::string_view target, const http::Request& req, const Error& error,
                         http::Responder& out);
-
-// The function's log file under the data directory.
-std::string log_path(const std::string& data_dir, const std::string& function);
 
 }  // namespace kumo::api

@@ -41,7 +41,7 @@ std::optional<auth::Caller> admit_operator(const ApiDeps& deps, const http::Requ
 // How many deployed functions each tenant owns.
 std::map<std::string, int> functions_by_tenant(ApiDeps& deps) {
   std::map<std::string, int> out;
-  for (const auto& fv : deps.registry.list()) ++out[auth::tenant_of(fv.spec.name)];
+  for (const auto& fv : deps.functions.list()) ++out[auth::tenant_of(fv.spec.name)];
   return out;
 }
 

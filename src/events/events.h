@@ -35,7 +35,7 @@ struct AsyncRequest {
   std::string source = "api";       // "api", "queue:<topic>", "storage:<bucket>", ...
 };
 
-class Events : public EventSink {
+class Events : public EventSink, public registry::SpecValidator {
  public:
   static Result<std::unique_ptr<Events>> open(const EventsOptions& options,
                                               scheduler::Scheduler& scheduler);

@@ -41,8 +41,6 @@ std::string escape_label_value(std::string_view value) {
   return out;
 }
 
-Metrics::Metrics(PoolStatsSource pools) : pools_(std::move(pools)) {}
-
 void Metrics::on_invocation(const scheduler::InvocationRecord& record) {
   bool billed = is_billed(record.outcome);
   double seconds = static_cast<double>(record.duration_us) / 1e6;
@@ -67,7 +65,7 @@ void Metrics::on_invocation(const scheduler::InvocationRecord& record) {
   ++s.duration_count;
 }
 
-std::string Metrics::render() const {
+std::string Metrics::render(PoolGauges pools) const {
   std::map<std::string, Series> series;
   {
     std::lock_guard lock(mu_);
@@ -76,7 +74,7 @@ std::string Metrics::render() const {
   std::string out;
   render_counters(series, out);
   render_histogram(series, out);
-  render_pools(out);
+  render_pools(std::move(pools), out);
   return out;
 }
 
@@ -121,8 +119,7 @@ void Metrics::render_histogram(const std::map<std::string, Series>& series, std:
   }
 }
 
-void Metrics::render_pools(std::string& out) const {
-  auto pools = pools_ ? pools_() : std::vector<std::pair<std::string, scheduler::PoolStats>>{};
+void Metrics::render_pools(PoolGauges pools, std::string& out) {
   std::sort(pools.begin(), pools.end(),
             [](const auto& a, const auto& b) { return a.first < b.first; });
   family(out, "kumo_instances", "gauge", "Live instances by state.");

@@ -4,12 +4,15 @@
 // Series: kumo_invocations_total{function,outcome}, kumo_invocation_errors_total{function},
 // kumo_throttles_total{function}, kumo_cold_starts_total{function},
 // kumo_billed_gb_seconds_total{function}, kumo_invocation_duration_seconds{function}
-// (histogram), and from the pools callback kumo_instances{function,state},
+// (histogram), and from the pool counts render() is given kumo_instances{function,state},
 // kumo_queue_depth{function}, kumo_desired_instances{function}.
 //
+// The pools' counts come as render()'s argument (the api asks functions::Functions for them)
+// rather than from a source held here, because Metrics is built before the scheduler it
+// observes, and the scheduler before what lists its pools.
+//
 // Thread-safety: on_invocation and render may be called from any thread; on_invocation holds
-// one mutex for a map lookup and a few increments. The pools callback is called by render(),
-// outside that mutex, and must be thread-safe itself.
+// one mutex for a map lookup and a few increments.
 #pragma once
 
 #include <array>
@@ -26,7 +29,8 @@
 
 namespace kumo::metering {
 
-using PoolStatsSource = std::function<std::vector<std::pair<std::string, scheduler::PoolStats>>()>;
+// Each function's live pool counts.
+using PoolGauges = std::vector<std::pair<std::string, scheduler::PoolStats>>;
 
 // Upper bounds (seconds) of the duration histogram's buckets, before +Inf.
 inline constexpr std::array<double, 16> kDurationBuckets = {
@@ -34,13 +38,11 @@ inline constexpr std::array<double, 16> kDurationBuckets = {
 
 class Metrics final : public scheduler::InvocationObserver {
  public:
-  // `pools` (may be empty) lists each function's live PoolStats at render time.
-  explicit Metrics(PoolStatsSource pools = {});
-
   void on_invocation(const scheduler::InvocationRecord& record) override;
 
-  // The whole exposition, with # HELP and # TYPE for every family; functions sorted by name.
-  std::string render() const;
+  // The whole exposition, with # HELP and # TYPE for every family and the gauges of `pools`
+  // (may be empty); functions sorted by name.
+  std::string render(PoolGauges pools = {}) const;
 
   // The Content-Type to serve render() with.
   static constexpr const char* kContentType = "text/plain; version=0.0.4; charset=utf-8";
@@ -58,9 +60,8 @@ class Metrics final : public scheduler::InvocationObserver {
   };
   static void render_counters(const std::map<std::string, Series>& series, std::string& out);
   static void render_histogram(const std::map<std::string, Series>& series, std::string& out);
-  void render_pools(std::string& out) const;
+  static void render_pools(PoolGauges pools, std::string& out);
 
-  const PoolStatsSource pools_;
   mutable std::mutex mu_;
   std::map<std::string, Series> series_;  // Guarded by mu_.
 };

@@ -38,15 +38,13 @@ bool has_line(const std::string& text, const std::string& line) {
   return false;
 }
 
-Metrics sample_metrics() {
-  return Metrics([] {
-    scheduler::PoolStats detect{.starting = 1, .busy = 2, .idle = 3, .queued = 4, .desired = 5};
-    return std::vector<std::pair<std::string, scheduler::PoolStats>>{{"detect", detect}};
-  });
+PoolGauges sample_pools() {
+  scheduler::PoolStats detect{.starting = 1, .busy = 2, .idle = 3, .queued = 4, .desired = 5};
+  return {{"detect", detect}};
 }
 
 TEST(Metrics, CountsInvocationsByOutcome) {
-  Metrics m = sample_metrics();
+  Metrics m;
   m.on_invocation(record("detect", 2000));
   m.on_invocation(record("detect", 3000, Outcome::kOk, true));
   m.on_invocation(record("detect", 30'000'000, Outcome::kTimeout));
@@ -78,8 +76,8 @@ TEST(Metrics, DurationHistogramIsCumulativeWithInclusiveBounds) {
   EXPECT_TRUE(has_line(text, R"(kumo_invocation_duration_seconds_sum{function="f"} 90.0025)"));
 }
 
-TEST(Metrics, RendersPoolGaugesFromTheCallback) {
-  std::string text = sample_metrics().render();
+TEST(Metrics, RendersThePoolGaugesItIsGiven) {
+  std::string text = Metrics().render(sample_pools());
   EXPECT_TRUE(has_line(text, R"(kumo_instances{function="detect",state="starting"} 1)"));
   EXPECT_TRUE(has_line(text, R"(kumo_instances{function="detect",state="busy"} 2)"));
   EXPECT_TRUE(has_line(text, R"(kumo_instances{function="detect",state="idle"} 3)"));
@@ -96,7 +94,7 @@ TEST(Metrics, EscapesLabelValues) {
 
 // Every line is a HELP/TYPE comment or a sample of a family whose TYPE came before it.
 TEST(Metrics, RenderParsesAsPrometheusText) {
-  Metrics m = sample_metrics();
+  Metrics m;
   m.on_invocation(record("detect", 1234));
   m.on_invocation(record("resize", 5'000'000, Outcome::kCrash, true));
   m.on_invocation(record("odd \"name\"\n", 1, Outcome::kInitError));
@@ -108,7 +106,7 @@ TEST(Metrics, RenderParsesAsPrometheusText) {
   const std::set<std::string> types = {"counter", "gauge", "histogram"};
   std::set<std::string> typed;
   std::set<std::string> families_with_samples;
-  std::string text = m.render();
+  std::string text = m.render(sample_pools());
   ASSERT_FALSE(text.empty());
   EXPECT_EQ(text.back(), '\n');
   for (const auto& line : lines_of(text)) {

@@ -58,15 +58,11 @@ class Registry {
   // with the same sha256 and spec as the latest version records nothing: that version comes
   // back with `unchanged` set. kInvalidArgument for a bad package or spec, kTooLarge over
   // the limits.
-  // `admit` (optional) sees the parsed spec first and may refuse it (the caller's access) or
-  // rewrite its names (the caller's tenant); the spec check runs after it.
+  // `admit` (optional) sees the parsed spec first and may refuse it (the caller's access or
+  // a registry::SpecValidator, through functions::Functions) or rewrite its names (the
+  // caller's tenant); its error fails the deploy before anything is stored.
   using SpecAdmit = std::function<Result<void>(FunctionSpec&)>;
   Result<FunctionVersion> deploy(std::string_view targz, const SpecAdmit& admit = nullptr);
-
-  // A further check of each deployed spec by the parts that interpret it (the events part
-  // checks triggers); its error fails the deploy. Set it before serving.
-  using SpecCheck = std::function<Result<void>(const FunctionSpec&)>;
-  void set_spec_check(SpecCheck check) { spec_check_ = std::move(check); }
 
   // The latest version of a deployed function; kNotFound if unknown or removed.
   Result<FunctionVersion> get(const std::string& name);
@@ -107,7 +103,6 @@ class Registry {
   store::Database& db_;  // Guarded by mu_.
   const std::string data_dir_;
   const RegistryOptions options_;
-  SpecCheck spec_check_;
   CodeInUse code_in_use_;
 };
 

@@ -3,6 +3,11 @@
 // parse_spec() turns YAML text into a FunctionSpec, filling defaults, and rejects a bad
 // spec with kInvalidArgument and a message naming the field at fault and why
 // ("memory: must be 128..10240 MB, got 64"). Values are plain; thread-safe.
+//
+// SpecValidator: a further check of a spec by a part that interprets some of it (events: the
+// triggers; the GPU inventory: `gpu`). It sits here, beside FunctionSpec, because the parts
+// that implement it (events, functions) and the one that runs it (functions) all depend on
+// the registry, and none of them on each other for it.
 #pragma once
 
 #include <chrono>
@@ -56,6 +61,15 @@ Result<FunctionSpec> parse_spec(std::string_view yaml_text);
 // "none"), cors (null or its fields). spec_from_json validates as parse_spec does.
 nlohmann::json spec_to_json(const FunctionSpec& spec);
 Result<FunctionSpec> spec_from_json(const nlohmann::json& j);
+
+// Implemented by the parts that interpret a spec; functions::Functions runs the validators it
+// was given on every spec before deploying it. validate() must be thread-safe; its error
+// (kInvalidArgument naming the field) refuses the deploy with its message.
+class SpecValidator {
+ public:
+  virtual ~SpecValidator() = default;
+  virtual Result<void> validate(const FunctionSpec& spec) const = 0;
+};
 
 }  // namespace kumo::registry
 

@@ -110,11 +110,4 @@ Result<scheduler::GpuInventory> load_gpus(const nlohmann::json& setting) {
   return scheduler::GpuInventory(std::move(parsed->ids));
 }
 
-Result<void> check_gpus(const scheduler::Scheduler& sched, const registry::FunctionSpec& spec) {
-  scheduler::PoolConfig config;
-  config.launch.function = spec.name;
-  config.gpu = spec.gpu;
-  return sched.check(config);
-}
-
 }  // namespace kumo::server

@@ -7,9 +7,7 @@
 #include <nlohmann/json.hpp>
 
 #include "common/result.h"
-#include "registry/spec.h"
 #include "scheduler/gpu_inventory.h"
-#include "scheduler/scheduler.h"
 
 namespace kumo::server {
 
@@ -17,9 +15,5 @@ namespace kumo::server {
 // absent or finds none), "none", a count (2: devices 0 and 1), a list ([0, 1]
 // or "0,1") of indices or UUIDs. kInvalidArgument for anything else.
 Result<scheduler::GpuInventory> load_gpus(const nlohmann::json& setting);
-
-// The deploy-time check: a function that asks for more GPUs than the server
-// has.
-Result<void> check_gpus(const scheduler::Scheduler& sched, const registry::FunctionSpec& spec);
 
 }  // namespace kumo::server

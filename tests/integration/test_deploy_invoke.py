@@ -49,6 +49,23 @@ class DeployAndInvoke(KumoTestCase):
         line = [l for l in logs.splitlines() if "handling 2" in l][0]
         self.assertIn(r2.json()["request_id"], line, "log line not tagged with its request id")
 
+    def test_metrics_show_each_deployed_functions_pool_until_it_is_removed(self):
+        self.deploy("gauged", ECHO)
+        self.assertEqual(self.invoke("gauged", {"n": 1}).status, 200)
+
+        def gauges():
+            text = self.request("GET", "/metrics").body.decode()
+            return {l.rsplit(" ", 1)[0]: int(l.rsplit(" ", 1)[1]) for l in text.splitlines()
+                    if l.startswith(("kumo_instances{", "kumo_desired_instances{"))
+                    and 'function="gauged"' in l}
+
+        live = gauges()
+        self.assertIn('kumo_desired_instances{function="gauged"}', live)
+        self.assertEqual(sum(v for k, v in live.items() if k.startswith("kumo_instances{")), 1,
+                         live)
+        self.kumo("rm", "gauged")
+        self.assertEqual(gauges(), {}, "a removed function still has pool gauges")
+
     def test_http_trigger_gets_an_api_gateway_v2_event_and_proxy_response(self):
         self.deploy("web", """
             import json
