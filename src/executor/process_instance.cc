@@ -184,7 +184,7 @@ void ProcessInstance::schedule_freeze_locked() {
 
 void ProcessInstance::thaw_locked() {
   freeze_at_.reset();
-  if (frozen_) {
+  if (frozen_ && setup_.freezer) {
     setup_.freezer->thaw();
     frozen_ = false;
   }
@@ -194,7 +194,9 @@ void ProcessInstance::freeze_if_idle() {
   std::lock_guard lock(mu_);
   if (!freeze_at_ || std::chrono::steady_clock::now() < *freeze_at_) return;
   freeze_at_.reset();
-  if (pending_.empty() && !frozen_ && !killed_) frozen_ = setup_.freezer->freeze();
+  if (pending_.empty() && !frozen_ && !killed_ && setup_.freezer) {
+    frozen_ = setup_.freezer->freeze();
+  }
 }
 
 int64_t ProcessInstance::pss_bytes() const {
@@ -548,10 +550,16 @@ void ProcessInstance::exit_sequence(int status) {
   if (WIFSIGNALED(status)) info.signal = WTERMSIG(status);
   info.oom = oom_reported_ || (setup_.cgroup && setup_.cgroup->oom_killed());
   std::map<uint32_t, Pending> in_flight;
+  // Taken under the lock, so that no later freeze or thaw (stop(), the idle sweep) reaches
+  // a freezer that is gone; it is released below, in its turn.
+  std::unique_ptr<FreezerCgroup> freezer;
   {
     std::lock_guard lock(mu_);
     exited_ = true;
     in_flight.swap(pending_);
+    freeze_at_.reset();
+    frozen_ = false;
+    freezer = std::move(setup_.freezer);
   }
   exit_cv_.notify_all();
   Reply crash = crash_reply(info);
@@ -571,7 +579,7 @@ void ProcessInstance::exit_sequence(int status) {
   on_process_gone();
   setup_.credential.reset();
   // The freezer first: under v1 what is left in the others can only die once thawed.
-  setup_.freezer.reset();
+  freezer.reset();
   setup_.cgroup.reset();
   setup_.pids_cgroup.reset();
   setup_.cpu_cgroup.reset();

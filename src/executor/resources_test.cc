@@ -295,6 +295,25 @@ TEST_F(ResourcesTest, StoppingAFrozenInstanceEndsItAndEverythingItStarted) {
   for (const std::string& folder : folders(id)) EXPECT_FALSE(fs::exists(folder)) << folder;
 }
 
+// An instance that ends while Kumo holds it frozen (its processes killed from outside) can
+// still be stopped, as the scheduler may: no freezer is left to thaw, and nothing crashes.
+TEST_F(ResourcesTest, AFrozenInstanceKilledFromOutsideCanStillBeStopped) {
+  if (!launcher_->freezes_idle()) GTEST_SKIP() << "no writable freezer cgroup";
+  auto instance = start(spec(kBackground));
+  ASSERT_TRUE(instance);
+  std::string id = instance->id();
+  call(*instance, "{}");
+  ASSERT_TRUE(wait_until([&] { return frozen(id); }));
+  // Thawed behind the instance's back (under v1 a frozen process cannot die), then killed.
+  std::string dir = freezer_dir(id);
+  bool v1 = fs::exists(dir + "/freezer.state");
+  std::ofstream(dir + (v1 ? "/freezer.state" : "/cgroup.freeze")) << (v1 ? "THAWED" : "0");
+  for (pid_t pid : pids_in(dir)) ::kill(pid, SIGKILL);
+  ASSERT_TRUE(observer_.wait_exit());
+  instance->stop();
+  instance->stop();
+}
+
 TEST_F(ResourcesTest, FreezeAfterZeroNeverFreezes) {
   LauncherOptions o = options();
   o.freeze_after = milliseconds(0);
