@@ -108,8 +108,8 @@ int64_t Dispatcher::form_batch(const std::string& function, const FunctionInfo& 
   if (batches == 0 && now >= window_end) batches = 1;
   if (batches == 0) return window_end;
   auto make = [&](const std::vector<StoredMessage>& batch) {
-    InvocationRow row = new_invocation(function, queue_event(batch, 1).dump(),
-                                       "queue:" + q.topic, info.max_attempts(), now);
+    InvocationRow row = new_invocation(function, queue_event(batch, 1).dump(), "queue:" + q.topic,
+                                       info.max_attempts(), now);
     json seqs = json::array();
     for (const auto& m : batch) seqs.push_back(m.seq);
     row.messages = seqs.dump();

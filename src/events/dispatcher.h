@@ -56,8 +56,8 @@ class Dispatcher {
   using Functions = std::map<std::string, FunctionInfo>;
   void write_back(const Functions& fns, int64_t now);
   int64_t form_batches(const Functions& fns, int64_t now);
-  int64_t form_batch(const std::string& function, const FunctionInfo& info,
-                     const QueueTrigger& q, int64_t now);
+  int64_t form_batch(const std::string& function, const FunctionInfo& info, const QueueTrigger& q,
+                     int64_t now);
   int64_t fire_schedules(const Functions& fns, int64_t now);
   int64_t fire_schedule(const std::string& function, const FunctionInfo& info,
                         const ScheduleTrigger& s, int64_t now);

@@ -36,7 +36,8 @@ TEST_F(DispatcherTest, FullBatchesGoAtOnceAndAShortOneWhenItsWindowEnds) {
 
 TEST_F(DispatcherTest, OnlyTheBatchItemsReportedFailedAreRetried) {
   configure(spec("sink", queue("t", 3, "1s"), {{"retries", 1}, {"backoff", "10s"}}));
-  for (const char* b : {"a", "poison", "c"}) ASSERT_TRUE(intake_->publish("t", {b, {}}).has_value());
+  for (const char* b : {"a", "poison", "c"})
+    ASSERT_TRUE(intake_->publish("t", {b, {}}).has_value());
   auto fail_poison = [](const HandScheduler::Call& c) {
     json failures = json::array();
     json event = json::parse(c.inv.payload);
@@ -67,8 +68,8 @@ TEST_F(DispatcherTest, OnlyTheBatchItemsReportedFailedAreRetried) {
 }
 
 TEST_F(DispatcherTest, ATenantsQueueSeesItsOwnTopicAndFailsToItsOwnDeadLetters) {
-  configure(spec("acme~sink", json::array({{{"queue", {{"topic", "acme~jobs"}}}}}),
-                 {{"retries", 0}}));
+  configure(
+      spec("acme~sink", json::array({{{"queue", {{"topic", "acme~jobs"}}}}}), {{"retries", 0}}));
   ASSERT_TRUE(intake_->publish("jobs", {"for the default tenant", {}}).has_value());
   ASSERT_TRUE(intake_->publish("acme~jobs", {"for acme", {}}).has_value());
   step();
@@ -130,8 +131,8 @@ TEST_F(DispatcherTest, AScheduleWithoutCatchUpSkipsTheTicksMissedWhileDown) {
 }
 
 TEST_F(DispatcherTest, AScheduleWithCatchUpReplaysTheTicksMissedWhileDown) {
-  auto tick = spec("tick", json::array({{{"schedule", {{"cron", "@every 1s"},
-                                                       {"catch_up", true}}}}}));
+  auto tick =
+      spec("tick", json::array({{{"schedule", {{"cron", "@every 1s"}, {"catch_up", true}}}}}));
   configure(tick);
   step();
   advance(seconds(1));

@@ -58,8 +58,8 @@ TEST_F(DispatcherTest, AFailedAttemptIsRetriedAfterItsBackoffAndNotBefore) {
 }
 
 TEST_F(DispatcherTest, AfterTheLastAttemptItGoesToTheDeadLetterTopicAndOnFailure) {
-  configure(spec("flaky", json::array(),
-                 {{"retries", 2}, {"backoff", "1s"}, {"on_failure", "alert"}}));
+  configure(
+      spec("flaky", json::array(), {{"retries", 2}, {"backoff", "1s"}, {"on_failure", "alert"}}));
   configure(spec("alert"));
   std::string id = invoke("flaky", R"({"order": 42})");
   step();

@@ -26,13 +26,13 @@ namespace {
 using nlohmann::json;
 using std::chrono::milliseconds;
 
-class EventsService final : public Events {
+class ThreadedEvents final : public Events {
  public:
-  EventsService(std::unique_ptr<EventsDb> db, scheduler::Scheduler& sched, milliseconds retention)
+  ThreadedEvents(std::unique_ptr<EventsDb> db, scheduler::Scheduler& sched, milliseconds retention)
       : db_(std::move(db)),
         intake_(*db_, subscriptions_, clock_, retention, [this] { poke(); }),
         dispatcher_(*db_, sched, subscriptions_, retention, [this] { poke(); }) {}
-  ~EventsService() override { stop(); }
+  ~ThreadedEvents() override { stop(); }
 
   Result<void> validate(const registry::FunctionSpec& spec) const override;
   void configure(const registry::FunctionSpec& spec) override;
@@ -80,7 +80,7 @@ class EventsService final : public Events {
   std::thread thread_;
 };
 
-Result<void> EventsService::validate(const registry::FunctionSpec& spec) const {
+Result<void> ThreadedEvents::validate(const registry::FunctionSpec& spec) const {
   auto triggers = parse_triggers(spec.triggers, spec.async);
   if (!triggers) return triggers.error();
   if (triggers->async.on_failure == spec.name) {
@@ -99,7 +99,7 @@ Result<void> EventsService::validate(const registry::FunctionSpec& spec) const {
   return {};
 }
 
-void EventsService::configure(const registry::FunctionSpec& spec) {
+void ThreadedEvents::configure(const registry::FunctionSpec& spec) {
   auto triggers = parse_triggers(spec.triggers, spec.async);
   if (!triggers) {
     spdlog::error("{}: triggers ignored: {}", spec.name, triggers.error().message);
@@ -112,7 +112,7 @@ void EventsService::configure(const registry::FunctionSpec& spec) {
   poke();
 }
 
-void EventsService::remove(const std::string& function) {
+void ThreadedEvents::remove(const std::string& function) {
   subscriptions_.erase(function);
   auto buried =
       db_->bury(function, fmt::format("function '{}' was removed", function), clock_.now_us());
@@ -120,7 +120,7 @@ void EventsService::remove(const std::string& function) {
   poke();
 }
 
-void EventsService::poke() {
+void ThreadedEvents::poke() {
   {
     std::lock_guard lock(mu_);
     poked_ = true;
@@ -128,7 +128,7 @@ void EventsService::poke() {
   wake_.notify_one();
 }
 
-void EventsService::start() {
+void ThreadedEvents::start() {
   auto recovered = dispatcher_.recover();
   if (!recovered) spdlog::error("{}", recovered.error().message);
   if (recovered && *recovered > 0) {
@@ -138,7 +138,7 @@ void EventsService::start() {
   thread_ = std::thread([this] { run(); });
 }
 
-void EventsService::stop() {
+void ThreadedEvents::stop() {
   {
     std::lock_guard lock(mu_);
     if (stopping_) return;
@@ -149,7 +149,7 @@ void EventsService::stop() {
 }
 
 // The thin thread: every decision is the dispatcher's; this only says when to step.
-void EventsService::run() {
+void ThreadedEvents::run() {
   std::unique_lock lock(mu_);
   while (!stopping_) {
     poked_ = false;
@@ -180,7 +180,7 @@ Result<std::unique_ptr<Events>> Events::open(const EventsOptions& options,
   }
   auto db = EventsDb::open(options.db_path);
   if (!db) return db.error();
-  return std::unique_ptr<Events>(new EventsService(std::move(*db), scheduler, retention));
+  return std::unique_ptr<Events>(new ThreadedEvents(std::move(*db), scheduler, retention));
 }
 
 }  // namespace kumo::events

@@ -34,10 +34,9 @@ Result<std::string> Intake::invoke_async(AsyncRequest request) {
                       fmt::format("function '{}' not found; `kumo ls` lists the deployed ones",
                                   request.function));
   }
-  InvocationRow row = new_invocation(request.function, std::move(request.payload),
-                                     std::move(request.source),
-                                     subscriptions_.max_attempts(request.function),
-                                     clock_.now_us());
+  InvocationRow row =
+      new_invocation(request.function, std::move(request.payload), std::move(request.source),
+                     subscriptions_.max_attempts(request.function), clock_.now_us());
   if (!request.request_id.empty()) row.request_id = request.request_id;
   if (auto r = db_.insert({row}); !r) return r.error();
   wake();
@@ -101,8 +100,7 @@ Result<int> Intake::insert_matches(const std::vector<Match>& matches, const std:
 
 Result<int> Intake::object_changed(const ObjectEvent& event) {
   std::string payload = json{{"Records", json::array({event.record})}}.dump();
-  return insert_matches(subscriptions_.storage_matches(event), payload,
-                        "storage:" + event.bucket);
+  return insert_matches(subscriptions_.storage_matches(event), payload, "storage:" + event.bucket);
 }
 
 Result<int> Intake::table_changed(const TableChange& change) {

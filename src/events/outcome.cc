@@ -40,9 +40,8 @@ std::string kept_result(Completion& c) {
 }
 
 // The dead letters of a batch: each message as it was, with where and why it failed.
-void batch_dead_letters(const InvocationRow& row, const std::string& topic,
-                        const std::string& type, const BatchLookup& batch,
-                        EventsDb::FollowUps& follow) {
+void batch_dead_letters(const InvocationRow& row, const std::string& topic, const std::string& type,
+                        const BatchLookup& batch, EventsDb::FollowUps& follow) {
   for (auto& m : batch(row.messages)) {
     json attrs = json::parse(m.attributes, nullptr, false);
     Message dl{m.body, attrs.is_object() ? attrs.get<std::map<std::string, std::string>>()
@@ -74,9 +73,9 @@ void bury(const InvocationRow& row, const FunctionInfo* info, const std::string&
     }
   }
   if (info && !info->triggers.async.on_failure.empty()) {
-    follow.invocations.push_back(new_invocation(
-        info->triggers.async.on_failure, failure_record(row, now_us, type, message).dump(),
-        "on_failure:" + row.function, 1, now_us));
+    follow.invocations.push_back(new_invocation(info->triggers.async.on_failure,
+                                                failure_record(row, now_us, type, message).dump(),
+                                                "on_failure:" + row.function, 1, now_us));
   }
 }
 
@@ -115,8 +114,7 @@ void retry_failed_items(const InvocationRow& row, const std::string& result,
 
 }  // namespace
 
-Decision decide(Completion c, const FunctionInfo* info, int64_t now_us,
-                const BatchLookup& batch) {
+Decision decide(Completion c, const FunctionInfo* info, int64_t now_us, const BatchLookup& batch) {
   const InvocationRow& row = c.row;
   executor::Reply& reply = c.reply;
   Decision d;

@@ -24,9 +24,9 @@ inline constexpr int64_t kThrottleRetryUs = 100'000;   // a throttled attempt's 
 
 // An attempt as the scheduler ended it.
 struct Completion {
-  InvocationRow row;      // as claimed: state running, attempts counting this one
+  InvocationRow row;  // as claimed: state running, attempts counting this one
   executor::Reply reply;
-  std::string streamed;   // the chunks of a streamed result
+  std::string streamed;  // the chunks of a streamed result
 };
 
 struct Decision {

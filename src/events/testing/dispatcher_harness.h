@@ -90,7 +90,7 @@ inline executor::Reply error(std::string type, std::string message) {
 }
 
 inline registry::FunctionSpec spec(const std::string& name, json triggers = json::array(),
-                            json async = json::object()) {
+                                   json async = json::object()) {
   registry::FunctionSpec s;
   s.name = name;
   s.handler = "main.handle";
@@ -132,8 +132,8 @@ class DispatcherTest : public ::testing::Test {
     auto db = EventsDb::open((dir_ / "kumo.db").string());
     ASSERT_TRUE(db.has_value()) << db.error().message;
     db_ = std::move(*db);
-    intake_ = std::make_unique<Intake>(*db_, subs_, clock_, std::chrono::hours(24),
-                                       [this] { ++wakes_; });
+    intake_ =
+        std::make_unique<Intake>(*db_, subs_, clock_, std::chrono::hours(24), [this] { ++wakes_; });
     dispatcher_ = std::make_unique<Dispatcher>(*db_, sched_, subs_, std::chrono::hours(24),
                                                [this] { ++wakes_; });
   }
