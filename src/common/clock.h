@@ -6,6 +6,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <cstdint>
 
 namespace kumo {
 
@@ -34,5 +35,29 @@ class FakeClock final : public Clock {
 
 // Microseconds since the Unix epoch, for records that outlive the process.
 int64_t wall_micros();
+
+// WallClock: wall time (Unix epoch µs), injected where decisions are about durable records or
+// calendar time (schedules in UTC), so they too can be tested with a fake. Thread-safe.
+class WallClock {
+ public:
+  virtual ~WallClock() = default;
+  virtual int64_t now_us() const = 0;
+};
+
+class SystemWallClock final : public WallClock {
+ public:
+  int64_t now_us() const override { return wall_micros(); }
+};
+
+// Starts at `start_us`; moves only when the test calls advance().
+class FakeWallClock final : public WallClock {
+ public:
+  explicit FakeWallClock(int64_t start_us) : us_(start_us) {}
+  int64_t now_us() const override { return us_.load(); }
+  void advance(std::chrono::microseconds d) { us_ += d.count(); }
+
+ private:
+  std::atomic<int64_t> us_;
+};
 
 }  // namespace kumo

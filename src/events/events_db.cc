@@ -5,7 +5,6 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
-#include "common/clock.h"
 #include "common/ids.h"
 
 namespace kumo::events {
@@ -102,6 +101,18 @@ auto transaction(store::Database& db, F&& body) -> decltype(body()) {
 
 }  // namespace
 
+InvocationRow new_invocation(const std::string& function, std::string payload, std::string source,
+                             int max_attempts, int64_t now_us) {
+  InvocationRow row;
+  row.request_id = new_request_id();
+  row.function = function;
+  row.payload = std::move(payload);
+  row.source = std::move(source);
+  row.max_attempts = max_attempts;
+  row.created_us = row.updated_us = row.next_run_us = now_us;
+  return row;
+}
+
 Result<std::unique_ptr<EventsDb>> EventsDb::open(const std::string& path) {
   auto db = store::Database::open(path);
   if (!db) return db.error();
@@ -182,20 +193,20 @@ Result<std::vector<InvocationRow>> EventsDb::claim(const std::string& function, 
   });
 }
 
-Result<void> EventsDb::finish(const std::vector<AttemptEnd>& ends, const FollowUps& follow_ups) {
+Result<void> EventsDb::finish(const std::vector<AttemptEnd>& ends, const FollowUps& follow_ups,
+                              int64_t now_us) {
   std::lock_guard lock(mu_);
   return transaction(*db_, [&]() -> Result<void> {
     auto upd = db_->prepare(
         "UPDATE events_invocations SET state = ?, attempts = attempts - ?, next_run_us = ?, "
         "updated_us = ?, result = ?, error_type = ?, error_message = ? WHERE request_id = ?");
     if (!upd) return upd.error();
-    int64_t now = wall_micros();
     for (const auto& e : ends) {
       upd->reset();
       upd->bind(1, std::string_view(e.state))
           .bind(2, int64_t{e.refund_attempt ? 1 : 0})
           .bind(3, e.next_run_us)
-          .bind(4, now)
+          .bind(4, now_us)
           .bind(5, std::string_view(e.result))
           .bind(6, std::string_view(e.error_type))
           .bind(7, std::string_view(e.error_message))
@@ -206,7 +217,9 @@ Result<void> EventsDb::finish(const std::vector<AttemptEnd>& ends, const FollowU
       if (auto r = insert_locked(row); !r) return r;
     }
     for (const auto& m : follow_ups.messages) {
-      if (auto r = publish_locked(m.topic, m.message, m.subscribers); !r) return r.error();
+      if (auto r = publish_locked(m.topic, m.message, m.subscribers, now_us); !r) {
+        return r.error();
+      }
     }
     return {};
   });
@@ -224,13 +237,14 @@ Result<std::optional<InvocationRow>> EventsDb::get(const std::string& request_id
   return std::optional<InvocationRow>(read_row(*sel));
 }
 
-Result<int> EventsDb::bury(const std::string& function, const std::string& why) {
+Result<int> EventsDb::bury(const std::string& function, const std::string& why,
+                           int64_t now_us) {
   std::lock_guard lock(mu_);
   auto st = db_->prepare(
       "UPDATE events_invocations SET state = 'dead', error_type = 'FunctionRemoved', "
       "error_message = ?, updated_us = ? WHERE function = ? AND state IN ('queued', 'failed')");
   if (!st) return st.error();
-  st->bind(1, std::string_view(why)).bind(2, wall_micros()).bind(3, std::string_view(function));
+  st->bind(1, std::string_view(why)).bind(2, now_us).bind(3, std::string_view(function));
   if (auto r = st->run(); !r) return r.error();
   auto del = db_->prepare("DELETE FROM events_pending WHERE function = ?");
   if (!del) return del.error();
@@ -241,9 +255,9 @@ Result<int> EventsDb::bury(const std::string& function, const std::string& why) 
 }
 
 Result<std::pair<int64_t, std::string>> EventsDb::publish_locked(
-    const std::string& topic, const Message& m, const std::vector<std::string>& subscribers) {
+    const std::string& topic, const Message& m, const std::vector<std::string>& subscribers,
+    int64_t now) {
   std::string id = new_request_id();
-  int64_t now = wall_micros();
   auto ins = db_->prepare(
       "INSERT INTO events_messages (id, topic, body, attributes, created_us) VALUES (?,?,?,?,?)");
   if (!ins) return ins.error();
@@ -267,9 +281,23 @@ Result<std::pair<int64_t, std::string>> EventsDb::publish_locked(
 }
 
 Result<std::pair<int64_t, std::string>> EventsDb::publish(
-    const std::string& topic, const Message& m, const std::vector<std::string>& subscribers) {
+    const std::string& topic, const Message& m, const std::vector<std::string>& subscribers,
+    int64_t now_us) {
   std::lock_guard lock(mu_);
-  return transaction(*db_, [&] { return publish_locked(topic, m, subscribers); });
+  return transaction(*db_, [&] { return publish_locked(topic, m, subscribers, now_us); });
+}
+
+Result<std::optional<int64_t>> EventsDb::next_run(const std::string& function) const {
+  std::lock_guard lock(mu_);
+  auto st = db_->prepare(
+      "SELECT MIN(next_run_us) FROM events_invocations "
+      "WHERE function = ? AND state IN ('queued', 'failed')");
+  if (!st) return st.error();
+  st->bind(1, std::string_view(function));
+  auto has = st->step();
+  if (!has) return has.error();
+  if (!*has || st->is_null(0)) return std::optional<int64_t>();
+  return std::optional<int64_t>(st->int64(0));
 }
 
 Result<EventsDb::PendingInfo> EventsDb::pending(const std::string& function,

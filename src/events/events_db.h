@@ -38,6 +38,10 @@ struct InvocationRow {
   std::string messages;   // a queue batch: JSON array of the messages' sequence numbers
 };
 
+// A new invocation of `function`, queued and due at `now_us`, with a fresh request id.
+InvocationRow new_invocation(const std::string& function, std::string payload, std::string source,
+                             int max_attempts, int64_t now_us);
+
 struct StoredMessage {
   int64_t seq = 0;
   std::string id;
@@ -69,6 +73,8 @@ class EventsDb {
   // marked running with one more attempt.
   Result<std::vector<InvocationRow>> claim(const std::string& function, int64_t now_us,
                                            int limit);
+  // When the earliest queued or failed invocation of `function` is due, if it has any.
+  Result<std::optional<int64_t>> next_run(const std::string& function) const;
   // Writes attempt ends, and in the same transaction the follow-up invocations and topic
   // messages they caused (retries of failed batch items, on_failure calls, dead letters).
   struct TopicMessage {
@@ -80,14 +86,17 @@ class EventsDb {
     std::vector<InvocationRow> invocations;
     std::vector<TopicMessage> messages;
   };
-  Result<void> finish(const std::vector<AttemptEnd>& ends, const FollowUps& follow_ups);
+  Result<void> finish(const std::vector<AttemptEnd>& ends, const FollowUps& follow_ups,
+                      int64_t now_us);
   Result<std::optional<InvocationRow>> get(const std::string& request_id) const;
   // Ends every queued invocation of a removed function as dead.
-  Result<int> bury(const std::string& function, const std::string& why);
+  Result<int> bury(const std::string& function, const std::string& why, int64_t now_us);
 
-  // Appends a message and a pending delivery per subscriber. Returns {seq, id}.
+  // Appends a message and a pending delivery per subscriber, both dated `now_us` (a batch
+  // window counts from it). Returns {seq, id}.
   Result<std::pair<int64_t, std::string>> publish(const std::string& topic, const Message& m,
-                                                  const std::vector<std::string>& subscribers);
+                                                  const std::vector<std::string>& subscribers,
+                                                  int64_t now_us);
   // Pending deliveries for (function, topic): how many and the oldest's age.
   struct PendingInfo {
     int count = 0;
@@ -122,7 +131,8 @@ class EventsDb {
   explicit EventsDb(std::unique_ptr<store::Database> db) : db_(std::move(db)) {}
   Result<void> insert_locked(const InvocationRow& row);
   Result<std::pair<int64_t, std::string>> publish_locked(
-      const std::string& topic, const Message& m, const std::vector<std::string>& subscribers);
+      const std::string& topic, const Message& m, const std::vector<std::string>& subscribers,
+      int64_t now_us);
 
   mutable std::mutex mu_;
   std::unique_ptr<store::Database> db_;  // Guarded by mu_.

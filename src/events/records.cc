@@ -6,7 +6,6 @@
 #include <fmt/format.h>
 
 #include "common/base64.h"
-#include "common/clock.h"
 #include "common/ids.h"
 #include "common/json.h"
 #include "common/tenant_name.h"
@@ -90,10 +89,10 @@ json schedule_event(const std::string& function, const std::string& expression,
           {"detail", json::object()}};
 }
 
-json failure_record(const InvocationRow& row, const std::string& error_type,
+json failure_record(const InvocationRow& row, int64_t now_us, const std::string& error_type,
                     const std::string& error_message) {
   return {{"version", "1.0"},
-          {"timestamp", iso_time(wall_micros())},
+          {"timestamp", iso_time(now_us)},
           {"requestContext",
            {{"requestId", row.request_id},
             {"functionArn", fmt::format("arn:kumo:function:local:{}", local_part(row.function))},

@@ -24,9 +24,10 @@ nlohmann::json queue_event(const std::vector<StoredMessage>& batch, int attempt)
 nlohmann::json schedule_event(const std::string& function, const std::string& expression,
                               int64_t tick_us);
 
-// Lambda's on-failure destination record for an invocation that ran out of attempts.
-nlohmann::json failure_record(const InvocationRow& row, const std::string& error_type,
-                              const std::string& error_message);
+// Lambda's on-failure destination record for an invocation that ran out of attempts at
+// `now_us`.
+nlohmann::json failure_record(const InvocationRow& row, int64_t now_us,
+                              const std::string& error_type, const std::string& error_message);
 
 // The message a dead invocation leaves on the dead-letter topic.
 Message dead_letter(const InvocationRow& row, const std::string& error_type,
