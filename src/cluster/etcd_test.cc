@@ -5,21 +5,12 @@
 
 #include <condition_variable>
 
-#include "common/testing/server_process.h"
+#include "cluster/testing/etcd_process.h"
 
 namespace kumo::cluster {
 namespace {
 
 using std::chrono::seconds;
-
-std::unique_ptr<testing::ServerProcess> start_etcd() {
-  std::string peer = "http://127.0.0.1:" + std::to_string(testing::free_port());
-  return testing::ServerProcess::start(
-      "etcd", {"--name", "kumo-test", "--data-dir", "{dir}/data", "--listen-client-urls",
-               "http://127.0.0.1:{port}", "--advertise-client-urls", "http://127.0.0.1:{port}",
-               "--listen-peer-urls", peer, "--initial-advertise-peer-urls", peer,
-               "--initial-cluster", "kumo-test=" + peer});
-}
 
 // Collects what a watch reports and waits for enough of it.
 class Recorder {
@@ -48,20 +39,16 @@ class Recorder {
 class EtcdTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    server_ = start_etcd();
-    if (!server_) GTEST_SKIP() << "etcd is not installed (apt-get install etcd-server)";
+    std::string why;
+    server_ = testing::start_etcd(why);
+    if (!server_) GTEST_SKIP() << why;
     auto etcd = Etcd::open({url()});
     ASSERT_TRUE(etcd);
     etcd_ = std::move(*etcd);
-    // etcd accepts connections a moment before it has elected itself leader.
-    for (int i = 0; i < 100 && !etcd_->get("ready"); ++i) {
-      std::this_thread::sleep_for(std::chrono::milliseconds(100));
-    }
-    ASSERT_TRUE(etcd_->get("ready")) << server_->log();
   }
-  std::string url() const { return "http://127.0.0.1:" + std::to_string(server_->port()); }
+  std::string url() const { return server_->url; }
 
-  std::unique_ptr<testing::ServerProcess> server_;
+  std::unique_ptr<testing::EtcdProcess> server_;
   std::unique_ptr<Etcd> etcd_;
 };
 
@@ -148,7 +135,7 @@ TEST_F(EtcdTest, AWatchReportsEveryChangeOnceInOrderAcrossWindows) {
 }
 
 TEST_F(EtcdTest, AnotherEndpointAnswersWhenTheFirstIsDown) {
-  std::string dead = "http://127.0.0.1:" + std::to_string(testing::free_port());
+  std::string dead = "http://127.0.0.1:" + std::to_string(kumo::testing::free_port());
   auto etcd = Etcd::open({dead, url()}, seconds(2));
   ASSERT_TRUE(etcd);
   ASSERT_TRUE((*etcd)->put("k", "v"));
@@ -158,7 +145,7 @@ TEST_F(EtcdTest, AnotherEndpointAnswersWhenTheFirstIsDown) {
 TEST(EtcdOpen, RefusesBadEndpointsAndReportsAClusterThatIsDown) {
   EXPECT_EQ(Etcd::open({}).error().code, ErrorCode::kInvalidArgument);
   EXPECT_EQ(Etcd::open({"https://etcd:2379"}).error().code, ErrorCode::kInvalidArgument);
-  auto etcd = Etcd::open({"http://127.0.0.1:" + std::to_string(testing::free_port())});
+  auto etcd = Etcd::open({"http://127.0.0.1:" + std::to_string(kumo::testing::free_port())});
   ASSERT_TRUE(etcd);
   auto r = (*etcd)->put("k", "v");
   ASSERT_FALSE(r);
