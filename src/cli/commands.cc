@@ -76,6 +76,7 @@ void add_client_commands(CLI::App& app) {
   add_objects_commands(app, options);
   add_tables_commands(app, options);
   add_tenants_commands(app, options);
+  add_nodes_command(app, options);
   add_keys_commands(app, options);
   add_audit_command(app, options);
   add_version_command(app);

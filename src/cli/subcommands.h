@@ -25,6 +25,7 @@ void add_event_commands(CLI::App& app, std::shared_ptr<Options> options);    // 
 void add_objects_commands(CLI::App& app, std::shared_ptr<Options> options);  // objects.cc
 void add_tables_commands(CLI::App& app, std::shared_ptr<Options> options);   // tables.cc
 void add_tenants_commands(CLI::App& app, std::shared_ptr<Options> options);  // tenants.cc
+void add_nodes_command(CLI::App& app, std::shared_ptr<Options> options);     // nodes.cc
 void add_keys_commands(CLI::App& app, std::shared_ptr<Options> options);     // keys.cc
 void add_audit_command(CLI::App& app, std::shared_ptr<Options> options);     // keys.cc
 

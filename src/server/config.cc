@@ -87,6 +87,13 @@ Result<ServeOptions> load_config(const std::string& path, ServeOptions base) {
                             fmt::format("{}: {}", path, limits.error().message));
         }
         base.http_limits = *limits;
+      } else if (key == "cluster") {
+        auto cluster = parse_cluster_section(registry::yaml_to_json(v));
+        if (!cluster) {
+          return make_error(ErrorCode::kInvalidArgument,
+                            fmt::format("{}: {}", path, cluster.error().message));
+        }
+        base.cluster = *cluster;
       } else if (key == "storage" || key == "tables" || key == "connectors" ||
                  key == "events" || key == "gpus") {
         base.sections[key] = registry::yaml_to_json(v);

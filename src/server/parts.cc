@@ -134,6 +134,7 @@ Result<Settings> read_settings(const ServeOptions& options) {
   auto listen = parse_listen(options.listen, options.threads);
   if (!listen) return listen.error();
   listen->limits = options.http_limits;
+  if (auto cluster = check_cluster_options(options.cluster); !cluster) return cluster.error();
   auto prices = metering::make_prices(options.price_per_gb_second,
                                       options.price_per_million_requests);
   if (!prices) return prices.error();

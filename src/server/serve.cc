@@ -102,6 +102,19 @@ Result<std::unique_ptr<http::Server>> start_http(http::ServerOptions listen, htt
   return server;
 }
 
+// Cluster mode's node (cluster_node.h), or null for the single-node server.
+Result<std::unique_ptr<ClusterNode>> open_cluster(const ClusterOptions& options) {
+  if (!options.enabled) return std::unique_ptr<ClusterNode>();
+  return ClusterNode::open(options);
+}
+
+// Joins the cluster once the server listens, so that the address it gives answers.
+Result<void> join_cluster(ClusterNode* node, const http::ServerOptions& listen,
+                          const http::Server& server) {
+  if (node == nullptr) return {};
+  return node->join(kumo_url(listen.host, server.port()), server.port());
+}
+
 // Drives the scheduler's decisions over time (Scheduler::tick) until stopped.
 class Ticker {
  public:
@@ -177,8 +190,11 @@ int serve(const ServeOptions& options) {
   if (!stores) return fail(stores.error(), 1);
   auto engine = open_engine(options, *settings, data_dir, **launcher, *stores);
   if (!engine) return fail(engine.error(), 1);
+  auto cluster = open_cluster(options.cluster);
+  if (!cluster) return fail(cluster.error(), 2);
   api::Api api_layer(api_deps(**engine, *stores, access, *settings));
   http::Router router = api_layer.router();
+  add_cluster_routes(router, access, cluster->get());
   Parts parts;
   if (auto wired = wire(options, data_dir, router, **engine, *stores, access, parts); !wired) {
     parts.stop();
@@ -191,7 +207,13 @@ int serve(const ServeOptions& options) {
     return fail(http_server.error(), 1);
   }
   Ticker ticker((*engine)->scheduler);
+  if (auto joined = join_cluster(cluster->get(), settings->listen, **http_server); !joined) {
+    (*http_server)->stop();
+    stop_engine(parts, **engine, &ticker);
+    return fail(joined.error(), 1);
+  }
   serve_until_signal(stop_signals, settings->listen, (*http_server)->port(), data_dir);
+  if (*cluster) (*cluster)->leave();  // first, so that the other nodes see it go at once
   (*http_server)->stop();
   stop_engine(parts, **engine, &ticker);
   if (auto flushed = stores->usage->flush(); !flushed) spdlog::error("{}", flushed.error().message);

@@ -8,6 +8,7 @@
 
 #include "common/result.h"
 #include "http/server.h"
+#include "server/cluster_node.h"
 #include "server/sandbox_options.h"
 
 namespace kumo::server {
@@ -29,6 +30,7 @@ struct ServeOptions {
   // Timeouts, connection cap and body memory budget of the HTTP server (http_limits.h).
   http::ConnectionLimits http_limits;
   SandboxOptions sandbox;  // sandbox_options.h
+  ClusterOptions cluster;  // cluster_node.h; off: the single-node server
   // Sections of the config file for the event parts, as JSON: "storage", "tables",
   // "connectors", "events" (each absent = defaults).
   nlohmann::json sections = nlohmann::json::object();
@@ -37,7 +39,8 @@ struct ServeOptions {
 // Reads a YAML configuration file whose keys are the option names above (listen, data,
 // python, threads, auth, region, cpu_mb_per_vcpu, price_per_gb_second, price_per_million_requests,
 // log_level); values it
-// names override `base`; its `http:` section sets http_limits. The sections storage, tables, connectors and events are kept whole
+// names override `base`; its `http:` section sets http_limits, its `cluster:` section
+// cluster mode (cluster_node.h). The sections storage, tables, connectors and events are kept whole
 // in `sections` for the parts that read them.
 Result<ServeOptions> load_config(const std::string& path, ServeOptions base);
 
