@@ -127,6 +127,16 @@ Result<bool> Etcd::put_if(std::string_view key, std::string_view value, int64_t 
   return txn_succeeded(*body);
 }
 
+Result<bool> Etcd::put_all_if(std::string_view key, int64_t expected,
+                              const std::vector<std::pair<std::string, std::string>>& puts) const {
+  json success = json::array();
+  for (const auto& [k, v] : puts) success.push_back({{"request_put", put_request(k, v, 0)}});
+  json txn = {{"compare", json::array({revision_compare(key, expected)})}, {"success", success}};
+  auto body = call("/v3/kv/txn", txn.dump());
+  if (!body) return body.error();
+  return txn_succeeded(*body);
+}
+
 Result<bool> Etcd::erase_if(std::string_view key, int64_t expected) const {
   if (expected == 0) return false;  // an absent key has nothing to delete
   json txn = {{"compare", json::array({revision_compare(key, expected)})},

@@ -100,6 +100,10 @@ class Etcd {
   // false, writing nothing, when it is not.
   Result<bool> put_if(std::string_view key, std::string_view value, int64_t expected,
                       int64_t lease = 0) const;
+  // Writes every (key, value) of `puts` in one transaction, only if `key`'s mod_revision is
+  // `expected` (0: only if absent); false, writing nothing, when it is not.
+  Result<bool> put_all_if(std::string_view key, int64_t expected,
+                          const std::vector<std::pair<std::string, std::string>>& puts) const;
   // Deletes only if the key's mod_revision is `expected`; false when it is not (or absent).
   Result<bool> erase_if(std::string_view key, int64_t expected) const;
 
