@@ -81,16 +81,6 @@ Result<void> write_file_atomically(const fs::path& path, std::string_view bytes)
 
 }  // namespace
 
-std::string sha256_hex(std::string_view bytes) {
-  unsigned char md[EVP_MAX_MD_SIZE];
-  unsigned int len = 0;
-  EVP_Digest(bytes.data(), bytes.size(), md, &len, EVP_sha256(), nullptr);
-  std::string out;
-  out.reserve(size_t{len} * 2);
-  for (unsigned int i = 0; i < len; ++i) out += fmt::format("{:02x}", md[i]);
-  return out;
-}
-
 Result<std::unique_ptr<Registry>> Registry::open(store::Database& db, std::string data_dir,
                                                  RegistryOptions options) {
   std::error_code ec;

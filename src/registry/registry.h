@@ -26,6 +26,7 @@
 #include <string_view>
 #include <vector>
 
+#include "common/digest.h"
 #include "common/result.h"
 #include "registry/package.h"
 #include "registry/spec.h"
@@ -106,7 +107,6 @@ class Registry {
   CodeInUse code_in_use_;
 };
 
-// Lower-case hex SHA-256 of the bytes.
-std::string sha256_hex(std::string_view bytes);
+using kumo::sha256_hex;  // common/digest.h: packages' content addresses
 
 }  // namespace kumo::registry
