@@ -1,7 +1,6 @@
 #include "server/data_lock.h"
 
 #include <fcntl.h>
-#include <sys/file.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -35,11 +34,16 @@ Result<std::unique_ptr<DataDirLock>> DataDirLock::acquire(const std::string& dat
     return make_error(ErrorCode::kUnavailable,
                       fmt::format("cannot open {}: {}", path, std::strerror(errno)));
   }
-  if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
+  // A POSIX record lock, not flock(): it belongs to this process alone, so a child forked
+  // between clone and exec (an instance being set up) never keeps it past this process.
+  struct flock whole = {};
+  whole.l_type = F_WRLCK;
+  whole.l_whence = SEEK_SET;
+  if (::fcntl(fd, F_SETLK, &whole) != 0) {
     int err = errno;
     std::string pid = holder_pid(fd);
     ::close(fd);
-    if (err == EWOULDBLOCK) {
+    if (err == EACCES || err == EAGAIN) {
       return make_error(ErrorCode::kUnavailable,
                         fmt::format("data directory {} is in use by another kumo server "
                                     "(pid {}); stop it or pass another --data",

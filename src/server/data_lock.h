@@ -1,9 +1,12 @@
-// DataDirLock: the one server per data directory. `kumo serve` takes an exclusive flock on
-// <data>/lock before it touches anything else there (instances, cgroups, the SQLite file)
+// DataDirLock: the one server per data directory. `kumo serve` takes an exclusive POSIX
+// record lock (fcntl F_SETLK) on <data>/lock before it touches anything else there (instances, cgroups, the SQLite file)
 // and holds it for the life of the process; the file holds the holder's pid, which a second
 // server names when it is refused. The kernel drops the lock when the process ends, however
-// it ends (a kill -9 included), so a stale file never blocks a restart. The descriptor is
-// close-on-exec: instances never inherit it, so one that outlives its server holds nothing.
+// it ends (a kill -9 included), so a stale file never blocks a restart. The lock is the
+// process's own, never a child's: unlike flock(), a child forked from the server still
+// between clone and exec when the server dies does not keep the directory locked; and the
+// descriptor is close-on-exec. Nothing else in the server may open <data>/lock: closing any
+// descriptor of the file would drop a POSIX lock.
 // Owned by serve(); not thread-safe (made once, at start).
 #pragma once
 
