@@ -38,6 +38,7 @@ Result<registry::FunctionVersion> Functions::deploy(std::string_view package,
   auto fv = registry_.deploy(package, checked);
   if (!fv) return fv.error();
   go_live(*fv);
+  if (Publisher* p = publisher_.load(); p != nullptr && !fv->unchanged) p->published(*fv, package);
   return fv;
 }
 
@@ -50,6 +51,7 @@ Result<void> Functions::remove(const std::string& name) {
   scheduler_.remove(name);
   events_.remove(name);
   spdlog::info("removed {}", name);
+  if (Publisher* p = publisher_.load(); p != nullptr) p->removed(name);
   return {};
 }
 

@@ -13,6 +13,7 @@
 // come one at a time (the api runs them on one thread), so their pools configure in order.
 #pragma once
 
+#include <atomic>
 #include <map>
 #include <memory>
 #include <shared_mutex>
@@ -24,6 +25,7 @@
 #include "common/result.h"
 #include "events/events.h"
 #include "functions/launch_plan.h"
+#include "functions/publisher.h"
 #include "registry/registry.h"
 #include "scheduler/scheduler.h"
 
@@ -61,6 +63,10 @@ class Functions {
   // Every version of a deployed function, oldest first; kNotFound if unknown.
   Result<std::vector<registry::FunctionVersion>> versions(const std::string& name);
 
+  // Tells `publisher` (which must outlive this; null: none) of every later deploy and
+  // removal. Set before serving.
+  void set_publisher(Publisher* publisher) { publisher_.store(publisher); }
+
   // The function's live pool counts (zeros when it has no pool).
   scheduler::PoolStats stats(const std::string& name) const;
   // Every deployed function's pool counts, sorted by name (metrics' gauges).
@@ -79,6 +85,7 @@ class Functions {
   const std::vector<const registry::SpecValidator*> validators_;
   mutable std::shared_mutex mu_;
   std::map<std::string, Entry> live_;  // Guarded by mu_.
+  std::atomic<Publisher*> publisher_{nullptr};
 };
 
 }  // namespace kumo::functions

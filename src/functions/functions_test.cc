@@ -4,6 +4,8 @@
 
 #include <gtest/gtest.h>
 
+#include <fmt/format.h>
+
 #include <set>
 
 #include "functions/gpu_validator.h"
@@ -140,6 +142,31 @@ TEST_F(FunctionsTest, RemoveStopsThePoolAndForgetsTheFunction) {
   auto again = functions_.remove("hello");
   ASSERT_FALSE(again.has_value());
   EXPECT_EQ(again.error().code, ErrorCode::kNotFound);
+}
+
+// What cluster mode shares: each new live version with its package, and each removal.
+class RecordingPublisher final : public Publisher {
+ public:
+  void published(const registry::FunctionVersion& v, std::string_view package) override {
+    seen.push_back(fmt::format("published {} v{} ({} bytes)", v.spec.name, v.version,
+                               package.size()));
+  }
+  void removed(const std::string& name) override { seen.push_back("removed " + name); }
+  std::vector<std::string> seen;
+};
+
+TEST_F(FunctionsTest, APublisherHearsOfNewVersionsAndRemovalsButNotUnchangedRedeploys) {
+  RecordingPublisher publisher;
+  functions_.set_publisher(&publisher);
+  std::string first = package("hello");
+  ASSERT_TRUE(functions_.deploy(first).has_value());
+  ASSERT_TRUE(functions_.deploy(first).has_value());  // unchanged
+  EXPECT_FALSE(functions_.deploy(package("vision", "gpu: 1\n")).has_value());  // refused
+  ASSERT_TRUE(functions_.remove("hello").has_value());
+  EXPECT_EQ(publisher.seen,
+            (std::vector<std::string>{fmt::format("published hello v1 ({} bytes)", first.size()),
+                                      "removed hello"}));
+  functions_.set_publisher(nullptr);
 }
 
 TEST_F(FunctionsTest, RestoreReconfiguresEveryStoredFunction) {

@@ -54,20 +54,23 @@ Result<ClusterOptions> parse_cluster_section(const json& section) {
       auto urls = url_list(value);
       if (!urls) return urls.error();
       out.etcd = *urls;
-    } else if ((key == "node_id" || key == "advertise") && value.is_string()) {
-      (key == "node_id" ? out.node_id : out.advertise) = value.get<std::string>();
+    } else if ((key == "node_id" || key == "advertise" || key == "nats") && value.is_string()) {
+      (key == "node_id" ? out.node_id : key == "nats" ? out.nats : out.advertise) =
+          value.get<std::string>();
     } else {
-      return bad(fmt::format("unknown or malformed key '{}' (known: etcd, node_id, advertise)",
+      return bad(fmt::format("unknown or malformed key '{}' (known: etcd, nats, node_id, advertise)",
                              key));
     }
   }
   return out;
 }
 
-void apply_cluster_flags(bool cluster, const std::string& etcd, const std::string& node_id,
-                         const std::string& advertise, ClusterOptions& options) {
+void apply_cluster_flags(bool cluster, const std::string& etcd, const std::string& nats,
+                         const std::string& node_id, const std::string& advertise,
+                         ClusterOptions& options) {
   if (cluster) options.enabled = true;
   if (!etcd.empty()) options.etcd = *url_list(json(etcd));
+  if (!nats.empty()) options.nats = nats;
   if (!node_id.empty()) options.node_id = node_id;
   if (!advertise.empty()) options.advertise = advertise;
 }
@@ -83,6 +86,9 @@ Result<void> check_cluster_options(const ClusterOptions& options) {
     }
   }
   if (options.node_id.find('/') != std::string::npos) return bad("node_id may not contain '/'");
+  if (!options.nats.empty() && !options.nats.starts_with("nats://")) {
+    return bad(fmt::format("nats: a nats://HOST:PORT URL, got '{}'", options.nats));
+  }
   return {};
 }
 
@@ -104,9 +110,22 @@ Result<void> ClusterNode::join(const std::string& listen_url, int port) {
   return {};
 }
 
+Result<void> ClusterNode::follow(functions::Functions& functions) {
+  if (options_.nats.empty()) return {};
+  auto packages = cluster::PackageStore::open({options_.nats});
+  if (!packages) return bad(packages.error().message);
+  catalogue_ = std::make_unique<cluster::FunctionCatalogue>(*etcd_);
+  sync_ = std::make_unique<ClusterSync>(functions, *catalogue_, std::move(*packages));
+  functions_ = &functions;
+  functions.set_publisher(sync_.get());
+  return sync_->start();
+}
+
 void ClusterNode::leave() {
   if (membership_) spdlog::info("cluster: node {} leaving", id_);
   membership_.reset();
+  if (functions_ != nullptr) functions_->set_publisher(nullptr);
+  sync_.reset();
 }
 
 std::vector<cluster::NodeInfo> ClusterNode::nodes() const {

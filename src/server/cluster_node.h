@@ -14,25 +14,30 @@
 #include "cluster/etcd.h"
 #include "cluster/membership.h"
 #include "common/result.h"
+#include "functions/functions.h"
 #include "http/router.h"
+#include "server/cluster_sync.h"
 
 namespace kumo::server {
 
 struct ClusterOptions {
   bool enabled = false;
   std::vector<std::string> etcd;  // "http://host:2379", one or more members
+  std::string nats;               // "nats://host:4222": packages; empty: functions not shared
   std::string node_id;            // default: <hostname>-<port>
   std::string advertise;          // where other nodes reach this one; default: the listen address
 };
 
-// The `cluster:` section of the config file: {etcd: [urls] or "url,url", node_id, advertise}.
+// The `cluster:` section of the config file: {etcd: [urls] or "url,url", nats, node_id,
+// advertise}.
 // Its presence turns cluster mode on. kInvalidArgument naming the bad key.
 Result<ClusterOptions> parse_cluster_section(const nlohmann::json& section);
 
 // The command line's cluster flags over the file's (each given one wins); `etcd` is
 // comma-separated.
-void apply_cluster_flags(bool cluster, const std::string& etcd, const std::string& node_id,
-                         const std::string& advertise, ClusterOptions& options);
+void apply_cluster_flags(bool cluster, const std::string& etcd, const std::string& nats,
+                         const std::string& node_id, const std::string& advertise,
+                         ClusterOptions& options);
 
 // Checks the options (cluster mode needs etcd endpoints) before anything is opened.
 Result<void> check_cluster_options(const ClusterOptions& options);
@@ -43,7 +48,10 @@ class ClusterNode {
   static Result<std::unique_ptr<ClusterNode>> open(const ClusterOptions& options);
   // Joins as `node_id` (or <hostname>-<port>), reachable at `advertise` (or `listen_url`).
   Result<void> join(const std::string& listen_url, int port);
-  // Leaves the membership now (idempotent).
+  // Shares this node's functions with the cluster and follows the cluster's (cluster_sync.h),
+  // when the options name NATS; `functions` must outlive this node or its leave().
+  Result<void> follow(functions::Functions& functions);
+  // Leaves the membership and stops following, now (idempotent).
   void leave();
 
   const std::string& id() const { return id_; }
@@ -55,7 +63,10 @@ class ClusterNode {
   ClusterOptions options_;
   std::string id_;
   std::unique_ptr<cluster::Etcd> etcd_;
-  std::unique_ptr<cluster::Membership> membership_;  // after etcd_, which it uses
+  std::unique_ptr<cluster::FunctionCatalogue> catalogue_;  // these use the ones above
+  functions::Functions* functions_ = nullptr;
+  std::unique_ptr<ClusterSync> sync_;
+  std::unique_ptr<cluster::Membership> membership_;
 };
 
 // GET /api/v1/cluster (the operator's): {"mode": "single"} or {"mode": "cluster", "node":

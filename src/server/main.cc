@@ -40,9 +40,10 @@ int main(int argc, char** argv) {
   serve->add_option("--gpus", gpus,
                     "GPUs functions may use: auto (nvidia-smi), none, a count or a list (0,1)");
   bool cluster = false;
-  std::string etcd, node_id, advertise;
+  std::string etcd, nats, node_id, advertise;
   serve->add_flag("--cluster", cluster, "Run as a node of a cluster (needs --etcd)");
   serve->add_option("--etcd", etcd, "cluster mode: etcd endpoints, http://HOST:2379[,...]");
+  serve->add_option("--nats", nats, "cluster mode: NATS with JetStream, nats://HOST:4222");
   serve->add_option("--node-id", node_id, "cluster mode: this node's id (default HOSTNAME-PORT)");
   serve->add_option("--advertise", advertise,
                     "cluster mode: the URL other nodes reach this one at (default: --listen)");
@@ -57,7 +58,8 @@ int main(int argc, char** argv) {
       options = *loaded;
     }
     if (!gpus.empty()) options.sections["gpus"] = gpus;  // the flag wins over the file
-    kumo::server::apply_cluster_flags(cluster, etcd, node_id, advertise, options.cluster);
+    kumo::server::apply_cluster_flags(cluster, etcd, nats, node_id, advertise,
+                                      options.cluster);
     int code = kumo::server::serve(options);
     if (code != 0) throw CLI::RuntimeError(code);
   });

@@ -110,9 +110,12 @@ Result<std::unique_ptr<ClusterNode>> open_cluster(const ClusterOptions& options)
 
 // Joins the cluster once the server listens, so that the address it gives answers.
 Result<void> join_cluster(ClusterNode* node, const http::ServerOptions& listen,
-                          const http::Server& server) {
+                          const http::Server& server, functions::Functions& functions) {
   if (node == nullptr) return {};
-  return node->join(kumo_url(listen.host, server.port()), server.port());
+  if (auto joined = node->join(kumo_url(listen.host, server.port()), server.port()); !joined) {
+    return joined;
+  }
+  return node->follow(functions);
 }
 
 // Drives the scheduler's decisions over time (Scheduler::tick) until stopped.
@@ -207,7 +210,9 @@ int serve(const ServeOptions& options) {
     return fail(http_server.error(), 1);
   }
   Ticker ticker((*engine)->scheduler);
-  if (auto joined = join_cluster(cluster->get(), settings->listen, **http_server); !joined) {
+  if (auto joined = join_cluster(cluster->get(), settings->listen, **http_server,
+                                 *(*engine)->functions);
+      !joined) {
     (*http_server)->stop();
     stop_engine(parts, **engine, &ticker);
     return fail(joined.error(), 1);

@@ -1,7 +1,9 @@
-"""Cluster mode's membership against real processes: an etcd (Debian's etcd-server) and Kumo
-nodes started by the test on loopback. Nodes see each other join; a node killed with -9 is
-gone from the others' view within seconds (its etcd lease expires), one stopped cleanly at
-once; `kumo nodes` shows them; a bad cluster setting stops the server with exit code 2."""
+"""Cluster mode against real processes: an etcd (Debian's etcd-server), a nats-server with
+JetStream and Kumo nodes started by the test on loopback. Nodes see each other join; a node
+killed with -9 is gone from the others' view within seconds (its etcd lease expires), one
+stopped cleanly at once; `kumo nodes` shows them; a function deployed, redeployed or removed
+through one node is so on every node, and a node joining later gets it; a bad cluster
+setting stops the server with exit code 2."""
 import base64
 import http.client
 import json
@@ -85,7 +87,9 @@ def node_ids(server):
 
 
 @unittest.skipUnless(shutil.which("etcd"), "etcd is not installed (apt-get install etcd-server)")
-class Membership(unittest.TestCase):
+class ClusterCase(unittest.TestCase):
+    """An etcd per test, and Kumo nodes on it."""
+
     def setUp(self):
         self.tmp = tempfile.mkdtemp(prefix="kumo-it-cluster-")
         self.addCleanup(shutil.rmtree, self.tmp, True)
@@ -106,6 +110,8 @@ class Membership(unittest.TestCase):
                 self.fail(f"timed out waiting for {what}")
             time.sleep(0.1)
 
+
+class Membership(ClusterCase):
     def test_nodes_see_each_other_and_a_killed_node_goes_within_seconds(self):
         a = self.node("node-a")
         b = self.node("node-b")
@@ -162,6 +168,96 @@ class Membership(unittest.TestCase):
             conn.close()
 
 
+class Nats:
+    """nats-server with JetStream in a temporary folder, accepting connections."""
+
+    def __init__(self, folder):
+        self.port = free_port()
+        self.url = f"nats://127.0.0.1:{self.port}"
+        self.log = open(os.path.join(folder, "nats.log"), "w")
+        self.proc = subprocess.Popen(
+            ["nats-server", "-a", "127.0.0.1", "-p", str(self.port), "-js",
+             "-sd", os.path.join(folder, "jetstream")], stdout=self.log, stderr=subprocess.STDOUT)
+        deadline = time.time() + 30
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", self.port), timeout=1).close()
+                break
+            except OSError:
+                if time.time() > deadline or self.proc.poll() is not None:
+                    self.stop()
+                    raise RuntimeError("nats-server did not start")
+                time.sleep(0.1)
+
+    def stop(self):
+        self.proc.kill()
+        self.proc.wait()
+        self.log.close()
+
+
+GREETER = """
+def handle(event, context):
+    return {"greeting": GREETING, "me": context.function_name}
+"""
+
+
+@unittest.skipUnless(shutil.which("etcd") and shutil.which("nats-server"),
+                     "etcd or nats-server is not installed")
+class SharedFunctions(ClusterCase):
+    """A function deployed or removed through one node is deployed or removed on every node:
+    the package travels through NATS JetStream, the entry through etcd."""
+
+    def setUp(self):
+        super().setUp()
+        self.nats = Nats(self.tmp)
+        self.addCleanup(self.nats.stop)
+
+    def node(self, node_id, *extra):
+        return super().node(node_id, "--nats", self.nats.url, *extra)
+
+    def kumo(self, server, *args):
+        env = dict(os.environ, KUMO_URL=server.url, KUMO_API_KEY=server.admin_key)
+        r = subprocess.run([KUMO, *args], capture_output=True, text=True, env=env, timeout=120)
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        return r.stdout
+
+    def deploy(self, server, greeting):
+        d = os.path.join(self.tmp, "src", greeting)
+        os.makedirs(d)
+        with open(os.path.join(d, "kumo.yaml"), "w") as f:
+            f.write("name: greeter\nruntime: python3\nhandler: main.handle\n")
+        with open(os.path.join(d, "main.py"), "w") as f:
+            f.write(f"GREETING = {greeting!r}\n" + GREETER)
+        self.kumo(server, "deploy", d)
+
+    def invoke(self, server):
+        conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=60)
+        conn.request("POST", "/api/v1/functions/greeter/invoke", body="{}",
+                     headers=server.auth_headers())
+        r = conn.getresponse()
+        body = r.read()
+        conn.close()
+        return r.status, json.loads(body) if body else None
+
+    def test_a_deploy_through_one_node_runs_on_every_node(self):
+        a = self.node("node-a")
+        b = self.node("node-b")
+        self.deploy(a, "hello")
+        self.wait_for(lambda: self.invoke(b)[0] == 200, "node-b to have greeter")
+        self.assertEqual(self.invoke(b), (200, {"greeting": "hello", "me": "greeter"}))
+        # A new version through node-b reaches node-a.
+        self.deploy(b, "bonjour")
+        self.wait_for(lambda: self.invoke(a)[1] == {"greeting": "bonjour", "me": "greeter"},
+                      "node-a to run the new version")
+        # A node that joins later gets what is there.
+        c = self.node("node-c")
+        self.assertEqual(self.invoke(c), (200, {"greeting": "bonjour", "me": "greeter"}))
+        # A removal through one node removes it everywhere.
+        self.kumo(a, "rm", "greeter")
+        for server in (b, c):
+            self.wait_for(lambda: self.invoke(server)[0] == 404, "greeter to be removed")
+
+
 class Settings(unittest.TestCase):
     def setUp(self):
         self.tmp = tempfile.mkdtemp(prefix="kumo-it-cluster-")
@@ -180,6 +276,8 @@ class Settings(unittest.TestCase):
         for args, config, says in (
                 (["--cluster"], None, "needs etcd"),
                 (["--cluster", "--etcd", "https://etcd:2379"], None, "etcd endpoint"),
+                (["--cluster", "--etcd", "http://127.0.0.1:1", "--nats", "127.0.0.1:4222"], None,
+                 "nats://"),
                 ([], "cluster: {etcd: [http://127.0.0.1:1], nodes: 3}\n", "unknown"),
                 ([], "cluster: [1]\n", "expected a map")):
             r = self.serve(*args, config=config)
