@@ -54,6 +54,10 @@ Result<void> ClusterSync::deploy(const cluster::CatalogueEntry& entry) {
   if (!spec_json) return spec_json.error();
   auto spec = registry::spec_from_json(*spec_json);
   if (!spec) return spec.error();
+  if (spec->name != entry.name) {
+    return make_error(ErrorCode::kInvalidArgument,
+                      "the entry's spec names another function: " + spec->name);
+  }
   std::string package;
   {
     std::lock_guard lock(packages_mu_);
