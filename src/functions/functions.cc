@@ -38,8 +38,16 @@ Result<registry::FunctionVersion> Functions::deploy(std::string_view package,
   auto fv = registry_.deploy(package, checked);
   if (!fv) return fv.error();
   go_live(*fv);
-  if (Publisher* p = publisher_.load(); p != nullptr && !fv->unchanged) p->published(*fv, package);
   return fv;
+}
+
+void Functions::set_publisher(Publisher* publisher) {
+  publisher_.store(publisher);
+  if (publisher == nullptr) return registry_.set_numberer(nullptr);
+  registry_.set_numberer([publisher](const registry::FunctionSpec& spec, const std::string& sha,
+                                     std::string_view package) {
+    return publisher->number(spec, sha, package);
+  });
 }
 
 Result<void> Functions::remove(const std::string& name) {

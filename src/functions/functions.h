@@ -63,9 +63,9 @@ class Functions {
   // Every version of a deployed function, oldest first; kNotFound if unknown.
   Result<std::vector<registry::FunctionVersion>> versions(const std::string& name);
 
-  // Tells `publisher` (which must outlive this; null: none) of every later deploy and
-  // removal. Set before serving.
-  void set_publisher(Publisher* publisher) { publisher_.store(publisher); }
+  // Has `publisher` (which must outlive this, or be unset first; null: none) number every
+  // later new version and hear of every removal.
+  void set_publisher(Publisher* publisher);
 
   // The function's live pool counts (zeros when it has no pool).
   scheduler::PoolStats stats(const std::string& name) const;

@@ -144,28 +144,42 @@ TEST_F(FunctionsTest, RemoveStopsThePoolAndForgetsTheFunction) {
   EXPECT_EQ(again.error().code, ErrorCode::kNotFound);
 }
 
-// What cluster mode shares: each new live version with its package, and each removal.
+// What cluster mode shares: each new version, numbered by the publisher before it is
+// recorded, and each removal.
 class RecordingPublisher final : public Publisher {
  public:
-  void published(const registry::FunctionVersion& v, std::string_view package) override {
-    seen.push_back(fmt::format("published {} v{} ({} bytes)", v.spec.name, v.version,
+  Result<int> number(const registry::FunctionSpec& spec, const std::string& sha,
+                     std::string_view package) override {
+    seen.push_back(fmt::format("number {} {} ({} bytes)", spec.name, sha.substr(0, 8),
                                package.size()));
+    if (refuse) return make_error(ErrorCode::kUnavailable, "the cluster is unreachable");
+    return 41;
   }
   void removed(const std::string& name) override { seen.push_back("removed " + name); }
   std::vector<std::string> seen;
+  bool refuse = false;
 };
 
-TEST_F(FunctionsTest, APublisherHearsOfNewVersionsAndRemovalsButNotUnchangedRedeploys) {
+TEST_F(FunctionsTest, APublisherNumbersNewVersionsAndHearsOfRemovals) {
   RecordingPublisher publisher;
   functions_.set_publisher(&publisher);
   std::string first = package("hello");
-  ASSERT_TRUE(functions_.deploy(first).has_value());
-  ASSERT_TRUE(functions_.deploy(first).has_value());  // unchanged
-  EXPECT_FALSE(functions_.deploy(package("vision", "gpu: 1\n")).has_value());  // refused
+  auto fv = functions_.deploy(first);
+  ASSERT_TRUE(fv.has_value()) << fv.error().message;
+  EXPECT_EQ(fv->version, 41);
+  EXPECT_TRUE(functions_.deploy(first)->unchanged);                                // not asked
+  EXPECT_FALSE(functions_.deploy(package("vision", "gpu: 1\n")).has_value());  // refused first
+  publisher.refuse = true;
+  auto refused = functions_.deploy(package("other"));
+  ASSERT_FALSE(refused.has_value());
+  EXPECT_EQ(refused.error().message, "the cluster is unreachable");
+  EXPECT_EQ(functions_.find("other"), nullptr);  // nothing deployed
   ASSERT_TRUE(functions_.remove("hello").has_value());
-  EXPECT_EQ(publisher.seen,
-            (std::vector<std::string>{fmt::format("published hello v1 ({} bytes)", first.size()),
-                                      "removed hello"}));
+  std::string sha = registry::sha256_hex(first).substr(0, 8);
+  ASSERT_EQ(publisher.seen.size(), 3u);
+  EXPECT_EQ(publisher.seen[0], fmt::format("number hello {} ({} bytes)", sha, first.size()));
+  EXPECT_TRUE(publisher.seen[1].starts_with("number other "));
+  EXPECT_EQ(publisher.seen[2], "removed hello");
   functions_.set_publisher(nullptr);
 }
 

@@ -1,9 +1,10 @@
-// functions::Publisher: told of every deploy and removal that took effect on this node, so
-// that cluster mode can share it (server/cluster_sync.h). A single node has none.
+// functions::Publisher: cluster mode's view of this node's function lifecycle
+// (server/cluster_sync.h). A new version's number comes from it before the version is
+// recorded (its numberer, which publishes the version); removals are told after they take
+// effect. A single node has none.
 #pragma once
 
 #include <string>
-#include <string_view>
 
 #include "registry/registry.h"
 
@@ -12,9 +13,10 @@ namespace kumo::functions {
 class Publisher {
  public:
   virtual ~Publisher() = default;
-  // A new version is live here (not called for an unchanged redeploy). `package` is the
-  // tar.gz it came from. Called on the deploying thread, after the version is live.
-  virtual void published(const registry::FunctionVersion& version, std::string_view package) = 0;
+  // Numbers (and publishes) each new version before it is recorded; its error fails the
+  // deploy (registry::Registry::Numberer).
+  virtual Result<int> number(const registry::FunctionSpec& spec, const std::string& sha,
+                             std::string_view package) = 0;
   // The function was removed here.
   virtual void removed(const std::string& name) = 0;
 };

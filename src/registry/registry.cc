@@ -119,7 +119,13 @@ Result<FunctionVersion> Registry::deploy(std::string_view targz, const SpecAdmit
   if (*same) return std::move(**same);
   if (auto r = store_code(targz, sha); !r) return r.error();
   if (auto r = check_model_file(*spec, sha); !r) return r.error();
-  auto v = record_version(*spec, sha, targz.size());
+  int given = 0;
+  if (numberer_) {
+    auto numbered = numberer_(*spec, sha, targz);
+    if (!numbered) return numbered.error();
+    given = *numbered;
+  }
+  auto v = record_version(*spec, sha, targz.size(), given);
   if (v) {
     spdlog::info("deploy function={} version={} sha256={} bytes={}", v->spec.name, v->version,
                  sha.substr(0, 12), targz.size());
@@ -173,8 +179,13 @@ Result<void> Registry::store_code(std::string_view targz, const std::string& sha
   return write_file_atomically(package, targz);
 }
 
+void Registry::set_numberer(Numberer numberer) {
+  std::lock_guard lock(mu_);
+  numberer_ = std::move(numberer);
+}
+
 Result<FunctionVersion> Registry::record_version(const FunctionSpec& spec, const std::string& sha,
-                                                 size_t bytes) {
+                                                 size_t bytes, int given) {
   FunctionVersion v{spec,          0,    sha, (fs::path(data_dir_) / "code" / sha).string(),
                     wall_micros(), bytes};
   if (auto r = db_.exec("BEGIN IMMEDIATE"); !r) return r.error();
@@ -187,6 +198,12 @@ Result<FunctionVersion> Registry::record_version(const FunctionSpec& spec, const
     max->bind(1, std::string_view(spec.name));
     if (auto row = max->step(); !row) return row.error();
     v.version = static_cast<int>(max->int64(0)) + 1;
+    if (given >= v.version) {
+      v.version = given;
+    } else if (given > 0) {
+      spdlog::warn("registry: {} is given version {}, not above this registry's {}; "
+                   "recording {}", spec.name, given, v.version - 1, v.version);
+    }
     auto ins = db_.prepare(
         "INSERT INTO registry_versions (name, version, spec_json, sha256, package_bytes, "
         "created_at_us) VALUES (?, ?, ?, ?, ?, ?)");

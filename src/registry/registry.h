@@ -65,6 +65,16 @@ class Registry {
   using SpecAdmit = std::function<Result<void>(FunctionSpec&)>;
   Result<FunctionVersion> deploy(std::string_view targz, const SpecAdmit& admit = nullptr);
 
+  // Where a new version's number comes from besides this registry (cluster mode's
+  // catalogue): called by deploy() once the version is known to be new, before anything is
+  // recorded, with the spec as admitted, its sha256 and the package. It returns the number
+  // to record, or an error that fails the deploy. A number not above this registry's latest
+  // for the function is not used (the registry's next is, with a warning). None: the
+  // registry counts alone. Thread-safe to set at any time.
+  using Numberer = std::function<Result<int>(const FunctionSpec& spec, const std::string& sha,
+                                             std::string_view targz)>;
+  void set_numberer(Numberer numberer);
+
   // The latest version of a deployed function; kNotFound if unknown or removed.
   Result<FunctionVersion> get(const std::string& name);
   // One specific version; kNotFound if the function or that version is unknown.
@@ -93,8 +103,9 @@ class Registry {
                                                            const std::string& sha);
   Result<void> store_code(std::string_view targz, const std::string& sha);
   Result<void> check_model_file(const FunctionSpec& spec, const std::string& sha) const;
+  // `given`: the numberer's number, 0 for none.
   Result<FunctionVersion> record_version(const FunctionSpec& spec, const std::string& sha,
-                                         size_t bytes);
+                                         size_t bytes, int given);
   Result<std::vector<FunctionVersion>> query(std::string_view sql, const std::string& name,
                                              int version);
   Result<bool> is_deployed(const std::string& name);
@@ -105,6 +116,7 @@ class Registry {
   const std::string data_dir_;
   const RegistryOptions options_;
   CodeInUse code_in_use_;
+  Numberer numberer_;  // guarded by mu_
 };
 
 using kumo::sha256_hex;  // common/digest.h: packages' content addresses

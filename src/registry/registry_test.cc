@@ -57,6 +57,31 @@ TEST(Registry, DeployStoresPackageAndUnpacksCode) {
   EXPECT_EQ(read_file(stored), targz);
 }
 
+TEST(Registry, ANumbererGivesTheVersionNumberOrRefusesTheDeploy) {
+  Fixture f;
+  int next = 7;
+  std::vector<std::string> asked;
+  f.reg->set_numberer([&](const FunctionSpec& spec, const std::string& sha, std::string_view) {
+    asked.push_back(spec.name + " " + sha.substr(0, 8));
+    return Result<int>(next);
+  });
+  std::string one = package("resize", "def handle(e, c): return 1\n");
+  EXPECT_EQ(f.reg->deploy(one)->version, 7);
+  EXPECT_TRUE(f.reg->deploy(one)->unchanged);  // not new: the numberer is not asked
+  EXPECT_EQ(asked.size(), 1u);
+  next = 3;  // not above the latest (7): the registry's own next
+  EXPECT_EQ(f.reg->deploy(package("resize", "def handle(e, c): return 2\n"))->version, 8);
+  f.reg->set_numberer([](const FunctionSpec&, const std::string&, std::string_view) {
+    return Result<int>(make_error(ErrorCode::kUnavailable, "the catalogue is down"));
+  });
+  auto refused = f.reg->deploy(package("resize", "def handle(e, c): return 3\n"));
+  ASSERT_FALSE(refused);
+  EXPECT_EQ(refused.error().message, "the catalogue is down");
+  EXPECT_EQ(f.reg->get("resize")->version, 8);  // nothing recorded
+  f.reg->set_numberer(nullptr);
+  EXPECT_EQ(f.reg->deploy(package("resize", "def handle(e, c): return 3\n"))->version, 9);
+}
+
 TEST(Registry, AModelPackageMustHoldItsModelFile) {
   Fixture f;
   std::string yaml = "name: m\nruntime: model\nhandler: models/net.onnx\n";

@@ -11,6 +11,8 @@ namespace {
 
 // Set while this thread applies the catalogue: what it deploys is already published.
 thread_local bool applying = false;
+// The catalogue's number for the version this thread is applying.
+thread_local int applying_version = 0;
 
 }  // namespace
 
@@ -65,37 +67,30 @@ Result<void> ClusterSync::deploy(const cluster::CatalogueEntry& entry) {
     if (!got) return got.error();
     package = std::move(*got);
   }
-  // The spec as published: the package's kumo.yaml with its tenant's names.
+  // The spec as published (the package's kumo.yaml with its tenant's names), and its number.
+  applying_version = entry.version;
   auto fv = functions_.deploy(package, [&spec](registry::FunctionSpec& s) -> Result<void> {
     s = *spec;
     return {};
   });
+  applying_version = 0;
   if (!fv) return fv.error();
-  spdlog::info("cluster: deployed {} from the catalogue (version {} here)", entry.name,
-               fv->version);
+  spdlog::info("cluster: deployed {} version {} from the catalogue", entry.name, fv->version);
   return {};
 }
 
-void ClusterSync::published(const registry::FunctionVersion& version, std::string_view package) {
-  if (applying) return;
-  std::string sha;
+Result<int> ClusterSync::number(const registry::FunctionSpec& spec, const std::string& sha,
+                                std::string_view package) {
+  if (applying) return applying_version;
   {
     std::lock_guard lock(packages_mu_);
     auto stored = packages_->put(package);
-    if (!stored) {
-      spdlog::error("cluster: {} is deployed on this node only: {}", version.spec.name,
-                    stored.error().message);
-      return;
-    }
-    sha = *stored;
+    if (!stored) return stored.error();
   }
-  auto entry = catalogue_.publish({version.spec.name, 0, registry::spec_to_json(version.spec).dump(),
-                                   sha, static_cast<int64_t>(version.package_bytes),
-                                   version.created_at_us});
-  if (!entry) {
-    spdlog::error("cluster: {} is deployed on this node only: {}", version.spec.name,
-                  entry.error().message);
-  }
+  auto entry = catalogue_.publish({spec.name, 0, registry::spec_to_json(spec).dump(), sha,
+                                   static_cast<int64_t>(package.size()), wall_micros()});
+  if (!entry) return entry.error();
+  return entry->version;
 }
 
 void ClusterSync::removed(const std::string& name) {

@@ -1,12 +1,11 @@
 // ClusterSync: a cluster-mode node's functions follow the cluster's catalogue (docs/cluster.md).
-// A deploy or removal here is published: the package to the PackageStore (NATS JetStream),
-// the entry to the FunctionCatalogue (etcd). Every node lists the catalogue at start and then
-// watches it, deploying locally each version it lacks (the package fetched by its hash, the
-// spec exactly as published, tenant names included) and removing what was removed.
-//
-// Publishing what it applies changes nothing (the same package and spec is not a new
-// version), and a thread applying never publishes. Version numbers are still each node's
-// own: the catalogue's are not yet recorded by the registry.
+// A new version deployed here is published before it is recorded: the package to the
+// PackageStore (NATS JetStream), then the entry to the FunctionCatalogue (etcd), whose
+// version number the registry records; if either fails, so does the deploy. A removal here
+// is published after it. Every node lists the catalogue at start and then watches it,
+// deploying locally each version it lacks (the package fetched by its hash, the spec exactly
+// as published, tenant names included, under the catalogue's number) and removing what was
+// removed. A thread applying the catalogue never publishes.
 #pragma once
 
 #include <memory>
@@ -28,7 +27,8 @@ class ClusterSync final : public functions::Publisher {
   // Applies the catalogue as it is, then follows its changes on the watch's thread.
   Result<void> start();
 
-  void published(const registry::FunctionVersion& version, std::string_view package) override;
+  Result<int> number(const registry::FunctionSpec& spec, const std::string& sha,
+                     std::string_view package) override;
   void removed(const std::string& name) override;
 
  private:

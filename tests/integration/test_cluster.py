@@ -252,6 +252,10 @@ class SharedFunctions(ClusterCase):
         # A node that joins later gets what is there.
         c = self.node("node-c")
         self.assertEqual(self.invoke(c), (200, {"greeting": "bonjour", "me": "greeter"}))
+        # Version numbers are the cluster's: the same on every node.
+        for server in (a, b, c):
+            described = json.loads(self.kumo(server, "describe", "greeter", "--json"))
+            self.assertEqual(described["version"], 2, server.url)
         # A removal through one node removes it everywhere.
         self.kumo(a, "rm", "greeter")
         for server in (b, c):
