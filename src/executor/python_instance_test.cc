@@ -129,6 +129,7 @@ TEST_P(PythonInstanceTest, ATenantsFunctionKnowsItselfByItsPlainNameAndLogsUnder
   EXPECT_EQ(got["kumo"], "echo");
   EXPECT_EQ(got["arn"].get<std::string>().find("acme"), std::string::npos) << got["arn"];
   instance->stop();
+  ASSERT_TRUE(observer_.wait_exit());  // its output is drained into the log by then
   EXPECT_NE(testing::read_file(s.log_path).find("hello from acme"), std::string::npos);
 }
 
